@@ -1,0 +1,3 @@
+from stagelens.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,142 @@
+"""`stagelens bench`: greedy vs batched stage-beam vs the reference cost model,
+in one process and one run, with the same token budget per stage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from stagelens.engine import Engine, LoadSettings, SearchSettings
+from stagelens.images import load_image
+
+QUESTION = "How many red cups are on the table, and where is the blue one?"
+
+
+@dataclass
+class BenchRow:
+    mode: str            # greedy | beam | reference
+    beam: int
+    scorer: str
+    wall_s: float
+    image_encodes: int
+    prefill_tokens: int
+    decode_tokens: int
+    judge_calls: int
+    tokens_per_s: float
+    rss_mb: float
+    vs_greedy: float = 0.0
+    batched_speedup: float | None = None   # reference wall / batched wall, same beam
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as fh:
+            pages = int(fh.read().split()[1])
+        return pages * resource.getpagesize() / 2**20
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _model_files(args: argparse.Namespace) -> tuple[str, str, str]:
+    if args.model:
+        if not args.mmproj:
+            raise SystemExit("stagelens bench: --model needs --mmproj")
+        return args.model, args.mmproj, Path(args.model).name
+    from stagelens.models.testmodel import make_test_model
+    from stagelens.paths import test_models_dir
+
+    preset = args.preset or "bench"
+    print(f"preparing the '{preset}' test model (random weights; made once, then cached)…", file=sys.stderr)
+    files = make_test_model(preset, test_models_dir())
+    return str(files.text), str(files.mmproj), f"preset {preset}"
+
+
+def _default_image() -> str:
+    from stagelens.resources import sample_images
+
+    samples = sample_images()
+    if not samples:
+        raise SystemExit("stagelens bench: no sample image found; pass --image")
+    return str(samples[0])
+
+
+def run_bench(engine: Engine, image_path: str, beams: list[int], scorer: str, budget: int,
+              reference: bool = True) -> list[BenchRow]:
+    image = load_image(image_path, max_side=engine.settings.image_max_side)
+    rows: list[BenchRow] = []
+
+    def measure(mode: str, beam: int, temperature: float) -> BenchRow:
+        engine.reset_cache()  # every row pays for its own image encode and prefill
+        settings = SearchSettings(
+            beam=beam, scorer=scorer if beam > 1 else "logprob", temperature=temperature, seed=1234,
+            max_stage_tokens=budget, mode="reference" if mode == "reference" else "batched",
+        )
+        trace = engine.answer([image], QUESTION, settings=settings)
+        s = trace.stats
+        return BenchRow(
+            mode=mode, beam=beam, scorer=settings.scorer, wall_s=round(s.wall_s, 3),
+            image_encodes=s.image_encodes, prefill_tokens=s.prefill_tokens, decode_tokens=s.decode_tokens,
+            judge_calls=s.judge_calls, tokens_per_s=round(s.decode_tokens / s.wall_s, 1) if s.wall_s else 0.0,
+            rss_mb=round(_rss_mb(), 1),
+        )
+
+    measure("greedy", 1, 0.0)  # warm-up: first-use allocations, page cache
+    greedy = measure("greedy", 1, 0.0)
+    greedy.vs_greedy = 1.0
+    rows.append(greedy)
+    for beam in beams:
+        if beam == 1:
+            continue
+        batched = measure("beam", beam, 0.6)
+        batched.vs_greedy = round(batched.wall_s / greedy.wall_s, 2)
+        rows.append(batched)
+        if reference:
+            ref = measure("reference", beam, 0.6)
+            ref.vs_greedy = round(ref.wall_s / greedy.wall_s, 2)
+            batched.batched_speedup = round(ref.wall_s / batched.wall_s, 2)
+            rows.append(ref)
+    return rows
+
+
+def format_table(rows: list[BenchRow]) -> str:
+    head = (f"{'mode':<10}{'beam':>5}{'scorer':>9}{'wall s':>9}{'×greedy':>9}{'enc':>5}{'prefill':>9}"
+            f"{'decode':>8}{'judge':>7}{'tok/s':>8}{'RSS MB':>9}{'batched×':>10}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        speed = f"{r.batched_speedup:.2f}" if r.batched_speedup else ""
+        lines.append(
+            f"{r.mode:<10}{r.beam:>5}{r.scorer:>9}{r.wall_s:>9.3f}{r.vs_greedy:>9.2f}{r.image_encodes:>5}"
+            f"{r.prefill_tokens:>9}{r.decode_tokens:>8}{r.judge_calls:>7}{r.tokens_per_s:>8.1f}{r.rss_mb:>9.1f}"
+            f"{speed:>10}"
+        )
+    return "\n".join(lines)
+
+
+def run_bench_command(args: argparse.Namespace) -> int:
+    try:
+        beams = sorted({int(b) for b in args.beams.split(",") if b.strip()})
+    except ValueError:
+        print(f"stagelens: error: --beams must be comma-separated integers, got {args.beams!r}", file=sys.stderr)
+        return 2
+    if not beams or min(beams) < 1:
+        print("stagelens: error: beam widths must be >= 1", file=sys.stderr)
+        return 2
+    model, mmproj, label = _model_files(args)
+    image = args.image or _default_image()
+    settings = LoadSettings(model=model, mmproj=mmproj, n_gpu_layers=args.n_gpu_layers, n_ctx=8192,
+                            n_threads=args.threads, max_beam=max(8, max(beams)), image_max_side=224)
+    with Engine(settings) as engine:
+        rows = run_bench(engine, image, beams, args.scorer, args.max_stage_tokens, not args.no_reference)
+        meta = {"model": label, "backend": engine.backend, "image": image, "max_stage_tokens": args.max_stage_tokens,
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    if args.json:
+        print(json.dumps({**meta, "rows": [asdict(r) for r in rows]}, indent=2))
+    else:
+        print(f"{label} · {meta['backend']} · budget {args.max_stage_tokens} tokens/stage · image {image}")
+        print(format_table(rows))
+        print(f"peak RSS {meta['peak_rss_mb']} MB")
+    return 0

@@ -1,0 +1,198 @@
+"""The `stagelens` command: ask questions, make test models, benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_BAD_INPUT = 2
+EXIT_ENGINE = 1
+EXIT_INTERRUPTED = 130
+
+
+class CliError(Exception):
+    """A one-line message for the user; exit code 2."""
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--model", "-m", help="text model GGUF")
+    g.add_argument("--mmproj", help="vision projector GGUF (mmproj)")
+    g.add_argument("--n-gpu-layers", type=int, default=0, help="layers to offload to the GPU (-1: all)")
+    g.add_argument("--n-ctx", type=int, default=8192, help="context size in tokens")
+    g.add_argument("--threads", type=int, default=0, help="CPU threads (0: llama.cpp default)")
+    g.add_argument("--image-max-side", type=int, default=768, help="downscale images to this longest side")
+
+
+def _add_search_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("search")
+    g.add_argument("--beam", type=int, default=2, help="candidates per stage (1: plain generation)")
+    g.add_argument("--scorer", choices=("logprob", "judge"), default="logprob")
+    g.add_argument("--temperature", type=float, default=0.6)
+    g.add_argument("--top-p", type=float, default=0.9)
+    g.add_argument("--top-k", type=int, default=40)
+    g.add_argument("--seed", type=int, default=None, help="random seed (default: a new one, in the trace)")
+    g.add_argument("--max-stage-tokens", type=int, default=160, help="token budget of each stage")
+    g.add_argument("--no-force-stages", action="store_true", help="let the model write the stage tags itself")
+    g.add_argument("--mode", choices=("batched", "reference"), default="batched", help=argparse.SUPPRESS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stagelens",
+        description="Ask questions about images; answers are reasoned in four stages with stage-level beam search.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ask = sub.add_parser("ask", help="answer a question about one or more images")
+    ask.add_argument("images", nargs="+", metavar="IMAGE")
+    ask.add_argument("--question", "-q", required=True)
+    _add_model_args(ask)
+    _add_search_args(ask)
+    out = ask.add_mutually_exclusive_group()
+    out.add_argument("--verbose", "-v", action="store_true", help="also print SUMMARY, CAPTION and REASONING")
+    out.add_argument("--json", action="store_true", help="print the whole trace as JSON")
+
+    make = sub.add_parser("make-test-model", help="write a random-weight test model (text GGUF + mmproj)")
+    make.add_argument("--preset", choices=("tiny", "bench"), default="tiny")
+    make.add_argument("--out", type=Path, required=True, help="output directory")
+    make.add_argument("--seed", type=int, default=0)
+
+    bench = sub.add_parser("bench", help="compare greedy, batched stage-beam and the reference cost model")
+    bench.add_argument("--preset", choices=("tiny", "bench"), default=None,
+                       help="use a generated test model (default: bench, unless --model is given)")
+    bench.add_argument("--model", "-m")
+    bench.add_argument("--mmproj")
+    bench.add_argument("--image", help="image to ask about (default: a sample image)")
+    bench.add_argument("--beams", default="1,2,4,8", help="comma-separated beam widths")
+    bench.add_argument("--scorer", choices=("logprob", "judge"), default="logprob")
+    bench.add_argument("--max-stage-tokens", type=int, default=48)
+    bench.add_argument("--threads", type=int, default=0)
+    bench.add_argument("--n-gpu-layers", type=int, default=0)
+    bench.add_argument("--no-reference", action="store_true", help="skip the reference rows")
+    bench.add_argument("--json", action="store_true")
+    return parser
+
+
+def _version() -> str:
+    from stagelens import __version__
+
+    return __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        if args.command == "ask":
+            return _cmd_ask(args)
+        if args.command == "make-test-model":
+            return _cmd_make_test_model(args)
+        if args.command == "bench":
+            from stagelens.bench import run_bench_command
+
+            return run_bench_command(args)
+    except CliError as exc:
+        print(f"stagelens: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("stagelens: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    parser.error(f"unknown command {args.command}")
+    return EXIT_BAD_INPUT
+
+
+def _cmd_make_test_model(args: argparse.Namespace) -> int:
+    from stagelens.models.testmodel import make_test_model
+
+    files = make_test_model(args.preset, args.out, seed=args.seed)
+    print(f"text model: {files.text}")
+    print(f"mmproj:     {files.mmproj}")
+    return 0
+
+
+def _load_engine(args: argparse.Namespace, max_beam: int):
+    from stagelens.engine import EngineError, LoadSettings, ModelLoadError, NoVisionError, TemplateError
+    from stagelens.engine.engine import Engine
+
+    if not args.model:
+        raise CliError("no model given: pass --model TEXT.gguf --mmproj MMPROJ.gguf "
+                       "(try `stagelens make-test-model --out DIR` for a small test model)")
+    if not args.mmproj:
+        raise CliError(f"{Path(args.model).name} needs its vision projector: pass --mmproj MMPROJ.gguf")
+    settings = LoadSettings(
+        model=args.model,
+        mmproj=args.mmproj,
+        n_gpu_layers=args.n_gpu_layers,
+        n_ctx=args.n_ctx,
+        n_threads=args.threads,
+        max_beam=max(8, max_beam),
+        image_max_side=args.image_max_side,
+    )
+    try:
+        return Engine(settings)
+    except (ModelLoadError, NoVisionError, TemplateError) as exc:
+        raise CliError(str(exc)) from exc
+    except EngineError as exc:
+        raise CliError(f"could not start the engine: {exc}") from exc
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    from stagelens.engine import CancelFlag, ContextOverflowError, EngineError, ImageRejectedError, SearchSettings
+    from stagelens.images import ImageError, load_images
+
+    try:
+        settings = SearchSettings(
+            beam=args.beam,
+            scorer=args.scorer,
+            temperature=args.temperature,
+            top_p=args.top_p,
+            top_k=args.top_k,
+            seed=args.seed,
+            max_stage_tokens=args.max_stage_tokens,
+            force_stages=not args.no_force_stages,
+            mode=args.mode,
+        )
+        images = load_images(args.images, max_side=args.image_max_side)
+    except (ValueError, ImageError) as exc:
+        raise CliError(str(exc)) from exc
+    if not args.question.strip():
+        raise CliError("the question is empty")
+
+    engine = _load_engine(args, settings.beam)
+    cancel = CancelFlag()
+    previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
+    try:
+        trace = engine.answer(images, args.question, settings=settings, cancel=cancel)
+    except (ContextOverflowError, ImageRejectedError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
+    except EngineError as exc:
+        print(f"stagelens: engine error: {exc}", file=sys.stderr)
+        return EXIT_ENGINE
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        engine.close()
+
+    if args.json:
+        print(trace.dumps())
+    elif args.verbose:
+        for stage in trace.stages:
+            print(f"{stage.name.upper()}:\n{stage.text}\n")
+        print(f"({trace.stats.wall_s:.2f} s, beam {settings.beam}, {settings.scorer}, seed {settings.seed})")
+    else:
+        print(trace.conclusion)
+    if trace.cancelled:
+        print("stagelens: stopped; the answer above is partial", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,46 @@
+"""The engine layer: the native stage-level beam search and its Python face.
+
+Never imports Qt. `stagelens.engine.native` loads llama_cpp before our
+extension so there is one libllama in the process.
+"""
+
+from stagelens.engine.compat import ModelMismatchError, check_projector_fits
+from stagelens.engine.engine import Engine, StageEvent, Turn
+from stagelens.engine.native import (
+    CancelFlag,
+    ContextOverflowError,
+    DecodeError,
+    EngineError,
+    ImageRejectedError,
+    KVCacheFullError,
+    ModelLoadError,
+    NoVisionError,
+)
+from stagelens.engine.prompt import STAGE_NAMES, TemplateError
+from stagelens.engine.settings import LoadSettings, SearchSettings
+from stagelens.engine.trace import Candidate, ModelInfo, Stage, Stats, Trace
+
+__all__ = [
+    "STAGE_NAMES",
+    "CancelFlag",
+    "Candidate",
+    "ContextOverflowError",
+    "DecodeError",
+    "Engine",
+    "EngineError",
+    "ImageRejectedError",
+    "KVCacheFullError",
+    "LoadSettings",
+    "ModelInfo",
+    "ModelLoadError",
+    "ModelMismatchError",
+    "NoVisionError",
+    "SearchSettings",
+    "Stage",
+    "StageEvent",
+    "Stats",
+    "TemplateError",
+    "Trace",
+    "Turn",
+    "check_projector_fits",
+]

@@ -1,0 +1,40 @@
+"""The compiled core, loaded the one safe way.
+
+llama_cpp must be imported first: it loads its libllama by path, and our
+extension's `libllama.so.0` dependency then binds to that same library instead
+of pulling in a second copy with separate global state. The same goes for
+libmtmd, which llama_cpp loads only in its mtmd_cpp module.
+"""
+
+import llama_cpp  # noqa: F401  (import order matters, see above)
+import llama_cpp.mtmd_cpp  # noqa: F401  (loads libmtmd the same way)
+
+from stagelens.engine import _native  # noqa: E402
+
+NativeEngine = _native.Engine
+ImageChunk = _native.ImageChunk
+CancelFlag = _native.CancelFlag
+
+EngineError = _native.EngineError
+ModelLoadError = _native.ModelLoadError
+NoVisionError = _native.NoVisionError
+ImageRejectedError = _native.ImageRejectedError
+ContextOverflowError = _native.ContextOverflowError
+KVCacheFullError = _native.KVCacheFullError
+DecodeError = _native.DecodeError
+
+EVENT_STAGE_BEGIN = _native.EVENT_STAGE_BEGIN
+EVENT_TEXT = _native.EVENT_TEXT
+EVENT_STAGE_END = _native.EVENT_STAGE_END
+
+
+def devices() -> list[dict]:
+    return _native.devices()
+
+
+def system_info() -> str:
+    return _native.system_info()
+
+
+def supports_gpu_offload() -> bool:
+    return _native.supports_gpu_offload()

@@ -1,0 +1,412 @@
+/* Engine lifecycle, llama/mtmd log capture, tokens and the trunk (sequence 0). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ggml.h"
+#include "mtmd-helper.h"
+#include "sl_core.h"
+
+/* ---------------------------------------------------------------- logging */
+
+/* llama.cpp logs from any thread; keep the last error line so exceptions can
+ * say *why* (e.g. "unknown projector type"). A spin lock is enough here. */
+static atomic_flag g_log_lock = ATOMIC_FLAG_INIT;
+static char g_log_last[768];
+static char g_log_line[768];
+static size_t g_log_line_len;
+static int g_log_echo = -1;
+
+static void sl_log_cb(enum ggml_log_level level, const char * text, void * ud) {
+    (void) ud;
+    if (g_log_echo < 0) {
+        const char * env = getenv("STAGELENS_LLAMA_LOG");
+        g_log_echo = env && *env && strcmp(env, "0") != 0;
+    }
+    if (g_log_echo) {
+        fputs(text, stderr);
+    }
+    if (level != GGML_LOG_LEVEL_ERROR && level != GGML_LOG_LEVEL_CONT) {
+        return;
+    }
+    while (atomic_flag_test_and_set_explicit(&g_log_lock, memory_order_acquire)) {
+    }
+    if (level == GGML_LOG_LEVEL_ERROR) {
+        g_log_line_len = 0;
+    }
+    size_t n = strlen(text);
+    if (g_log_line_len + n >= sizeof g_log_line) {
+        n = sizeof g_log_line - 1 - g_log_line_len;
+    }
+    memcpy(g_log_line + g_log_line_len, text, n);
+    g_log_line_len += n;
+    g_log_line[g_log_line_len] = '\0';
+    /* strip the trailing newline for use inside one-line messages */
+    memcpy(g_log_last, g_log_line, g_log_line_len + 1);
+    for (size_t i = strlen(g_log_last); i > 0 && (g_log_last[i - 1] == '\n' || g_log_last[i - 1] == ' '); i--) {
+        g_log_last[i - 1] = '\0';
+    }
+    atomic_flag_clear_explicit(&g_log_lock, memory_order_release);
+}
+
+void sl_log_install(void) {
+    llama_log_set(sl_log_cb, NULL);
+    mtmd_helper_log_set(sl_log_cb, NULL);
+}
+
+const char * sl_log_last_error(void) { return g_log_last; }
+
+void sl_log_clear(void) {
+    while (atomic_flag_test_and_set_explicit(&g_log_lock, memory_order_acquire)) {
+    }
+    g_log_last[0] = '\0';
+    g_log_line_len = 0;
+    atomic_flag_clear_explicit(&g_log_lock, memory_order_release);
+}
+
+int sl_set_error(sl_engine * eng, int status, const char * fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(eng->err, sizeof eng->err, fmt, ap);
+    va_end(ap);
+    const char * last = sl_log_last_error();
+    if (last[0] && n >= 0 && (size_t) n < sizeof eng->err - 8) {
+        snprintf(eng->err + n, sizeof eng->err - (size_t) n, " (llama.cpp: %s)", last);
+    }
+    eng->status = status;
+    return status;
+}
+
+char * sl_strdup(const char * s) {
+    size_t n = strlen(s) + 1;
+    char * d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+double sl_now(void) {
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+    return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
+}
+
+/* -------------------------------------------------------------- lifecycle */
+
+static bool sl_abort_cb(void * data) {
+    sl_engine * eng = data;
+    return eng->cancel != NULL && atomic_load(eng->cancel) != 0;
+}
+
+int sl_engine_init(sl_engine * eng, const sl_engine_params * p) {
+    memset(eng, 0, sizeof *eng);
+    sl_log_clear();
+    if (p->n_seq_max < 2 || p->n_seq_max > 256) {
+        return sl_set_error(eng, SL_ERR_ARG, "n_seq_max must be in 2..256, got %d", p->n_seq_max);
+    }
+    struct llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = p->n_gpu_layers;
+    eng->model = llama_model_load_from_file(p->model_path, mp);
+    if (!eng->model) {
+        return sl_set_error(eng, SL_ERR_LOAD, "could not load the text model %s", p->model_path);
+    }
+    eng->vocab = llama_model_get_vocab(eng->model);
+    eng->n_vocab = llama_vocab_n_tokens(eng->vocab);
+
+    struct llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = (uint32_t) p->n_ctx;
+    cp.n_batch = (uint32_t) p->n_batch;
+    cp.n_ubatch = (uint32_t) p->n_batch; /* non-causal projectors need a whole image per ubatch */
+    cp.n_seq_max = (uint32_t) p->n_seq_max;
+    cp.kv_unified = true;                 /* forked prefixes share cells instead of copying */
+    if (p->n_threads > 0) {
+        cp.n_threads = p->n_threads;
+        cp.n_threads_batch = p->n_threads;
+    }
+    cp.abort_callback = sl_abort_cb;
+    cp.abort_callback_data = eng;
+    eng->ctx = llama_init_from_model(eng->model, cp);
+    if (!eng->ctx) {
+        int st = sl_set_error(eng, SL_ERR_LOAD, "could not create a context of %d tokens for %s",
+                              p->n_ctx, p->model_path);
+        sl_engine_free(eng);
+        eng->status = st;
+        return st;
+    }
+    eng->n_ctx = (int32_t) llama_n_ctx(eng->ctx);
+    eng->n_batch = (int32_t) llama_n_batch(eng->ctx);
+    eng->n_seq_max = (int32_t) llama_n_seq_max(eng->ctx);
+
+    if (p->mmproj_path) {
+        struct mtmd_context_params mcp = mtmd_context_params_default();
+        mcp.use_gpu = p->n_gpu_layers != 0;
+        mcp.print_timings = false;
+        mcp.warmup = false;
+        if (p->n_threads > 0) {
+            mcp.n_threads = p->n_threads;
+        }
+        eng->mctx = mtmd_init_from_file(p->mmproj_path, eng->model, mcp);
+        if (!eng->mctx) {
+            char msg[sizeof eng->err];
+            sl_set_error(eng, SL_ERR_LOAD,
+                         "could not load the vision projector %s for this text model", p->mmproj_path);
+            memcpy(msg, eng->err, sizeof msg);
+            sl_engine_free(eng);
+            memcpy(eng->err, msg, sizeof msg);
+            eng->status = SL_ERR_LOAD;
+            return SL_ERR_LOAD;
+        }
+        if (!mtmd_support_vision(eng->mctx)) {
+            sl_engine_free(eng);
+            return sl_set_error(eng, SL_ERR_NO_VISION,
+                                "%s has no vision encoder (audio-only projector?)", p->mmproj_path);
+        }
+    }
+    return SL_OK;
+}
+
+void sl_engine_free(sl_engine * eng) {
+    for (int32_t i = 0; i < eng->trunk.n_units; i++) {
+        sl_unit_free(&eng->trunk.units[i]);
+    }
+    free(eng->trunk.units);
+    memset(&eng->trunk, 0, sizeof eng->trunk);
+    if (eng->mctx) mtmd_free(eng->mctx);
+    if (eng->ctx) llama_free(eng->ctx);
+    if (eng->model) llama_model_free(eng->model);
+    eng->mctx = NULL;
+    eng->ctx = NULL;
+    eng->model = NULL;
+}
+
+/* ------------------------------------------------------------------ tokens */
+
+int sl_tokenize(sl_engine * eng, const char * text, size_t len, bool add_special, bool parse_special,
+                llama_token ** out, int32_t * n_out) {
+    if (len > INT32_MAX / 2) {
+        return sl_set_error(eng, SL_ERR_ARG, "text too long to tokenize");
+    }
+    int32_t cap = (int32_t) len + 8;
+    llama_token * buf = malloc(sizeof *buf * (size_t) cap);
+    if (!buf) return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
+    int32_t n = llama_tokenize(eng->vocab, text, (int32_t) len, buf, cap, add_special, parse_special);
+    if (n < 0) {
+        cap = -n;
+        llama_token * bigger = realloc(buf, sizeof *buf * (size_t) cap);
+        if (!bigger) {
+            free(buf);
+            return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
+        }
+        buf = bigger;
+        n = llama_tokenize(eng->vocab, text, (int32_t) len, buf, cap, add_special, parse_special);
+    }
+    if (n < 0) {
+        free(buf);
+        return sl_set_error(eng, SL_ERR_ARG, "tokenization failed");
+    }
+    *out = buf;
+    *n_out = n;
+    return SL_OK;
+}
+
+int sl_token_piece(sl_engine * eng, llama_token tok, char * buf, int32_t cap) {
+    int32_t n = llama_token_to_piece(eng->vocab, tok, buf, cap, 0, false);
+    return n < 0 ? 0 : n;
+}
+
+int sl_batch_add(struct llama_batch * b, llama_token tok, llama_pos pos, llama_seq_id seq, bool logits) {
+    int32_t i = b->n_tokens++;
+    b->token[i] = tok;
+    b->pos[i] = pos;
+    b->n_seq_id[i] = 1;
+    b->seq_id[i][0] = seq;
+    b->logits[i] = logits;
+    return i;
+}
+
+int sl_decode_checked(sl_engine * eng, struct llama_batch batch, const char * what) {
+    int32_t r = llama_decode(eng->ctx, batch);
+    if (r == 0) return SL_OK;
+    if (r == 2 || (eng->cancel && atomic_load(eng->cancel))) {
+        eng->status = SL_CANCELLED;
+        return SL_CANCELLED;
+    }
+    if (r == 1) {
+        return sl_set_error(eng, SL_ERR_KV,
+                            "no KV-cache slot for %d tokens while %s (context of %d tokens is full)",
+                            batch.n_tokens, what, eng->n_ctx);
+    }
+    return sl_set_error(eng, SL_ERR_DECODE, "llama_decode failed with code %d while %s", r, what);
+}
+
+void sl_drop_seqs(sl_engine * eng, int32_t first_seq) {
+    llama_memory_t mem = llama_get_memory(eng->ctx);
+    for (int32_t s = first_seq; s < eng->n_seq_max; s++) {
+        llama_memory_seq_rm(mem, s, -1, -1);
+    }
+}
+
+/* ------------------------------------------------------------------- trunk */
+
+void sl_unit_free(sl_unit * u) {
+    if (u->chunk) mtmd_input_chunk_free(u->chunk);
+    free(u->image_id);
+    u->chunk = NULL;
+    u->image_id = NULL;
+}
+
+int sl_trunk_push(sl_trunk * t, const sl_unit * u) {
+    if (t->n_units == t->cap) {
+        int32_t cap = t->cap ? t->cap * 2 : 256;
+        sl_unit * units = realloc(t->units, sizeof *units * (size_t) cap);
+        if (!units) return SL_ERR_NOMEM;
+        t->units = units;
+        t->cap = cap;
+    }
+    t->units[t->n_units++] = *u;
+    return SL_OK;
+}
+
+static void sl_trunk_truncate(sl_trunk * t, int32_t n) {
+    for (int32_t i = n; i < t->n_units; i++) {
+        sl_unit_free(&t->units[i]);
+    }
+    if (n < t->n_units) t->n_units = n;
+    if (t->n_kv > t->n_units) t->n_kv = t->n_units;
+}
+
+void sl_trunk_reset(sl_engine * eng) {
+    sl_trunk_truncate(&eng->trunk, 0);
+    eng->trunk.n_kv = 0;
+    eng->trunk.kv_pos = 0;
+    eng->trunk.kv_cells = 0;
+    llama_memory_clear(llama_get_memory(eng->ctx), true);
+}
+
+static bool sl_unit_equal(const sl_unit * a, const sl_unit * b) {
+    if ((a->chunk == NULL) != (b->chunk == NULL)) return false;
+    if (!a->chunk) return a->token == b->token;
+    return a->n_tokens == b->n_tokens && a->image_id && b->image_id && strcmp(a->image_id, b->image_id) == 0;
+}
+
+int sl_trunk_sync(sl_engine * eng, const sl_unit * units, int32_t n, int64_t * image_encodes,
+                  int64_t * prefill_tokens) {
+    sl_trunk * t = &eng->trunk;
+    if (n < 1 || units[n - 1].chunk) {
+        return sl_set_error(eng, SL_ERR_ARG, "a prompt must end with text (the generation prompt)");
+    }
+    int64_t cells = 0;
+    for (int32_t i = 0; i < n; i++) cells += units[i].n_tokens;
+    if (cells >= eng->n_ctx) {
+        return sl_set_error(eng, SL_ERR_CONTEXT,
+                            "the prompt is %lld tokens (images included) but the context holds %d; "
+                            "shorten the conversation, lower the image size or raise the context size",
+                            (long long) cells, eng->n_ctx);
+    }
+    int32_t limit = t->n_kv < n - 1 ? t->n_kv : n - 1;
+    int32_t common = 0;
+    while (common < limit && sl_unit_equal(&t->units[common], &units[common])) common++;
+
+    llama_memory_t mem = llama_get_memory(eng->ctx);
+    sl_drop_seqs(eng, 1);
+    if (common < t->n_kv) {
+        llama_pos p = t->units[common].pos;
+        if (llama_memory_seq_rm(mem, 0, p, -1)) {
+            for (int32_t i = common; i < t->n_kv; i++) t->kv_cells -= t->units[i].n_tokens;
+            t->kv_pos = p;
+            t->n_kv = common;
+        } else {
+            /* partial removal unsupported (SWA / recurrent memory): start over */
+            sl_trunk_reset(eng);
+            common = 0;
+        }
+    }
+    sl_trunk_truncate(t, common);
+    for (int32_t i = common; i < n; i++) {
+        sl_unit u = units[i];
+        if (u.chunk) {
+            u.chunk = mtmd_input_chunk_copy(units[i].chunk);
+            u.image_id = units[i].image_id ? sl_strdup(units[i].image_id) : NULL;
+            if (!u.chunk || !u.image_id) {
+                sl_unit_free(&u);
+                return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
+            }
+        }
+        if (sl_trunk_push(t, &u) != SL_OK) {
+            sl_unit_free(&u);
+            return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
+        }
+    }
+    return sl_trunk_flush(eng, 1, image_encodes, prefill_tokens);
+}
+
+static int sl_eval_image(sl_engine * eng, sl_unit * u, int64_t * image_encodes, int64_t * prefill_tokens) {
+    sl_trunk * t = &eng->trunk;
+    if (!eng->mctx) {
+        return sl_set_error(eng, SL_ERR_NO_VISION, "this model was loaded without a vision projector");
+    }
+    if (mtmd_decode_use_non_causal(eng->mctx, u->chunk) && u->n_tokens > eng->n_batch) {
+        return sl_set_error(eng, SL_ERR_IMAGE,
+                            "an image needs %d tokens in one batch but the batch size is %d; "
+                            "lower the image size or raise the batch size", u->n_tokens, eng->n_batch);
+    }
+    llama_pos new_pos = t->kv_pos;
+    sl_log_clear();
+    int32_t r = mtmd_helper_eval_chunk_single(eng->mctx, eng->ctx, u->chunk, t->kv_pos, 0,
+                                              eng->n_batch, false, &new_pos);
+    if (r != 0) {
+        llama_memory_seq_rm(llama_get_memory(eng->ctx), 0, t->kv_pos, -1);
+        if (eng->cancel && atomic_load(eng->cancel)) {
+            eng->status = SL_CANCELLED;
+            return SL_CANCELLED;
+        }
+        return sl_set_error(eng, SL_ERR_IMAGE, "the vision projector could not encode the image (code %d)", r);
+    }
+    u->pos = t->kv_pos;
+    t->kv_pos = new_pos;
+    t->kv_cells += u->n_tokens;
+    *image_encodes += 1;
+    *prefill_tokens += u->n_tokens;
+    return SL_OK;
+}
+
+int sl_trunk_flush(sl_engine * eng, int32_t keep_pending, int64_t * image_encodes, int64_t * prefill_tokens) {
+    sl_trunk * t = &eng->trunk;
+    int32_t end = t->n_units - keep_pending;
+    if (end <= t->n_kv) return SL_OK;
+    int64_t needed = t->kv_cells;
+    for (int32_t i = t->n_kv; i < t->n_units; i++) needed += t->units[i].n_tokens;
+    if (needed > eng->n_ctx) {
+        return sl_set_error(eng, SL_ERR_CONTEXT, "the conversation needs %lld tokens but the context holds %d",
+                            (long long) needed, eng->n_ctx);
+    }
+    struct llama_batch batch = llama_batch_init(eng->n_batch, 0, 1);
+    int st = SL_OK;
+    while (t->n_kv < end && st == SL_OK) {
+        sl_unit * u = &t->units[t->n_kv];
+        if (u->chunk) {
+            st = sl_eval_image(eng, u, image_encodes, prefill_tokens);
+            if (st == SL_OK) t->n_kv++;
+            continue;
+        }
+        batch.n_tokens = 0;
+        int32_t first = t->n_kv;
+        while (t->n_kv + batch.n_tokens < end && batch.n_tokens < eng->n_batch &&
+               !t->units[t->n_kv + batch.n_tokens].chunk) {
+            sl_batch_add(&batch, t->units[t->n_kv + batch.n_tokens].token, t->kv_pos + batch.n_tokens, 0, false);
+        }
+        st = sl_decode_checked(eng, batch, "reading the prompt");
+        if (st != SL_OK) {
+            llama_memory_seq_rm(llama_get_memory(eng->ctx), 0, t->kv_pos, -1);
+            break;
+        }
+        for (int32_t i = 0; i < batch.n_tokens; i++) t->units[first + i].pos = t->kv_pos + i;
+        t->kv_pos += batch.n_tokens;
+        t->kv_cells += batch.n_tokens;
+        t->n_kv += batch.n_tokens;
+        *prefill_tokens += batch.n_tokens;
+    }
+    llama_batch_free(batch);
+    return st;
+}

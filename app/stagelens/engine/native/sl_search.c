@@ -1,0 +1,528 @@
+/* Stage-level beam search: per stage, N candidates decoded together in one
+ * batch, one token each per llama_decode, then one winner is kept. */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sl_core.h"
+
+double sl_log_softmax_at(const float * logits, int32_t n_vocab, llama_token tok) {
+    float mx = -FLT_MAX;
+    for (int32_t i = 0; i < n_vocab; i++) mx = logits[i] > mx ? logits[i] : mx;
+    double sum = 0.0;
+    for (int32_t i = 0; i < n_vocab; i++) sum += exp((double) (logits[i] - mx));
+    return (double) (logits[tok] - mx) - log(sum);
+}
+
+static struct llama_sampler * sl_make_sampler(const sl_search_params * sp, uint32_t seed) {
+    struct llama_sampler_chain_params cp = llama_sampler_chain_default_params();
+    cp.no_perf = true;
+    struct llama_sampler * chain = llama_sampler_chain_init(cp);
+    if (!chain) return NULL;
+    if (sp->temperature <= 0.0f) {
+        llama_sampler_chain_add(chain, llama_sampler_init_greedy());
+        return chain;
+    }
+    if (sp->top_k > 0) llama_sampler_chain_add(chain, llama_sampler_init_top_k(sp->top_k));
+    if (sp->top_p > 0.0f && sp->top_p < 1.0f) llama_sampler_chain_add(chain, llama_sampler_init_top_p(sp->top_p, 1));
+    llama_sampler_chain_add(chain, llama_sampler_init_temp(sp->temperature));
+    llama_sampler_chain_add(chain, llama_sampler_init_dist(seed));
+    return chain;
+}
+
+static uint32_t sl_candidate_seed(uint32_t seed, int32_t stage, int32_t cand) {
+    /* distinct, reproducible streams per (stage, candidate) */
+    uint64_t x = (uint64_t) seed * 0x9E3779B97F4A7C15ull + (uint64_t) (stage + 1) * 0xBF58476D1CE4E5B9ull +
+                 (uint64_t) (cand + 1) * 0x94D049BB133111EBull;
+    x ^= x >> 31;
+    return (uint32_t) (x ^ (x >> 32));
+}
+
+static void sl_candidate_free(sl_candidate * c) {
+    free(c->toks);
+    free(c->text);
+    if (c->sampler) llama_sampler_free(c->sampler);
+    c->toks = NULL;
+    c->text = NULL;
+    c->sampler = NULL;
+}
+
+void sl_result_free(sl_result * res) {
+    for (int32_t s = 0; s < 4; s++) {
+        for (int32_t i = 0; i < res->stages[s].n_cands; i++) sl_candidate_free(&res->stages[s].cands[i]);
+        free(res->stages[s].cands);
+        res->stages[s].cands = NULL;
+        res->stages[s].n_cands = 0;
+    }
+}
+
+static int sl_candidate_append(sl_candidate * c, llama_token tok, const char * piece, int32_t n) {
+    if (c->n_toks == c->cap_toks) {
+        int32_t cap = c->cap_toks ? c->cap_toks * 2 : 64;
+        llama_token * toks = realloc(c->toks, sizeof *toks * (size_t) cap);
+        if (!toks) return SL_ERR_NOMEM;
+        c->toks = toks;
+        c->cap_toks = cap;
+    }
+    c->toks[c->n_toks++] = tok;
+    if (c->text_len + (size_t) n + 1 > c->text_cap) {
+        size_t cap = c->text_cap ? c->text_cap * 2 : 256;
+        while (cap < c->text_len + (size_t) n + 1) cap *= 2;
+        char * text = realloc(c->text, cap);
+        if (!text) return SL_ERR_NOMEM;
+        c->text = text;
+        c->text_cap = cap;
+    }
+    memcpy(c->text + c->text_len, piece, (size_t) n);
+    c->text_len += (size_t) n;
+    c->text[c->text_len] = '\0';
+    return SL_OK;
+}
+
+static const char * sl_memfind(const char * hay, size_t n, const char * needle, size_t m) {
+    if (m == 0 || m > n) return NULL;
+    for (size_t i = 0; i + m <= n; i++) {
+        if (hay[i] == needle[0] && memcmp(hay + i, needle, m) == 0) return hay + i;
+    }
+    return NULL;
+}
+
+/* Tag detection on text, so a tag split across tokens is still found. Returns
+ * how many bytes of content are safe to stream (held back: a possible partial
+ * tag at either end). */
+static size_t sl_candidate_scan(sl_candidate * c, const sl_stage_spec * st, bool forced, size_t old_len) {
+    size_t open_len = strlen(st->open_text), close_len = strlen(st->close_text);
+    bool open_pending = false;
+    if (!c->saw_open) {
+        if (forced) {
+            /* the model repeating the tag we wrote: swallow it, don't duplicate */
+            size_t ws = 0;
+            while (ws < c->text_len && (c->text[ws] == ' ' || c->text[ws] == '\n')) ws++;
+            size_t have = c->text_len - ws;
+            size_t cmp = have < open_len ? have : open_len;
+            if (memcmp(c->text + ws, st->open_text, cmp) == 0) {
+                if (have >= open_len) {
+                    c->saw_open = true;
+                    c->content_begin = ws + open_len;
+                } else {
+                    open_pending = true;
+                }
+            }
+        } else {
+            const char * hit = sl_memfind(c->text, c->text_len, st->open_text, open_len);
+            if (hit) {
+                c->saw_open = true;
+                c->content_begin = (size_t) (hit - c->text) + open_len;
+            } else {
+                open_pending = true;
+            }
+        }
+    }
+    size_t from = old_len >= close_len ? old_len - close_len + 1 : 0;
+    if (from < c->content_begin) from = c->content_begin;
+    if (!c->saw_close && c->text_len > from) {
+        const char * hit = sl_memfind(c->text + from, c->text_len - from, st->close_text, close_len);
+        if (hit) {
+            c->saw_close = true;
+            c->content_end = (size_t) (hit - c->text);
+            return c->content_end;
+        }
+    }
+    c->content_end = c->text_len;
+    if (open_pending && forced) return c->content_begin;
+    if (open_pending) return 0;
+    return c->text_len >= close_len ? c->text_len - close_len + 1 : 0;
+}
+
+typedef struct {
+    sl_engine * eng;
+    const sl_hooks * hooks;
+    const sl_search_params * sp;
+    sl_result * out;
+    int32_t stage;
+    double last_flush;
+} sl_run;
+
+static int sl_emit(sl_run * run, int kind, int32_t cand, const char * bytes, size_t len) {
+    if (!run->hooks || !run->hooks->on_event) return SL_OK;
+    if (run->hooks->on_event(run->hooks->ud, kind, run->stage, cand, bytes, len) != 0) {
+        return sl_set_error(run->eng, SL_ERR_CALLBACK, "an event handler raised");
+    }
+    return SL_OK;
+}
+
+static int sl_flush_text(sl_run * run, sl_candidate * cands, int32_t n, const size_t * safe, int32_t base) {
+    for (int32_t i = 0; i < n; i++) {
+        sl_candidate * c = &cands[i];
+        size_t begin = c->flushed > c->content_begin ? c->flushed : c->content_begin;
+        size_t end = c->closed_by != SL_RUNNING ? c->content_end : safe[i];
+        if (end > c->content_end) end = c->content_end;
+        if (end > begin) {
+            int st = sl_emit(run, SL_EV_TEXT, base + i, c->text + begin, end - begin);
+            if (st != SL_OK) return st;
+            c->flushed = end;
+        }
+    }
+    run->last_flush = sl_now();
+    return SL_OK;
+}
+
+/* Decode `lead` then sample every candidate until each closes. Candidates
+ * already hold their forked sequence and sampler. `base` is the index of
+ * cands[0] in the stage (reference mode runs them one at a time). */
+static int sl_generate(sl_run * run, sl_candidate * cands, int32_t n, int32_t base, llama_token lead,
+                       llama_pos lead_pos, const sl_stage_spec * st) {
+    sl_engine * eng = run->eng;
+    const sl_search_params * sp = run->sp;
+    struct llama_batch batch = llama_batch_init(n, 0, 1);
+    size_t * safe = calloc((size_t) n, sizeof *safe);
+    char piece[256];
+    int status = safe ? SL_OK : SL_ERR_NOMEM;
+    for (int32_t i = 0; i < n && status == SL_OK; i++) {
+        cands[i].logits_idx = sl_batch_add(&batch, lead, lead_pos, cands[i].seq, true);
+        cands[i].pos = lead_pos + 1;
+        cands[i].t0 = sl_now();
+    }
+    if (status == SL_OK) status = sl_decode_checked(eng, batch, "starting a stage");
+    run->out->prefill_tokens += n;
+
+    while (status == SL_OK) {
+        if (eng->cancel && atomic_load(eng->cancel)) {
+            status = SL_CANCELLED;
+            break;
+        }
+        batch.n_tokens = 0;
+        for (int32_t i = 0; i < n; i++) {
+            sl_candidate * c = &cands[i];
+            if (c->closed_by != SL_RUNNING) continue;
+            const float * logits = llama_get_logits_ith(eng->ctx, c->logits_idx);
+            llama_token tok = llama_sampler_sample(c->sampler, eng->ctx, c->logits_idx);
+            if (llama_vocab_is_eog(eng->vocab, tok)) {
+                c->closed_by = SL_CLOSED_EOS;
+                c->wall_s = sl_now() - c->t0;
+                continue;
+            }
+            c->sum_logprob += sl_log_softmax_at(logits, eng->n_vocab, tok);
+            int32_t np = sl_token_piece(eng, tok, piece, (int32_t) sizeof piece);
+            size_t old_len = c->text_len;
+            if (sl_candidate_append(c, tok, piece, np) != SL_OK) {
+                status = sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
+                break;
+            }
+            safe[i] = sl_candidate_scan(c, st, sp->force_stages, old_len);
+            if (c->saw_close) {
+                c->closed_by = SL_CLOSED_TAG;
+            } else if (c->n_toks >= sp->max_stage_tokens) {
+                c->closed_by = SL_CLOSED_BUDGET;
+            } else {
+                c->logits_idx = sl_batch_add(&batch, tok, c->pos++, c->seq, true);
+                continue;
+            }
+            c->wall_s = sl_now() - c->t0;
+        }
+        if (status != SL_OK) break;
+        if ((sl_now() - run->last_flush) * 1000.0 >= sp->flush_ms || batch.n_tokens == 0) {
+            status = sl_flush_text(run, cands, n, safe, base);
+            if (status != SL_OK) break;
+        }
+        if (batch.n_tokens == 0) break;
+        status = sl_decode_checked(eng, batch, "generating");
+        run->out->decode_tokens += batch.n_tokens;
+    }
+    if (status == SL_CANCELLED) {
+        for (int32_t i = 0; i < n; i++) {
+            if (cands[i].closed_by == SL_RUNNING) {
+                cands[i].closed_by = SL_CLOSED_CANCEL;
+                cands[i].wall_s = sl_now() - cands[i].t0;
+            }
+        }
+        sl_flush_text(run, cands, n, safe, base);
+    }
+    free(safe);
+    llama_batch_free(batch);
+    return status;
+}
+
+static int sl_push_tokens(sl_engine * eng, const llama_token * toks, int32_t n) {
+    for (int32_t i = 0; i < n; i++) {
+        sl_unit u = {.token = toks[i], .n_tokens = 1, .n_pos = 1};
+        if (sl_trunk_push(&eng->trunk, &u) != SL_OK) return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
+    }
+    return SL_OK;
+}
+
+static int32_t sl_pick_max(const sl_candidate * cands, int32_t n) {
+    int32_t best = 0;
+    for (int32_t i = 1; i < n; i++) {
+        if (cands[i].score > cands[best].score) best = i;
+    }
+    return best;
+}
+
+static int sl_score(sl_run * run, const sl_stage_spec * st, sl_stage_result * res, const llama_token * pending,
+                    int32_t n_pending, llama_pos pre_pos, int32_t ref_keep) {
+    sl_engine * eng = run->eng;
+    int32_t n = res->n_cands;
+    for (int32_t i = 0; i < n; i++) {
+        sl_candidate * c = &res->cands[i];
+        c->score = c->n_toks > 0 ? c->sum_logprob / c->n_toks : -INFINITY;
+    }
+    if (n == 1) {
+        res->winner = 0;
+        return SL_OK;
+    }
+    if (run->sp->scorer == SL_SCORER_JUDGE) {
+        int32_t w = sl_judge_knockout(eng, run->sp, st, res->cands, n, pending, n_pending, pre_pos, ref_keep,
+                                      run->out);
+        if (w < 0) return eng->status;
+        res->winner = w;
+        return SL_OK;
+    }
+    if (run->sp->scorer == SL_SCORER_EXTERNAL) {
+        double * scores = calloc((size_t) n, sizeof *scores);
+        if (!scores) return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
+        int r = run->hooks && run->hooks->score ? run->hooks->score(run->hooks->ud, run->stage, res->cands, n, scores) : -1;
+        if (r != 0) {
+            free(scores);
+            return sl_set_error(eng, SL_ERR_CALLBACK, "the external scorer failed");
+        }
+        for (int32_t i = 0; i < n; i++) res->cands[i].score = scores[i];
+        free(scores);
+    }
+    res->winner = sl_pick_max(res->cands, n);
+    return SL_OK;
+}
+
+/* Move the winner into the trunk: its cells into sequence 0, its tokens into
+ * the record, plus the pending tail (its last sampled token, a closing tag we
+ * write ourselves). */
+static int sl_commit(sl_run * run, sl_stage_result * res, const sl_stage_spec * st, llama_pos lead_pos) {
+    sl_engine * eng = run->eng;
+    sl_trunk * t = &eng->trunk;
+    const sl_candidate * w = &res->cands[res->winner];
+    bool batched = run->sp->mode == SL_MODE_BATCHED;
+    int32_t n_decoded = w->n_toks - ((w->closed_by == SL_CLOSED_TAG || w->closed_by == SL_CLOSED_BUDGET) ? 1 : 0);
+    if (batched) {
+        llama_memory_t mem = llama_get_memory(eng->ctx);
+        llama_memory_seq_cp(mem, w->seq, 0, lead_pos, lead_pos + 1 + n_decoded);
+    }
+    sl_drop_seqs(eng, 1);
+    /* the lead unit (last pending one) is now decoded */
+    int32_t first_new = t->n_units;
+    if (sl_push_tokens(eng, w->toks, w->n_toks) != SL_OK) return eng->status;
+    if (batched) {
+        t->units[t->n_kv].pos = lead_pos;
+        t->n_kv++;
+        t->kv_pos = lead_pos + 1;
+        t->kv_cells++;
+        for (int32_t i = 0; i < n_decoded; i++) {
+            t->units[first_new + i].pos = t->kv_pos++;
+            t->kv_cells++;
+            t->n_kv++;
+        }
+    }
+    if (!w->saw_close) {
+        res->forced_close = true;
+        if (sl_push_tokens(eng, st->close_tokens, st->n_close) != SL_OK) return eng->status;
+    }
+    return SL_OK;
+}
+
+/* Reference cost model: throw the KV away and evaluate the whole trunk again
+ * up to (not including) its last `keep` units. */
+int sl_reprefill(sl_engine * eng, int32_t keep, sl_result * out) {
+    llama_memory_clear(llama_get_memory(eng->ctx), true);
+    eng->trunk.n_kv = 0;
+    eng->trunk.kv_pos = 0;
+    eng->trunk.kv_cells = 0;
+    return sl_trunk_flush(eng, keep, &out->image_encodes, &out->prefill_tokens);
+}
+
+static int sl_check_fits(sl_engine * eng, const sl_unit * prompt, int32_t n_prompt, const sl_stage_spec * stages,
+                         int32_t n_stages, const sl_search_params * sp) {
+    int64_t prompt_cells = 0;
+    for (int32_t i = 0; i < n_prompt; i++) prompt_cells += prompt[i].n_tokens;
+    int64_t tags = 0;
+    int64_t judge = 0;
+    for (int32_t s = 0; s < n_stages; s++) {
+        int64_t st_tags = stages[s].n_open + stages[s].n_close;
+        tags = st_tags > tags ? st_tags : tags;
+        int64_t j = stages[s].n_judge_head + sp->n_judge_mid + sp->n_judge_tail + 2 * (sp->max_stage_tokens + 8) + 8;
+        judge = j > judge ? j : judge;
+    }
+    int64_t per_stage = 2 + sp->max_stage_tokens + tags;
+    int64_t live = sp->beam > 1 ? sp->beam * per_stage : per_stage;
+    if (sp->scorer == SL_SCORER_JUDGE && sp->beam > 1) {
+        int64_t jl = (sp->mode == SL_MODE_BATCHED ? sp->beam / 2 : 1) * judge;
+        live = live > jl ? live : jl;
+    }
+    int64_t need = prompt_cells + n_stages * per_stage + live;
+    if (need > eng->n_ctx) {
+        return sl_set_error(eng, SL_ERR_CONTEXT,
+                            "this search needs up to %lld tokens of context (prompt %lld, %d stages of up to "
+                            "%d tokens, beam %d) but the context holds %d; lower the beam width or the stage "
+                            "token budget, or raise the context size",
+                            (long long) need, (long long) prompt_cells, n_stages, sp->max_stage_tokens, sp->beam,
+                            eng->n_ctx);
+    }
+    return SL_OK;
+}
+
+static int sl_check_params(sl_engine * eng, const sl_search_params * sp, int32_t n_stages) {
+    if (n_stages < 1 || n_stages > 4) return sl_set_error(eng, SL_ERR_ARG, "between 1 and 4 stages, got %d", n_stages);
+    if (sp->beam < 1) return sl_set_error(eng, SL_ERR_ARG, "beam must be at least 1, got %d", sp->beam);
+    if (sp->beam > eng->n_seq_max - 1) {
+        return sl_set_error(eng, SL_ERR_ARG, "beam %d needs %d sequences but this context was made with %d",
+                            sp->beam, sp->beam + 1, eng->n_seq_max);
+    }
+    if (sp->scorer == SL_SCORER_JUDGE && sp->beam > 1 && 1 + sp->beam + sp->beam / 2 > eng->n_seq_max) {
+        return sl_set_error(eng, SL_ERR_ARG, "beam %d with the judge needs %d sequences but this context has %d",
+                            sp->beam, 1 + sp->beam + sp->beam / 2, eng->n_seq_max);
+    }
+    if (sp->beam > eng->n_batch) return sl_set_error(eng, SL_ERR_ARG, "beam %d exceeds the batch size", sp->beam);
+    if (sp->max_stage_tokens < 1) return sl_set_error(eng, SL_ERR_ARG, "the stage token budget must be positive");
+    if (sp->scorer == SL_SCORER_JUDGE && sp->beam > 1 && (sp->judge_choice_a < 0 || sp->judge_choice_b < 0)) {
+        return sl_set_error(eng, SL_ERR_ARG, "the judge scorer needs its choice tokens");
+    }
+    return SL_OK;
+}
+
+static int sl_run_stage(sl_run * run, const sl_stage_spec * st, sl_stage_result * res) {
+    sl_engine * eng = run->eng;
+    const sl_search_params * sp = run->sp;
+    sl_trunk * t = &eng->trunk;
+    bool batched = sp->mode == SL_MODE_BATCHED;
+
+    /* what the judge sees: the trunk before this stage's opening tag */
+    llama_pos pre_pos = t->kv_pos;
+    int32_t units_before_open = t->n_units;
+    int32_t n_pending = batched ? t->n_units - t->n_kv : 0;
+    llama_token pending[64];
+    if (n_pending > 64) n_pending = 64;
+    for (int32_t i = 0; i < n_pending; i++) pending[i] = t->units[t->n_kv + i].token;
+
+    if (sp->force_stages) {
+        res->forced_open = true;
+        if (sl_push_tokens(eng, st->open_tokens, st->n_open) != SL_OK) return eng->status;
+    }
+    int status = batched ? sl_trunk_flush(eng, 1, &run->out->image_encodes, &run->out->prefill_tokens) : SL_OK;
+    if (status != SL_OK) return status;
+
+    int32_t n = sp->beam;
+    res->cands = calloc((size_t) n, sizeof *res->cands);
+    if (!res->cands) return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
+    res->n_cands = n;
+    for (int32_t i = 0; i < n; i++) {
+        res->cands[i].seq = batched ? 1 + i : 1;
+        res->cands[i].sampler = sl_make_sampler(sp, sl_candidate_seed(sp->seed, run->stage, i));
+        if (!res->cands[i].sampler) return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
+    }
+    status = sl_emit(run, SL_EV_STAGE_BEGIN, n, NULL, 0);
+    if (status != SL_OK) return status;
+
+    llama_memory_t mem = llama_get_memory(eng->ctx);
+    llama_token lead = t->units[t->n_units - 1].token;
+    llama_pos lead_pos;
+    if (batched) {
+        lead_pos = t->kv_pos;
+        for (int32_t i = 0; i < n; i++) llama_memory_seq_cp(mem, 0, res->cands[i].seq, -1, -1);
+        status = sl_generate(run, res->cands, n, 0, lead, lead_pos, st);
+    } else {
+        for (int32_t i = 0; i < n && status == SL_OK; i++) {
+            status = sl_reprefill(eng, 1, run->out);
+            if (status != SL_OK) break;
+            lead_pos = t->kv_pos;
+            llama_memory_seq_cp(mem, 0, 1, -1, -1);
+            status = sl_generate(run, &res->cands[i], 1, i, lead, lead_pos, st);
+            sl_drop_seqs(eng, 1);
+        }
+        lead_pos = t->kv_pos;
+    }
+    if (status != SL_OK) {
+        sl_drop_seqs(eng, 1);
+        return status;
+    }
+    /* batched: candidates keep their cells until the winner is committed */
+    int32_t ref_keep = batched ? -1 : t->n_units - units_before_open;
+    status = sl_score(run, st, res, pending, n_pending, pre_pos, ref_keep);
+    if (status != SL_OK) return status;
+    return sl_commit(run, res, st, lead_pos);
+}
+
+int sl_search(sl_engine * eng, const sl_unit * prompt, int32_t n_prompt, const sl_stage_spec * stages,
+              int32_t n_stages, const sl_search_params * sp, const sl_hooks * hooks, sl_result * out) {
+    memset(out, 0, sizeof *out);
+    double t0 = sl_now();
+    eng->status = SL_OK;
+    eng->err[0] = '\0';
+    sl_log_clear();
+    int status = sl_check_params(eng, sp, n_stages);
+    if (status == SL_OK) status = sl_check_fits(eng, prompt, n_prompt, stages, n_stages, sp);
+    if (status == SL_OK) status = sl_trunk_sync(eng, prompt, n_prompt, &out->image_encodes, &out->prompt_tokens);
+    out->prefill_tokens += out->prompt_tokens;
+
+    sl_run run = {.eng = eng, .hooks = hooks, .sp = sp, .out = out, .last_flush = sl_now()};
+    for (int32_t s = 0; s < n_stages && status == SL_OK; s++) {
+        run.stage = s;
+        out->n_stages = s + 1;
+        status = sl_run_stage(&run, &stages[s], &out->stages[s]);
+        if (status == SL_OK) {
+            int32_t w = out->stages[s].winner;
+            status = sl_emit(&run, SL_EV_STAGE_END, w, NULL, 0);
+        }
+    }
+    if (status == SL_OK && sp->mode == SL_MODE_BATCHED) {
+        /* decode the answer's tail now, so a follow-up question reads only its own turn */
+        status = sl_trunk_flush(eng, 0, &out->image_encodes, &out->prefill_tokens);
+    }
+    if (status == SL_CANCELLED) {
+        out->cancelled = true;
+        sl_drop_seqs(eng, 1);
+        status = SL_OK;
+    }
+    out->wall_s = sl_now() - t0;
+    return status;
+}
+
+int sl_fork_logits(sl_engine * eng, const sl_unit * prompt, int32_t n_prompt, llama_token * const * branches,
+                   const int32_t * n_branch, int32_t n, float * out_logits) {
+    int64_t enc = 0, pre = 0;
+    if (n < 1 || n > eng->n_seq_max - 1 || n > eng->n_batch) {
+        return sl_set_error(eng, SL_ERR_ARG, "between 1 and %d branches", eng->n_seq_max - 1);
+    }
+    int status = sl_trunk_sync(eng, prompt, n_prompt, &enc, &pre);
+    if (status != SL_OK) return status;
+    sl_trunk * t = &eng->trunk;
+    llama_memory_t mem = llama_get_memory(eng->ctx);
+    struct llama_batch batch = llama_batch_init(n, 0, 1);
+    llama_token lead = t->units[t->n_units - 1].token;
+    int32_t longest = 0;
+    for (int32_t i = 0; i < n; i++) {
+        llama_memory_seq_cp(mem, 0, 1 + i, -1, -1);
+        longest = n_branch[i] > longest ? n_branch[i] : longest;
+    }
+    for (int32_t step = -1; step < longest && status == SL_OK; step++) {
+        batch.n_tokens = 0;
+        for (int32_t i = 0; i < n; i++) {
+            if (step < n_branch[i]) {
+                llama_token tok = step < 0 ? lead : branches[i][step];
+                sl_batch_add(&batch, tok, t->kv_pos + 1 + step, 1 + i, true);
+            }
+        }
+        status = sl_decode_checked(eng, batch, "decoding branches");
+        int32_t row = 0;
+        for (int32_t i = 0; i < n && status == SL_OK; i++) {
+            if (step < n_branch[i]) {
+                if (step == n_branch[i] - 1) {
+                    memcpy(out_logits + (size_t) i * eng->n_vocab, llama_get_logits_ith(eng->ctx, row),
+                           sizeof(float) * (size_t) eng->n_vocab);
+                }
+                row++;
+            }
+        }
+    }
+    llama_batch_free(batch);
+    sl_drop_seqs(eng, 1);
+    return status;
+}

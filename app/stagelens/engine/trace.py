@@ -1,0 +1,116 @@
+"""The record of one answered question (JSON schema 1)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SCHEMA = 1
+
+
+def _finite(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
+
+
+@dataclass
+class Candidate:
+    text: str
+    n_tokens: int
+    mean_logprob: float | None
+    score: float | None
+    selected: bool
+    wall_s: float
+    closed_by: str = "tag"          # tag | budget | eos | cancel
+    tokens: list[int] = field(default_factory=list)   # the model's token ids, for researchers
+
+
+@dataclass
+class Stage:
+    name: str
+    text: str
+    candidates: list[Candidate] = field(default_factory=list)
+    forced_open: bool = False       # we wrote the opening tag
+    forced_close: bool = False      # we wrote the closing tag (budget or end of text)
+    complete: bool = True
+
+
+@dataclass
+class Stats:
+    image_encodes: int = 0
+    prefill_tokens: int = 0
+    decode_tokens: int = 0
+    judge_calls: int = 0
+    wall_s: float = 0.0
+    judge_tokens: int = 0
+    prompt_tokens: int = 0          # of prefill_tokens, those read from the prompt (the rest: stage tags)
+    tokens_per_s: float = 0.0
+
+
+@dataclass
+class ModelInfo:
+    path: str
+    mmproj: str | None
+    n_params: int
+    backend: str
+    template: str = "gguf"          # gguf | fallback
+
+
+@dataclass
+class Trace:
+    question: str
+    images: list[dict]
+    settings: dict
+    stages: list[Stage]
+    conclusion: str
+    cancelled: bool
+    stats: Stats
+    model: ModelInfo
+    assistant_text: str = ""        # exactly what the model's turn holds, for follow-ups
+    schema: int = SCHEMA
+
+    def stage(self, name: str) -> Stage | None:
+        return next((s for s in self.stages if s.name == name), None)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for stage in data["stages"]:
+            for cand in stage["candidates"]:
+                cand["mean_logprob"] = _finite(cand["mean_logprob"])
+                cand["score"] = _finite(cand["score"])
+        return data
+
+    def dumps(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_json(), indent=indent, ensure_ascii=False, allow_nan=False)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Trace:
+        if data.get("schema") != SCHEMA:
+            raise ValueError(f"unsupported trace schema {data.get('schema')!r} (expected {SCHEMA})")
+        stages = [
+            Stage(
+                name=s["name"],
+                text=s["text"],
+                candidates=[Candidate(**c) for c in s.get("candidates", [])],
+                forced_open=s.get("forced_open", False),
+                forced_close=s.get("forced_close", False),
+                complete=s.get("complete", True),
+            )
+            for s in data["stages"]
+        ]
+        return cls(
+            question=data["question"],
+            images=list(data["images"]),
+            settings=dict(data["settings"]),
+            stages=stages,
+            conclusion=data["conclusion"],
+            cancelled=data["cancelled"],
+            stats=Stats(**data["stats"]),
+            model=ModelInfo(**data["model"]),
+            assistant_text=data.get("assistant_text", ""),
+        )
+
+    @classmethod
+    def loads(cls, text: str) -> Trace:
+        return cls.from_json(json.loads(text))

@@ -1,0 +1,1 @@
+"""Model files: locating real models and generating small deterministic test models."""

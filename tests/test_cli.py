@@ -1,0 +1,93 @@
+"""`stagelens` end to end, in a subprocess, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "stagelens", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture(scope="module")
+def model_args(tiny_model) -> list[str]:
+    return ["--model", str(tiny_model.text), "--mmproj", str(tiny_model.mmproj)]
+
+
+def test_ask_prints_the_conclusion_of_the_trace(scene_path, model_args):
+    common = ["ask", str(scene_path), "-q", "How many red circles?", *model_args, "--beam", "2", "--seed", "5",
+              "--max-stage-tokens", "10"]
+    plain = run(*common)
+    assert plain.returncode == 0, plain.stderr
+    traced = run(*common, "--json")
+    assert traced.returncode == 0, traced.stderr
+    trace = json.loads(traced.stdout)
+    assert trace["schema"] == 1 and trace["settings"]["beam"] == 2 and trace["settings"]["seed"] == 5
+    assert [s["name"] for s in trace["stages"]] == ["summary", "caption", "reasoning", "conclusion"]
+    assert plain.stdout == trace["conclusion"] + "\n"
+
+
+def test_ask_verbose_prints_all_four_stages(scene_path, model_args):
+    out = run("ask", str(scene_path), "-q", "What is shown?", *model_args, "--beam", "1", "--max-stage-tokens", "6",
+              "--verbose")
+    assert out.returncode == 0, out.stderr
+    wanted = ["SUMMARY:", "CAPTION:", "REASONING:", "CONCLUSION:"]
+    assert [line for line in out.stdout.splitlines() if line in wanted] == wanted
+
+
+@pytest.mark.parametrize(
+    ("make_bad", "needle"),
+    [
+        (lambda p: p.write_text("this is not a picture"), "not an image"),
+        (lambda p: p.write_bytes(b""), "empty"),
+        (lambda p: None, "does not exist"),
+    ],
+)
+def test_bad_image_exits_2_with_one_line(tmp_path, model_args, make_bad, needle):
+    bad = tmp_path / "holiday.png"
+    make_bad(bad)
+    out = run("ask", str(bad), "-q", "What is this?", *model_args)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("stagelens: error:") and "holiday.png" in lines[0] and needle in lines[0]
+
+
+def test_bad_model_and_settings_exit_2(scene_path, model_args, tiny_model, tmp_path):
+    cases = [
+        ["--model", str(tmp_path / "nope.gguf"), "--mmproj", str(tiny_model.mmproj)],
+        ["--model", str(tiny_model.text)],
+        [*model_args, "--beam", "0"],
+        [*model_args, "--scorer", "judge", "--temperature", "-1"],
+    ]
+    for extra in cases:
+        out = run("ask", str(scene_path), "-q", "What?", *extra)
+        assert out.returncode == 2, (extra, out.stderr)
+        assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+        assert "Traceback" not in out.stderr
+
+
+def test_make_test_model(tmp_path):
+    out = run("make-test-model", "--preset", "tiny", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "tiny-text.gguf").is_file() and (tmp_path / "tiny-mmproj.gguf").is_file()
+
+
+def test_bench_runs_every_mode(scene_path, model_args):
+    out = run("bench", *model_args, "--image", str(scene_path), "--beams", "1,2", "--max-stage-tokens", "6",
+              "--scorer", "judge", "--json", timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)["rows"]
+    assert [(r["mode"], r["beam"]) for r in rows] == [("greedy", 1), ("beam", 2), ("reference", 2)]
+    greedy, beam, reference = rows
+    assert greedy["image_encodes"] == 1 and beam["image_encodes"] == 1
+    assert reference["image_encodes"] > beam["image_encodes"]
+    assert beam["judge_calls"] == 4 and reference["judge_calls"] == 4
+    for row in rows:
+        assert {"wall_s", "prefill_tokens", "decode_tokens", "scorer"} <= set(row)
