@@ -56,14 +56,17 @@ native = Extension(
 )
 
 class BuildPyWithResources(build_py):
-    """Ship the top-level resources/ folder inside the package as _resources/."""
+    """Ship resources/ and the demo model inside the package (_resources/, _models/demo/)."""
 
     def run(self) -> None:
         super().run()
-        target = Path(self.build_lib) / "stagelens" / "_resources"
-        if target.exists():
-            shutil.rmtree(target)
-        shutil.copytree("resources", target)
+        package = Path(self.build_lib) / "stagelens"
+        for source, target in (("resources", "_resources"), ("models/demo", "_models/demo")):
+            if not Path(source).is_dir():
+                continue
+            if (package / target).exists():
+                shutil.rmtree(package / target)
+            shutil.copytree(source, package / target)
 
 
 setup(ext_modules=[native], cmdclass={"build_py": BuildPyWithResources})

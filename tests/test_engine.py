@@ -177,12 +177,17 @@ def test_cancel_mid_stage_returns_a_partial_trace(engine, scene):
             cancel.set()
 
     trace = engine.answer(
-        [scene], QUESTION, settings=settings(max_stage_tokens=64), on_event=on_event, cancel=cancel
+        [scene], QUESTION, settings=settings(max_stage_tokens=64), on_event=on_event, cancel=cancel,
+        stream_interval_ms=0,
     )
     assert trace.cancelled
     assert [s.name for s in trace.stages] == ["summary", "caption"]
     assert trace.stages[0].complete and not trace.stages[1].complete
-    assert any(c.closed_by == "cancel" for c in trace.stages[1].candidates)
+    caption = trace.stages[1].candidates
+    assert any(c.closed_by == "cancel" for c in caption)
+    assert all(c.closed_by in ("cancel", "eos") for c in caption)
+    assert any(c.text for c in caption)  # what was produced before the stop is kept
+    assert all(c.n_tokens < 64 for c in caption)
     assert trace.conclusion == ""
     # the engine answers the next question normally
     cancel.clear()
@@ -299,3 +304,11 @@ def test_reentrant_calls_are_refused_not_crashed(engine, scene):
 
     engine.answer([scene], QUESTION, settings=settings(beam=2), on_event=on_event)
     assert refused
+
+
+def test_image_chunks_describe_themselves(engine, scene):
+    units = engine.prompt_units(QUESTION, [scene])
+    (chunk,) = [u for u in units if not isinstance(u, int)]
+    assert chunk.id == scene.digest
+    assert chunk.n_tokens == 16 and chunk.n_pos == 16
+    assert repr(chunk) == f"<ImageChunk id={scene.digest[:12]}... tokens=16>"

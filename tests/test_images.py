@@ -65,12 +65,7 @@ def png_with_declared_size(width: int, height: int) -> bytes:
     """A tiny PNG whose IHDR claims width x height RGB pixels (CRCs correct)."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 64)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + png_chunk(b"IHDR", ihdr)
-        + png_chunk(b"IDAT", idat)
-        + png_chunk(b"IEND", b"")
-    )
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
 
 
 @pytest.fixture
@@ -125,7 +120,7 @@ def test_directory(tmp_path: Path) -> None:
         load_image(folder)
 
 
-def test_unreadable_file(tmp_path: Path, red_png: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreadable_file(red_png: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     red_png.chmod(0)
     try:
         readable = os.access(red_png, os.R_OK)
@@ -181,9 +176,7 @@ def encode(im: Image.Image, fmt: str, **params) -> bytes:
 # --- decompression bombs -----------------------------------------------------
 
 
-def test_huge_declared_png_is_refused_quickly(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_huge_declared_png_is_refused_quickly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bomb = tmp_path / "bomb.png"
     bomb.write_bytes(png_with_declared_size(100_000, 100_000))
     assert bomb.stat().st_size < 200

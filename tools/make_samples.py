@@ -40,9 +40,7 @@ def box(x0: float, y0: float, x1: float, y1: float) -> list[Point]:
     return scaled([(x0, y0), (x1, y1)])
 
 
-def centred_text(
-    draw: ImageDraw.ImageDraw, centre: Point, text: str, fnt: Font, fill: tuple
-) -> None:
+def centred_text(draw: ImageDraw.ImageDraw, centre: Point, text: str, fnt: Font, fill: tuple) -> None:
     left, top, right, bottom = draw.textbbox((0, 0), text, font=fnt)
     cx, cy = centre[0] * SUPERSAMPLE, centre[1] * SUPERSAMPLE
     draw.text((cx - (left + right) / 2, cy - (top + bottom) / 2), text, font=fnt, fill=fill)
@@ -76,8 +74,7 @@ def draw_cup(draw: ImageDraw.ImageDraw, left: float, base: float, colour: tuple)
     top = base - 70
     draw.ellipse(box(left - 6, base - 6, left + 56, base + 6), fill=(120, 78, 44))
     draw.arc(box(left + 38, top + 14, left + 68, top + 50), -90, 90, fill=colour, width=18)
-    draw.polygon(scaled([(left, top), (left + 50, top), (left + 44, base), (left + 6, base)]),
-                 fill=colour)
+    draw.polygon(scaled([(left, top), (left + 50, top), (left + 44, base), (left + 6, base)]), fill=colour)
     draw.ellipse(box(left, top - 6, left + 50, top + 6), fill=(60, 30, 25))
 
 
@@ -107,8 +104,7 @@ def draw_chart() -> Image.Image:
         y = bottom - value * per_unit
         draw.line(scaled([(left, y), (right, y)]), fill=(215, 215, 215), width=SUPERSAMPLE)
         centred_text(draw, (left - 18, y), str(value), small, (80, 80, 80))
-    draw.line(scaled([(left, top - 5), (left, bottom), (right, bottom)]),
-              fill=(40, 40, 40), width=2 * SUPERSAMPLE)
+    draw.line(scaled([(left, top - 5), (left, bottom), (right, bottom)]), fill=(40, 40, 40), width=2 * SUPERSAMPLE)
 
     slot = (right - left) / len(CHART_DATA)
     for i, (label, value) in enumerate(CHART_DATA):

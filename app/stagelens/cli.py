@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Ask questions about images; answers are reasoned in four stages with stage-level beam search.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="open the window offscreen, answer one question, check it, exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     ask = sub.add_parser("ask", help="answer a question about one or more images")
@@ -75,7 +77,27 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--n-gpu-layers", type=int, default=0)
     bench.add_argument("--no-reference", action="store_true", help="skip the reference rows")
     bench.add_argument("--json", action="store_true")
+    for module in _extra_commands().values():
+        module.register(sub)
     return parser
+
+
+# Subcommands added by other parts of the app: each module has
+# register(subparsers) and run(args) -> int.
+EXTRA_COMMANDS = ("stagelens.models.cli", "stagelens.evaluation.cli")
+
+
+def _extra_commands() -> dict:
+    import importlib
+
+    found = {}
+    for name in EXTRA_COMMANDS:
+        try:
+            found[name] = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    return found
 
 
 def _version() -> str:
@@ -87,10 +109,9 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
     try:
+        if args.command is None:
+            return _open_window(args)
         if args.command == "ask":
             return _cmd_ask(args)
         if args.command == "make-test-model":
@@ -99,6 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from stagelens.bench import run_bench_command
 
             return run_bench_command(args)
+        runner = getattr(args, "run_command", None)
+        if runner is not None:
+            return runner(args)
     except CliError as exc:
         print(f"stagelens: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -107,6 +131,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     parser.error(f"unknown command {args.command}")
     return EXIT_BAD_INPUT
+
+
+def _open_window(args: argparse.Namespace) -> int:
+    try:
+        from stagelens.ui.app import run_app
+    except ModuleNotFoundError as exc:
+        if exc.name != "stagelens.ui.app":
+            raise
+        build_parser().print_help()
+        return 0
+    return run_app(args)
 
 
 def _cmd_make_test_model(args: argparse.Namespace) -> int:

@@ -76,9 +76,7 @@ def _pixel_digest(size: tuple[int, int], rgb: bytes) -> str:
     return h.hexdigest()
 
 
-def load_image(
-    source: _Source, *, max_side: int = DEFAULT_MAX_SIDE, name: str | None = None
-) -> PreparedImage:
+def load_image(source: _Source, *, max_side: int = DEFAULT_MAX_SIDE, name: str | None = None) -> PreparedImage:
     """Load a file path, or a file's contents given as bytes, for the model."""
     if max_side < _MIN_MAX_SIDE:
         raise ValueError(f"max_side must be at least {_MIN_MAX_SIDE}, got {max_side}")
@@ -95,9 +93,7 @@ def load_image(
         return _prepare(fp, label, path, max_side)
 
 
-def load_images(
-    sources: Iterable[_Source], *, max_side: int = DEFAULT_MAX_SIDE
-) -> list[PreparedImage]:
+def load_images(sources: Iterable[_Source], *, max_side: int = DEFAULT_MAX_SIDE) -> list[PreparedImage]:
     """Load every source, or raise the first ImageError and return nothing."""
     return [load_image(source, max_side=max_side) for source in sources]
 
@@ -167,9 +163,7 @@ def _decode(fp: BinaryIO, label: str) -> Image.Image:
     except ImageError:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise ImageError(
-            f"{label} is too large to load safely (Pillow flagged it as a decompression bomb)"
-        ) from None
+        raise ImageError(f"{label} is too large to load safely (Pillow flagged it as a decompression bomb)") from None
     except UnidentifiedImageError:
         raise ImageError(f"{label} is not an image Pillow can read") from None
     except MemoryError:
@@ -203,9 +197,7 @@ def _to_rgb(im: Image.Image, label: str) -> Image.Image:
     try:
         return im.convert("RGB")
     except ValueError:
-        raise ImageError(
-            f"{label} uses the {im.mode} colour mode, which cannot be converted to RGB"
-        ) from None
+        raise ImageError(f"{label} uses the {im.mode} colour mode, which cannot be converted to RGB") from None
 
 
 def _int_to_l(im: Image.Image) -> Image.Image:

@@ -67,7 +67,7 @@ class Engine:
             n_gpu_layers=settings.n_gpu_layers,
             n_ctx=settings.n_ctx,
             n_batch=settings.n_batch,
-            n_threads=settings.n_threads,
+            n_threads=settings.n_threads or default_threads(),
             n_seq_max=1 + settings.max_beam + settings.max_beam // 2,  # trunk, candidates, judges
         )
         self.info = self._native.info()
@@ -179,7 +179,10 @@ class Engine:
         on_event: EventHandler | None = None,
         cancel: native.CancelFlag | None = None,
         scorer: Scorer | None = None,
+        stream_interval_ms: int = 50,
     ) -> Trace:
+        """Answer one question. Text events are coalesced to at most one per candidate every
+        `stream_interval_ms` (0: every token)."""
         started = time.perf_counter()
         settings = (settings or SearchSettings()).with_seed()
         if settings.beam > self.settings.max_beam:
@@ -203,6 +206,7 @@ class Engine:
             "scorer": settings.scorer,
             "mode": settings.mode,
             "force_stages": settings.force_stages,
+            "flush_ms": max(0, stream_interval_ms),
             **self._judge_params,
         }
         relay = _EventRelay([s.name for s in self._stages], on_event) if on_event else None
@@ -308,6 +312,13 @@ class Engine:
 
     def tokenize(self, text: str) -> list[int]:
         return self._tokens(text)
+
+
+def default_threads() -> int:
+    """One thread per core on small machines: llama.cpp's own default is 4, which
+    oversubscribes a 2-core laptop."""
+    cores = os.cpu_count() or 1
+    return cores if cores <= 4 else max(4, cores // 2)
 
 
 def _bitmap(img: PreparedImage) -> tuple[int, int, bytes, str]:

@@ -1,1 +1,1 @@
-"""Model files: locating real models and generating small deterministic test models."""
+"""Models: test-model generator, catalog, downloads, local import."""

@@ -78,7 +78,7 @@ static void ImageChunk_dealloc(ImageChunkObject * self) {
     Py_TYPE(self)->tp_free((PyObject *) self);
 }
 static PyObject * ImageChunk_repr(ImageChunkObject * self) {
-    return PyUnicode_FromFormat("<ImageChunk id=%.12s… tokens=%d>", self->id ? self->id : "?", self->n_tokens);
+    return PyUnicode_FromFormat("<ImageChunk id=%.12s... tokens=%d>", self->id ? self->id : "?", self->n_tokens);
 }
 static PyObject * ImageChunk_get_id(ImageChunkObject * self, void * c) { return PyUnicode_FromString(self->id ? self->id : ""); }
 static PyObject * ImageChunk_get_n_tokens(ImageChunkObject * self, void * c) { return PyLong_FromLong(self->n_tokens); }

@@ -1,0 +1,1 @@
+"""Scene generator, demo-model training and `stagelens eval`."""

@@ -1,0 +1,57 @@
+"""Which model to use when the user has not picked one: the shipped demo model,
+or (until it is built) the generated random-weight test model, declared as such."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+DEMO_TEXT = "demo-text.gguf"
+DEMO_MMPROJ = "demo-mmproj.gguf"
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    name: str
+    text: Path
+    mmproj: Path
+    kind: str  # "demo" | "test" | "installed" | "local"
+
+    @property
+    def is_placeholder(self) -> bool:
+        """Random weights: it runs, but its answers mean nothing."""
+        return self.kind == "test"
+
+
+def demo_model_dir() -> Path | None:
+    here = Path(__file__).resolve().parent
+    candidates = [
+        os.environ.get("STAGELENS_DEMO_MODEL"),
+        getattr(sys, "_MEIPASS", None) and Path(sys._MEIPASS) / "models" / "demo",  # PyInstaller
+        here.parent / "_models" / "demo",                                         # installed wheel
+        here.parents[2] / "models" / "demo",                                      # source checkout
+    ]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / DEMO_TEXT).is_file() and (Path(candidate) / DEMO_MMPROJ).is_file():
+            return Path(candidate)
+    return None
+
+
+def demo_model() -> ModelChoice | None:
+    folder = demo_model_dir()
+    if folder is None:
+        return None
+    return ModelChoice("StageLens demo (synthetic shapes)", folder / DEMO_TEXT, folder / DEMO_MMPROJ, "demo")
+
+
+def default_model(allow_test_model: bool = True) -> ModelChoice | None:
+    demo = demo_model()
+    if demo is not None or not allow_test_model:
+        return demo
+    from stagelens.models.testmodel import make_test_model
+    from stagelens.paths import test_models_dir
+
+    files = make_test_model("tiny", test_models_dir())
+    return ModelChoice("Test model (random weights)", files.text, files.mmproj, "test")
