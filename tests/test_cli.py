@@ -39,6 +39,8 @@ def test_ask_verbose_prints_all_four_stages(scene_path, model_args):
     assert out.returncode == 0, out.stderr
     wanted = ["SUMMARY:", "CAPTION:", "REASONING:", "CONCLUSION:"]
     assert [line for line in out.stdout.splitlines() if line in wanted] == wanted
+    footer = out.stdout.strip().splitlines()[-1]
+    assert "beam 1" in footer and "seed None" not in footer
 
 
 @pytest.mark.parametrize(

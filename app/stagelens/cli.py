@@ -220,7 +220,8 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     elif args.verbose:
         for stage in trace.stages:
             print(f"{stage.name.upper()}:\n{stage.text}\n")
-        print(f"({trace.stats.wall_s:.2f} s, beam {settings.beam}, {settings.scorer}, seed {settings.seed})")
+        used = trace.settings
+        print(f"({trace.stats.wall_s:.2f} s, beam {used['beam']}, {used['scorer']}, seed {used['seed']})")
     else:
         print(trace.conclusion)
     if trace.cancelled:
