@@ -913,7 +913,46 @@ static PyObject * mod_supports_gpu_offload(PyObject * m, PyObject * unused) {
     return PyBool_FromLong(llama_supports_gpu_offload());
 }
 
+/* scan_tags(pieces, open_text, close_text, forced) -> (content, saw_open, saw_close, streamable):
+ * runs the search's own tag detection over text arriving piece by piece. */
+static PyObject * mod_scan_tags(PyObject * m, PyObject * args) {
+    PyObject * pieces;
+    const char * open_text, * close_text;
+    int forced;
+    if (!PyArg_ParseTuple(args, "Ossp", &pieces, &open_text, &close_text, &forced)) return NULL;
+    PyObject * fast = PySequence_Fast(pieces, "pieces must be a sequence of bytes");
+    if (!fast) return NULL;
+    sl_candidate c;
+    memset(&c, 0, sizeof c);
+    sl_stage_spec st = {.name = "test", .open_text = open_text, .close_text = close_text};
+    size_t safe = 0;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(fast) && !c.saw_close; i++) {
+        char * buf;
+        Py_ssize_t len;
+        if (PyBytes_AsStringAndSize(PySequence_Fast_GET_ITEM(fast, i), &buf, &len) < 0) {
+            sl_candidate_free(&c);
+            Py_DECREF(fast);
+            return NULL;
+        }
+        size_t old = c.text_len;
+        if (sl_candidate_append(&c, 0, buf, (int32_t) len) != SL_OK) {
+            sl_candidate_free(&c);
+            Py_DECREF(fast);
+            return PyErr_NoMemory();
+        }
+        safe = sl_candidate_scan(&c, &st, forced, old);
+    }
+    Py_DECREF(fast);
+    size_t end = c.content_end > c.content_begin ? c.content_end : c.content_begin;
+    PyObject * res = Py_BuildValue("(y#OOn)", c.text ? c.text + c.content_begin : "", (Py_ssize_t) (end - c.content_begin),
+                                   c.saw_open ? Py_True : Py_False, c.saw_close ? Py_True : Py_False,
+                                   (Py_ssize_t) (safe > c.content_begin ? safe - c.content_begin : 0));
+    sl_candidate_free(&c);
+    return res;
+}
+
 static PyMethodDef module_methods[] = {
+    {"scan_tags", mod_scan_tags, METH_VARARGS, "Run the stage-tag detector over pieces (for tests)."},
     {"devices", mod_devices, METH_NOARGS, "Compute devices the loaded ggml backends see."},
     {"system_info", mod_system_info, METH_NOARGS, "llama.cpp's system info line."},
     {"supports_gpu_offload", mod_supports_gpu_offload, METH_NOARGS, "Whether layers can be offloaded."},

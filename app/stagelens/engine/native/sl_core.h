@@ -179,6 +179,11 @@ int  sl_fork_logits(sl_engine * eng, const sl_unit * prompt, int32_t n_prompt,
                     llama_token * const * branches, const int32_t * n_branch, int32_t n,
                     float * out_logits);
 
+/* Candidate text bookkeeping (exposed for tests of tag detection). */
+int    sl_candidate_append(sl_candidate * c, llama_token tok, const char * piece, int32_t n);
+size_t sl_candidate_scan(sl_candidate * c, const sl_stage_spec * st, bool forced, size_t old_len);
+void   sl_candidate_free(sl_candidate * c);
+
 /* ---- judge (sl_judge.c) ---- */
 /* Knockout over cands; sets score and returns the winner's index, or -1 on error. */
 /* Batched mode (ref_keep < 0): comparisons fork the trunk's cells before

@@ -39,7 +39,7 @@ static uint32_t sl_candidate_seed(uint32_t seed, int32_t stage, int32_t cand) {
     return (uint32_t) (x ^ (x >> 32));
 }
 
-static void sl_candidate_free(sl_candidate * c) {
+void sl_candidate_free(sl_candidate * c) {
     free(c->toks);
     free(c->text);
     if (c->sampler) llama_sampler_free(c->sampler);
@@ -57,7 +57,7 @@ void sl_result_free(sl_result * res) {
     }
 }
 
-static int sl_candidate_append(sl_candidate * c, llama_token tok, const char * piece, int32_t n) {
+int sl_candidate_append(sl_candidate * c, llama_token tok, const char * piece, int32_t n) {
     if (c->n_toks == c->cap_toks) {
         int32_t cap = c->cap_toks ? c->cap_toks * 2 : 64;
         llama_token * toks = realloc(c->toks, sizeof *toks * (size_t) cap);
@@ -91,7 +91,7 @@ static const char * sl_memfind(const char * hay, size_t n, const char * needle, 
 /* Tag detection on text, so a tag split across tokens is still found. Returns
  * how many bytes of content are safe to stream (held back: a possible partial
  * tag at either end). */
-static size_t sl_candidate_scan(sl_candidate * c, const sl_stage_spec * st, bool forced, size_t old_len) {
+size_t sl_candidate_scan(sl_candidate * c, const sl_stage_spec * st, bool forced, size_t old_len) {
     size_t open_len = strlen(st->open_text), close_len = strlen(st->close_text);
     bool open_pending = false;
     if (!c->saw_open) {
