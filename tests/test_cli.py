@@ -93,3 +93,13 @@ def test_bench_runs_every_mode(scene_path, model_args):
     assert beam["judge_calls"] == 4 and reference["judge_calls"] == 4
     for row in rows:
         assert {"wall_s", "prefill_tokens", "decode_tokens", "scorer"} <= set(row)
+
+
+def test_info_shows_one_libllama_in_the_process():
+    out = run("info", "--json")
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    names = [p.rsplit("/", 1)[-1] for p in info["native_libraries"]]
+    assert sum(n.startswith("libllama") for n in names) == 1
+    assert sum(n.startswith("libmtmd") for n in names) == 1
+    assert info["devices"] and info["devices"][0]["type"] in ("cpu", "gpu", "igpu", "accel")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 from collections.abc import Sequence
@@ -64,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     make.add_argument("--out", type=Path, required=True, help="output directory")
     make.add_argument("--seed", type=int, default=0)
 
+    info = sub.add_parser("info", help="show version, compute devices, loaded libraries and data folders")
+    info.add_argument("--json", action="store_true")
+
     bench = sub.add_parser("bench", help="compare greedy, batched stage-beam and the reference cost model")
     bench.add_argument("--preset", choices=("tiny", "bench"), default=None,
                        help="use a generated test model (default: bench, unless --model is given)")
@@ -116,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_ask(args)
         if args.command == "make-test-model":
             return _cmd_make_test_model(args)
+        if args.command == "info":
+            return _cmd_info(args)
         if args.command == "bench":
             from stagelens.bench import run_bench_command
 
@@ -142,6 +148,14 @@ def _open_window(args: argparse.Namespace) -> int:
         build_parser().print_help()
         return 0
     return run_app(args)
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from stagelens.diagnostics import collect, format_info
+
+    info = collect()
+    print(json.dumps(info, indent=2) if args.json else format_info(info))
+    return 0
 
 
 def _cmd_make_test_model(args: argparse.Namespace) -> int:
