@@ -56,7 +56,7 @@ native = Extension(
 )
 
 class BuildPyWithResources(build_py):
-    """Ship resources/ and the demo model inside the package (_resources/, _models/demo/)."""
+    """Ship resources/, the demo model and the model catalog inside the package."""
 
     def run(self) -> None:
         super().run()
@@ -67,6 +67,8 @@ class BuildPyWithResources(build_py):
             if (package / target).exists():
                 shutil.rmtree(package / target)
             shutil.copytree(source, package / target)
+        (package / "_models").mkdir(exist_ok=True)
+        shutil.copy2("models/catalog.json", package / "_models" / "catalog.json")
 
 
 setup(ext_modules=[native], cmdclass={"build_py": BuildPyWithResources})

@@ -20,7 +20,7 @@ class CliError(Exception):
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
-    g.add_argument("--model", "-m", help="text model GGUF")
+    g.add_argument("--model", "-m", help="text model GGUF (default: the shipped demo model)")
     g.add_argument("--mmproj", help="vision projector GGUF (mmproj)")
     g.add_argument("--n-gpu-layers", type=int, default=0, help="layers to offload to the GPU (-1: all)")
     g.add_argument("--n-ctx", type=int, default=8192, help="context size in tokens")
@@ -172,8 +172,13 @@ def _load_engine(args: argparse.Namespace, max_beam: int):
     from stagelens.engine.engine import Engine
 
     if not args.model:
-        raise CliError("no model given: pass --model TEXT.gguf --mmproj MMPROJ.gguf "
-                       "(try `stagelens make-test-model --out DIR` for a small test model)")
+        from stagelens.models.default import demo_model
+
+        demo = demo_model()
+        if demo is None:
+            raise CliError("no model given and the demo model is not installed: pass --model TEXT.gguf "
+                           "--mmproj MMPROJ.gguf (or try `stagelens make-test-model --out DIR`)")
+        args.model, args.mmproj = str(demo.text), str(demo.mmproj)
     if not args.mmproj:
         raise CliError(f"{Path(args.model).name} needs its vision projector: pass --mmproj MMPROJ.gguf")
     settings = LoadSettings(

@@ -1,0 +1,692 @@
+"""Download catalog models from the Hugging Face Hub, built on huggingface-hub.
+
+huggingface-hub's own ``hf_hub_download`` writes to a temporary file that it deletes when a
+download fails, so it cannot resume after the app is closed or killed. This module uses the
+library's lower-level pieces instead (``hf_hub_url``, ``get_hf_file_metadata`` for the HEAD
+request and ``http_get`` for the ranged GET) and keeps its own partial file:
+
+    <models>/<model-id>/<file>.part        bytes received so far
+    <models>/<model-id>/<file>.part.json   what they belong to (URL, ETag, size, commit)
+
+A partial file is resumed with an HTTP Range request only while the Hub still serves the same
+file (same ETag and size). Files are verified (size, and sha256 from the catalog or, failing
+that, the LFS sha256 the Hub sends as ETag) before the ``.part`` suffix is dropped, and the
+model is registered only after both files are in place and the projector fits the text model,
+so a partial file is never mistaken for a complete one.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from stagelens.models.catalog import CatalogEntry, CatalogFile, find_entry
+from stagelens.models.gguf_info import ModelFileError, human_bytes
+from stagelens.models.registry import InstalledModel, Registry
+
+PART_SUFFIX = ".part"
+DISK_HEADROOM = 100_000_000  # keep this much free after the download
+PROGRESS_CHUNK = 1 << 20
+STALLED_AFTER = 3.0  # seconds without bytes before the speed shows as "waiting for the server"
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+STATES = ("queued", "checking", "downloading", "verifying", "paused", "cancelled", "failed", "done")
+FINISHED = ("paused", "cancelled", "failed", "done")
+
+
+class DownloadError(Exception):
+    """A download that cannot go on; str() is a one-sentence user message."""
+
+
+class OfflineError(DownloadError):
+    pass
+
+
+class NetworkError(DownloadError):
+    pass
+
+
+class NotFoundOnHubError(DownloadError):
+    pass
+
+
+class AccessDeniedError(DownloadError):
+    pass
+
+
+class ChecksumError(DownloadError):
+    pass
+
+
+class DiskSpaceError(DownloadError):
+    pass
+
+
+class _Stop(Exception):
+    """Raised inside huggingface-hub's download loop to pause or cancel it."""
+
+
+@dataclass(frozen=True)
+class FileProgress:
+    name: str
+    role: str                   # "text" | "mmproj"
+    done: int = 0
+    total: int | None = None
+    speed: float = 0.0          # bytes per second, over the last few seconds
+    eta: float | None = None    # seconds left
+    state: str = "queued"
+    resumed_from: int = 0       # bytes that were already on disk when this run started
+
+    @property
+    def percent(self) -> float | None:
+        return 100.0 * self.done / self.total if self.total else None
+
+    def describe(self) -> str:
+        parts = [f"{human_bytes(self.done)} / {human_bytes(self.total)}"]
+        if self.percent is not None:
+            parts.append(f"{self.percent:.0f}%")
+        if self.state == "downloading" and self.speed > 0:
+            parts.append(f"{human_bytes(self.speed)}/s")
+            parts.append(f"{format_eta(self.eta)} left")
+        elif self.state == "downloading" and self.done < (self.total or 0):
+            parts.append("waiting for the server")
+        elif self.state != "queued":
+            parts.append(self.state)
+        return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class DownloadEvent:
+    job_id: str
+    model_id: str
+    state: str
+    files: tuple[FileProgress, ...]
+    message: str = ""
+
+    @property
+    def done(self) -> int:
+        return sum(f.done for f in self.files)
+
+    @property
+    def total(self) -> int | None:
+        totals = [f.total for f in self.files]
+        return None if None in totals else sum(totals)  # type: ignore[arg-type]
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown time"
+    seconds = int(seconds + 0.5)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+# ---------------------------------------------------------------------------------------------
+# Stopping a download that is blocked reading from a stalled server
+# ---------------------------------------------------------------------------------------------
+# huggingface-hub reads the body in a loop; a pause or cancel is noticed at the next chunk. A
+# server that stops sending would leave the loop blocked until the read timeout, so every
+# response's socket is registered with the job running in that thread, and stopping the job
+# shuts those sockets down, which wakes the blocked read at once.
+
+_current = threading.local()
+_chunk_lock = threading.Lock()
+
+
+def _on_request(request) -> None:
+    job = getattr(_current, "job", None)
+    if job is not None and job._stop_reason is not None:
+        raise _Stop(job._stop_reason)
+
+
+def _on_response(response) -> None:
+    job = getattr(_current, "job", None)
+    stream = response.extensions.get("network_stream")
+    if job is not None and stream is not None:
+        sock = stream.get_extra_info("socket")
+        if sock is not None:
+            job._watch_socket(sock)
+
+
+def _ensure_http_hooks() -> None:
+    """Add our hooks to huggingface-hub's shared HTTP client (checked before every request
+    because the library replaces its client after some network errors). The hooks do nothing
+    in threads that are not running one of our downloads."""
+    from huggingface_hub import constants, get_session
+
+    hooks = get_session().event_hooks
+    if _on_request not in hooks["request"]:
+        hooks["request"].append(_on_request)
+    if _on_response not in hooks["response"]:
+        hooks["response"].append(_on_response)
+    with _chunk_lock:
+        # the library reads 10 MB before each progress update; 1 MiB keeps progress readable
+        # on slow links (and a pause is noticed sooner)
+        constants.DOWNLOAD_CHUNK_SIZE = min(constants.DOWNLOAD_CHUNK_SIZE, PROGRESS_CHUNK)
+
+
+# ---------------------------------------------------------------------------------------------
+# Jobs
+# ---------------------------------------------------------------------------------------------
+
+
+class DownloadJob:
+    """One model (text + mmproj) being downloaded. Thread-safe controls: pause(), cancel()."""
+
+    def __init__(self, manager: DownloadManager, entry: CatalogEntry, quant: str) -> None:
+        self.id = uuid.uuid4().hex[:12]
+        self.manager = manager
+        self.entry = entry
+        self.quant = quant
+        text, mmproj = entry.files(quant)
+        self.file_specs: tuple[tuple[str, CatalogFile], ...] = (("text", text), ("mmproj", mmproj))
+        self.files: list[FileProgress] = [FileProgress(f.file, role, total=f.size) for role, f in self.file_specs]
+        self.state = "queued"
+        self.message = ""
+        self.error: DownloadError | None = None
+        self.installed: InstalledModel | None = None
+        self._stop_reason: str | None = None
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._finished = threading.Event()
+        self._bytes_at: dict[int, float] = {}  # file index -> when bytes last arrived
+
+    @property
+    def model_id(self) -> str:
+        return self.entry.id if self.quant == self.entry.default_quant else f"{self.entry.id}-{self.quant.lower()}"
+
+    @property
+    def folder(self) -> Path:
+        return self.manager.folder / self.entry.id
+
+    def pause(self) -> None:
+        """Stop, keeping the bytes received so far for resume()."""
+        self._request_stop("pause")
+
+    def cancel(self) -> None:
+        """Stop and delete the partial files."""
+        self._request_stop("cancel")
+        if self._finished.is_set() and self.state == "paused":
+            self.manager._discard_partials(self)
+            self._set_state("cancelled", "download cancelled")
+
+    def resume(self) -> DownloadJob:
+        return self.manager.resume(self)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._finished.wait(timeout)
+
+    @property
+    def finished(self) -> bool:
+        return self._finished.is_set()
+
+    def _request_stop(self, reason: str) -> None:
+        with self._lock:
+            if self._stop_reason != "cancel":
+                self._stop_reason = reason
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shutdown(sock)
+
+    def _watch_socket(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            stopping = self._stop_reason is not None
+        if stopping:
+            _shutdown(sock)
+
+    def _forget_sockets(self) -> None:
+        with self._lock:
+            self._sockets.clear()
+
+    def _set_file(self, index: int, **changes) -> None:
+        self.files[index] = replace(self.files[index], **changes)
+
+    def _set_state(self, state: str, message: str = "") -> None:
+        self.state = state
+        self.message = message
+        self.manager._emit(self)
+
+    def event(self) -> DownloadEvent:
+        now = time.monotonic()
+        files = tuple(
+            replace(f, speed=0.0, eta=None)
+            if f.state == "downloading" and now - self._bytes_at.get(i, now) > STALLED_AFTER else f
+            for i, f in enumerate(self.files)
+        )
+        return DownloadEvent(self.id, self.model_id, self.state, files, self.message)
+
+
+class _Speed:
+    """Bytes per second over a sliding window."""
+
+    def __init__(self, window: float = 3.0) -> None:
+        self.window = window
+        self.samples: collections.deque[tuple[float, int]] = collections.deque()
+
+    def add(self, now: float, total: int) -> float:
+        self.samples.append((now, total))
+        while len(self.samples) > 2 and now - self.samples[0][0] > self.window:
+            self.samples.popleft()
+        t0, b0 = self.samples[0]
+        return (total - b0) / (now - t0) if now > t0 else 0.0
+
+
+def _progress_class(job: DownloadJob, index: int, on_bytes: Callable[[int], None]):
+    """A tqdm stand-in that huggingface-hub's http_get drives: it turns chunk counts into our
+    progress events and is where a pause or cancel is raised inside the download loop."""
+
+    class Progress:
+        def __init__(self, **kwargs) -> None:
+            self.n = kwargs.get("initial", 0) or 0
+
+        def update(self, n: int = 1) -> None:
+            self.n += n
+            on_bytes(self.n)
+            if job._stop_reason is not None:
+                raise _Stop(job._stop_reason)
+
+        def close(self) -> None:
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            self.close()
+
+    return Progress
+
+
+@dataclass
+class _Remote:
+    url: str
+    size: int
+    etag: str | None
+    commit: str | None
+    sha256: str | None
+    sha_source: str
+
+
+@dataclass
+class DownloadManager:
+    """Runs downloads, each in its own thread; several at once. ``on_event`` is called from
+    those threads with a DownloadEvent whenever a job's state or progress changes."""
+
+    folder: Path = field(default=None)  # type: ignore[assignment]
+    registry: Registry | None = None
+    endpoint: str | None = None
+    token: str | bool | None = None
+    on_event: Callable[[DownloadEvent], None] | None = None
+    free_space: Callable[[Path], int] = field(default=lambda p: shutil.disk_usage(p).free)
+    event_interval: float = 0.1
+    metadata_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        self.registry = self.registry or Registry(self.folder)
+        self.folder = Path(self.folder) if self.folder is not None else self.registry.folder
+        self.jobs: list[DownloadJob] = []
+        self._jobs_lock = threading.Lock()
+
+    # -- public API ------------------------------------------------------------------------
+
+    def start(self, model: str | CatalogEntry, quant: str | None = None) -> DownloadJob:
+        entry = find_entry(model) if isinstance(model, str) else model
+        quant = quant or entry.default_quant
+        entry.files(quant)  # raises for an unknown quantization
+        with self._jobs_lock:
+            for job in self.jobs:
+                if job.entry.id == entry.id and job.quant == quant and not job.finished:
+                    return job
+            job = DownloadJob(self, entry, quant)
+            self.jobs.append(job)
+        self._launch(job)
+        return job
+
+    def resume(self, job: DownloadJob) -> DownloadJob:
+        if not job.finished or job.state not in ("paused", "failed"):
+            return job
+        job._stop_reason = None
+        job.error = None
+        job._finished.clear()
+        self._launch(job)
+        return job
+
+    def download(self, model: str | CatalogEntry, quant: str | None = None) -> InstalledModel:
+        """Blocking download (the CLI); raises DownloadError."""
+        job = self.start(model, quant)
+        job.wait()
+        if job.error is not None:
+            raise job.error
+        if job.installed is None:
+            raise DownloadError(f"download of {job.model_id} {job.state}")
+        return job.installed
+
+    def shutdown(self, timeout: float | None = 5.0) -> None:
+        """Pause every running job (their partial files stay for next time) and wait for them."""
+        for job in list(self.jobs):
+            if not job.finished:
+                job.pause()
+        for job in list(self.jobs):
+            job.wait(timeout)
+
+    # -- the work --------------------------------------------------------------------------
+
+    def _launch(self, job: DownloadJob) -> None:
+        thread = threading.Thread(target=self._run, args=(job,), name=f"download-{job.entry.id}", daemon=True)
+        job._thread = thread
+        job._set_state("queued", "waiting to start")
+        thread.start()
+
+    def _run(self, job: DownloadJob) -> None:
+        _current.job = job
+        try:
+            self._run_job(job)
+        except _Stop as stop:
+            self._stopped(job, str(stop))
+        except DownloadError as exc:
+            if job._stop_reason is not None:
+                self._stopped(job, job._stop_reason)
+            else:
+                job.error = exc
+                self._mark_files(job, "failed")
+                job._set_state("failed", str(exc))
+        except Exception as exc:  # anything from the network stack: as a message, never a crash
+            if job._stop_reason is not None:
+                self._stopped(job, job._stop_reason)
+            else:
+                job.error = _translate(exc, self.endpoint)
+                self._mark_files(job, "failed")
+                job._set_state("failed", str(job.error))
+        finally:
+            job._forget_sockets()
+            _current.job = None
+            job._finished.set()
+
+    def _stopped(self, job: DownloadJob, reason: str) -> None:
+        if reason == "cancel":
+            self._discard_partials(job)
+            self._mark_files(job, "cancelled")
+            job._set_state("cancelled", "download cancelled")
+        else:
+            self._mark_files(job, "paused")
+            job._set_state("paused", "resume continues from the bytes already received")
+
+    def _mark_files(self, job: DownloadJob, state: str) -> None:
+        for i, f in enumerate(job.files):
+            if f.state not in ("done",):
+                job._set_file(i, state=state, speed=0.0, eta=None)
+
+    def _run_job(self, job: DownloadJob) -> None:
+        from huggingface_hub import constants
+
+        if constants.is_offline_mode():
+            raise OfflineError(
+                "downloads need a network connection, and offline mode is on (HF_HUB_OFFLINE): "
+                "unset it to download, or import local files instead"
+            )
+        job._set_state("checking", "asking the Hub for file sizes")
+        job.folder.mkdir(parents=True, exist_ok=True)
+        remotes: list[_Remote | None] = []
+        need = 0
+        for i, (_role, spec) in enumerate(job.file_specs):
+            final = job.folder / spec.file
+            if final.is_file() and (spec.size is None or final.stat().st_size == spec.size):
+                job._set_file(i, done=final.stat().st_size, total=final.stat().st_size, state="done")
+                remotes.append(None)
+                continue
+            remote = self._remote(job, spec)
+            have = self._usable_partial(job.folder / spec.file, remote)
+            job._set_file(i, total=remote.size, done=have, resumed_from=have)
+            need += remote.size - have
+            remotes.append(remote)
+        free = self.free_space(job.folder)
+        if need + DISK_HEADROOM > free:
+            raise DiskSpaceError(
+                f"not enough disk space in {job.folder}: {job.model_id} needs {human_bytes(need)} more "
+                f"(plus {human_bytes(DISK_HEADROOM)} to spare) but only {human_bytes(free)} is free"
+            )
+        for i, remote in enumerate(remotes):
+            if remote is not None:
+                self._fetch(job, i, remote)
+        self._install(job)
+
+    def _remote(self, job: DownloadJob, spec: CatalogFile) -> _Remote:
+        from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
+        url = hf_hub_url(job.entry.repo, spec.file, revision=job.entry.revision, endpoint=self.endpoint)
+        _ensure_http_hooks()
+        try:
+            meta = get_hf_file_metadata(url, token=self.token, timeout=self.metadata_timeout,
+                                        endpoint=self.endpoint)
+        finally:
+            job._forget_sockets()
+        if meta.size is None:
+            raise NetworkError(f"the Hub did not say how large {spec.file} is; try again later")
+        if spec.size is not None and meta.size != spec.size:
+            raise ChecksumError(
+                f"the Hub now serves a different {spec.file} ({meta.size} bytes, the catalog expects "
+                f"{spec.size}): not downloading a file that cannot be verified"
+            )
+        etag = (meta.etag or "").strip('"').lower() or None
+        if spec.sha256:
+            sha, source = spec.sha256, "catalog"
+        elif etag and _SHA256.match(etag):
+            sha, source = etag, "hub"  # LFS files: the ETag is the content's sha256
+        else:
+            sha, source = None, "none"
+        return _Remote(url, meta.size, etag, meta.commit_hash, sha, source)
+
+    def _usable_partial(self, final: Path, remote: _Remote) -> int:
+        """Bytes of an earlier partial download that belong to the file the Hub serves now."""
+        part, sidecar = _part_paths(final)
+        if not part.exists():
+            sidecar.unlink(missing_ok=True)
+            return 0
+        try:
+            saved = json.loads(sidecar.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            saved = {}
+        size = part.stat().st_size
+        same_file = saved.get("etag") == remote.etag and saved.get("size") == remote.size
+        if not same_file or size > remote.size:
+            part.unlink(missing_ok=True)
+            sidecar.unlink(missing_ok=True)
+            return 0
+        return size
+
+    def _fetch(self, job: DownloadJob, index: int, remote: _Remote) -> None:
+        from huggingface_hub.file_download import http_get
+        from huggingface_hub.utils import build_hf_headers
+
+        spec = job.file_specs[index][1]
+        final = job.folder / spec.file
+        part, sidecar = _part_paths(final)
+        sidecar.write_text(json.dumps({"url": remote.url, "etag": remote.etag, "size": remote.size,
+                                       "commit": remote.commit}), encoding="utf-8")
+        have = part.stat().st_size if part.exists() else 0
+        job._set_file(index, state="downloading", done=have, total=remote.size, resumed_from=have)
+        job._set_state("downloading", f"downloading {spec.file}")
+        speed = _Speed()
+        last_emit = [0.0]
+
+        def on_bytes(n: int) -> None:
+            now = time.monotonic()
+            rate = speed.add(now, n)
+            eta = (remote.size - n) / rate if rate > 0 else None
+            job._bytes_at[index] = now
+            job._set_file(index, done=n, speed=rate, eta=eta)
+            if now - last_emit[0] >= self.event_interval or n >= remote.size:
+                last_emit[0] = now
+                self._emit(job)
+
+        speed.add(time.monotonic(), have)
+        job._bytes_at[index] = time.monotonic()
+        headers = build_hf_headers(token=self.token)
+        _ensure_http_hooks()
+        try:
+            with part.open("ab") as fh:
+                http_get(remote.url, fh, resume_size=have, headers=headers, expected_size=remote.size,
+                         displayed_filename=spec.file, tqdm_class=_progress_class(job, index, on_bytes))
+        except _Stop:
+            raise
+        except OSError as exc:
+            if job._stop_reason is not None:
+                raise _Stop(job._stop_reason) from exc
+            if "Consistency check failed" in str(exc):
+                raise NetworkError(f"the connection broke while downloading {spec.file}; resume to continue") \
+                    from exc
+            raise
+        finally:
+            job._forget_sockets()
+        if job._stop_reason is not None:
+            raise _Stop(job._stop_reason)
+        self._verify(job, index, part, remote)
+        part.replace(final)
+        sidecar.unlink(missing_ok=True)
+        job._set_file(index, state="done", speed=0.0, eta=0.0, done=remote.size)
+        self._emit(job)
+
+    def _verify(self, job: DownloadJob, index: int, part: Path, remote: _Remote) -> None:
+        size = part.stat().st_size
+        name = job.file_specs[index][1].file
+        if size != remote.size:
+            raise NetworkError(f"{name} stopped at {size} of {remote.size} bytes; resume to continue")
+        if remote.sha256 is None:
+            job._set_file(index, state="verifying")
+            job._set_state("verifying", f"{name}: no checksum published, size checked")
+            return
+        job._set_file(index, state="verifying")
+        job._set_state("verifying", f"checking the sha256 of {name}")
+        digest = hashlib.sha256()
+        with part.open("rb") as fh:
+            while chunk := fh.read(4 << 20):
+                if job._stop_reason is not None:
+                    raise _Stop(job._stop_reason)
+                digest.update(chunk)
+        if digest.hexdigest() != remote.sha256:
+            part.unlink(missing_ok=True)
+            _part_paths(job.folder / name)[1].unlink(missing_ok=True)
+            source = "the catalog" if remote.sha_source == "catalog" else "the Hub"
+            raise ChecksumError(
+                f"{name} is corrupt: its sha256 does not match the one {source} gives; "
+                "the partial file was deleted, download it again"
+            )
+
+    def _install(self, job: DownloadJob) -> None:
+        from stagelens.models.pairing import check_pair
+
+        text = job.folder / job.file_specs[0][1].file
+        mmproj = job.folder / job.file_specs[1][1].file
+        try:
+            pair = check_pair(text, mmproj)
+        except ModelFileError as exc:
+            raise DownloadError(f"the downloaded files cannot be used: {exc}") from exc
+        model = InstalledModel(
+            id=job.model_id, name=f"{job.entry.name} ({job.quant})", text=str(text), mmproj=str(mmproj),
+            source="catalog", quant=job.quant, repo=job.entry.repo, owns_files=True,
+            stage_format_trained=job.entry.stage_format_trained,
+            metadata={"text": pair.text.to_json(), "mmproj": pair.mmproj.to_json(),
+                      "license": job.entry.license, "revision": job.entry.revision},
+        )
+        assert self.registry is not None
+        self.registry.add(model)
+        job.installed = model
+        job._set_state("done", f"{job.entry.name} is installed")
+
+    def _discard_partials(self, job: DownloadJob) -> None:
+        for _role, spec in job.file_specs:
+            for path in _part_paths(job.folder / spec.file):
+                path.unlink(missing_ok=True)
+
+    def _emit(self, job: DownloadJob) -> None:
+        if self.on_event is not None:
+            # RuntimeError: the window that listened is gone; the download goes on
+            with contextlib.suppress(RuntimeError):
+                self.on_event(job.event())
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _part_paths(final: Path) -> tuple[Path, Path]:
+    part = final.with_name(final.name + PART_SUFFIX)
+    return part, part.with_name(part.name + ".json")
+
+
+def partial_downloads(folder: Path | None = None) -> list[Path]:
+    """Partial files left by interrupted downloads (what `models list` reports as resumable)."""
+    root = Path(folder) if folder is not None else Registry().folder
+    return sorted(root.glob(f"*/*.gguf{PART_SUFFIX}"))
+
+
+def _translate(exc: Exception, endpoint: str | None) -> DownloadError:
+    """huggingface-hub / httpx errors as one-sentence messages."""
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        GatedRepoError,
+        HfHubHTTPError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    where = endpoint or os.environ.get("HF_ENDPOINT") or "huggingface.co"
+    if isinstance(exc, OfflineModeIsEnabled):
+        return OfflineError("downloads need a network connection, and offline mode is on (HF_HUB_OFFLINE)")
+    if isinstance(exc, GatedRepoError):
+        return AccessDeniedError(
+            "this model is gated: accept its licence on its Hugging Face page, then give a token "
+            "(--token or the HF_TOKEN environment variable)"
+        )
+    response = getattr(exc, "response", None)
+    request = getattr(response, "request", None)
+    file = str(request.url).rsplit("/", 1)[-1] if request is not None else "the file"
+    if isinstance(exc, EntryNotFoundError):
+        return NotFoundOnHubError(f"{file} is not on the Hub (404): the catalog needs updating")
+    if isinstance(exc, RevisionNotFoundError):
+        return NotFoundOnHubError("the pinned revision is not on the Hub any more; the catalog needs updating")
+    if isinstance(exc, RepositoryNotFoundError):
+        return AccessDeniedError(
+            "the repository was not found, or it is private: check the name, or give a token (HF_TOKEN)"
+        )
+    if isinstance(exc, HfHubHTTPError):
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        if status == 404:
+            return NotFoundOnHubError(f"{file} is not on the Hub (404)")
+        if status in (401, 403):
+            return AccessDeniedError("the Hub refused access: the model may be gated or private; give a token")
+        return NetworkError(f"the Hub answered with an error ({status}): {_short(exc)}")
+    name = type(exc).__name__
+    if "Timeout" in name:
+        return NetworkError(f"{where} stopped answering (timed out); resume to continue where it stopped")
+    if "Connect" in name or isinstance(exc, ConnectionError):
+        return NetworkError(f"cannot reach {where}: downloads need a network connection")
+    if "Protocol" in name or "Read" in name or "Network" in name:
+        return NetworkError(f"the connection to {where} broke; resume to continue where it stopped")
+    if isinstance(exc, OSError):
+        return DownloadError(f"cannot write the download: {exc.strerror or exc}")
+    return DownloadError(f"download failed: {name}: {_short(exc)}")
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) < 200 else text[:197] + "..."

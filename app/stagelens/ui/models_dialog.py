@@ -1,0 +1,512 @@
+"""Models dialog: the catalog (download with per-file progress, pause/resume/cancel), installed
+models, importing local GGUF files, and the GPU backend. Never calls llama_cpp directly: downloads
+run in the download manager's threads and reach the window through queued Qt signals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from stagelens.models.catalog import CatalogEntry, CatalogError, load_catalog
+from stagelens.models.download import FINISHED, DownloadEvent, DownloadJob, DownloadManager, FileProgress
+from stagelens.models.gguf_info import ModelFileError, human_bytes
+from stagelens.models.gpu import INSTALL_HINTS, BackendInfo, backend_info, plan_offload
+from stagelens.models.registry import InstalledModel, Registry, RegistryError
+
+GGUF_FILTER = "GGUF models (*.gguf);;All files (*)"
+REFRESH_MS = 250
+
+
+class _EventBridge(QObject):
+    """Carries download events from the download threads to the GUI thread (queued signal)."""
+
+    event = Signal(object)
+
+
+_shared: dict[str, object] = {}
+
+
+def shared_manager() -> DownloadManager:
+    """One download manager for the whole app, so downloads go on while the dialog is closed;
+    quitting the app pauses them (their partial files resume next time)."""
+    if "manager" not in _shared:
+        bridge = _EventBridge(QApplication.instance())
+        manager = DownloadManager(on_event=bridge.event.emit)
+        _shared.update(manager=manager, bridge=bridge)
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(lambda: manager.shutdown(timeout=3.0))
+    return _shared["manager"]  # type: ignore[return-value]
+
+
+def _muted(text: str, parent: QWidget | None = None) -> QLabel:
+    label = QLabel(text, parent)
+    label.setObjectName("hint")
+    label.setWordWrap(True)
+    return label
+
+
+class FileProgressRow(QWidget):
+    """One file: name, bar, and 'bytes / total · percent · speed · time left'."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.name = QLabel(self)
+        self.bar = QProgressBar(self)
+        self.bar.setRange(0, 1000)
+        self.bar.setTextVisible(False)
+        self.bar.setFixedHeight(8)
+        self.detail = _muted("", self)
+        self.detail.setWordWrap(False)
+        grid.setColumnStretch(0, 1)
+        grid.addWidget(self.name, 0, 0)
+        grid.addWidget(self.detail, 0, 1, Qt.AlignmentFlag.AlignRight)
+        grid.addWidget(self.bar, 1, 0, 1, 2)
+
+    def show_progress(self, f: FileProgress) -> None:
+        role = "projector" if f.role == "mmproj" else "model"
+        self.name.setText(f"{f.name}  ({role})")
+        self.bar.setValue(int(10 * f.percent) if f.percent is not None else 0)
+        self.detail.setText(f.describe())
+        self.bar.setAccessibleName(f"{f.name}: {f.describe()}")
+
+
+class CatalogCard(QFrame):
+    """A catalog model: what it is, what it costs, and its download controls and progress."""
+
+    download_requested = Signal(str, str)   # model id, quant
+    pause_requested = Signal(str)
+    resume_requested = Signal(str)
+    cancel_requested = Signal(str)
+
+    def __init__(self, entry: CatalogEntry, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.entry = entry
+        self.setObjectName("modelCard")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setAccessibleName(entry.name)
+        layout = QVBoxLayout(self)
+        top = QHBoxLayout()
+        title = QLabel(f"<b>{entry.name}</b> &nbsp;<span>{entry.params} · {entry.family}</span>", self)
+        top.addWidget(title, 1)
+        self.badge = QLabel("", self)
+        self.badge.setObjectName("installedBadge")
+        top.addWidget(self.badge)
+        self.quant = QComboBox(self)
+        self.quant.setAccessibleName(f"Quantization for {entry.name}")
+        for q in entry.quants:
+            self.quant.addItem(q)
+        self.quant.setCurrentText(entry.default_quant)
+        self.quant.currentTextChanged.connect(self._update_cost)
+        top.addWidget(self.quant)
+        self.download = QPushButton("Download", self)
+        self.download.setAccessibleName(f"Download {entry.name}")
+        self.download.clicked.connect(lambda: self.download_requested.emit(entry.id, self.quant.currentText()))
+        top.addWidget(self.download)
+        layout.addLayout(top)
+        layout.addWidget(QLabel(entry.description, self))
+        self.cost = _muted("", self)
+        layout.addWidget(self.cost)
+        self.progress_box = QWidget(self)
+        box = QVBoxLayout(self.progress_box)
+        box.setContentsMargins(0, 4, 0, 0)
+        self.rows = [FileProgressRow(self.progress_box), FileProgressRow(self.progress_box)]
+        for row in self.rows:
+            box.addWidget(row)
+        buttons = QHBoxLayout()
+        self.status = QLabel("", self.progress_box)
+        self.status.setObjectName("downloadStatus")
+        self.status.setWordWrap(True)
+        buttons.addWidget(self.status, 1)
+        self.pause = QPushButton("Pause", self.progress_box)
+        self.resume = QPushButton("Resume", self.progress_box)
+        self.cancel = QPushButton("Cancel", self.progress_box)
+        for button, signal in ((self.pause, self.pause_requested), (self.resume, self.resume_requested),
+                               (self.cancel, self.cancel_requested)):
+            button.setAccessibleName(f"{button.text()} download of {entry.name}")
+            button.clicked.connect(lambda _=False, s=signal: s.emit(entry.id))
+            buttons.addWidget(button)
+        box.addLayout(buttons)
+        layout.addWidget(self.progress_box)
+        self.progress_box.hide()
+        self._update_cost()
+
+    def _update_cost(self) -> None:
+        quant = self.quant.currentText() or self.entry.default_quant
+        mem = self.entry.memory_estimate(quant)
+        size = self.entry.download_size(quant)
+        exact = all(f.size is not None for f in self.entry.files(quant))
+        parts = [f"{'' if exact else '~'}{human_bytes(size)} download",
+                 f"~{human_bytes(mem.total_bytes)} RAM (or VRAM) at {mem.n_ctx} tokens of context",
+                 f"licence: {self.entry.license}"]
+        checksum = all(f.sha256 for f in self.entry.files(quant))
+        parts.append("sha256 from the catalog" if checksum else "checked against the Hub's sha256")
+        self.cost.setText(" · ".join(parts))
+
+    def set_installed(self, installed: bool) -> None:
+        self.badge.setText("✓ Installed" if installed else "")
+        self.download.setText("Download again" if installed else "Download")
+
+    def show_event(self, event: DownloadEvent) -> None:
+        self.progress_box.show()
+        for row, f in zip(self.rows, event.files, strict=False):
+            row.show_progress(f)
+        running = event.state not in FINISHED
+        self.download.setEnabled(not running)
+        self.quant.setEnabled(not running)
+        self.pause.setVisible(running)
+        self.resume.setVisible(event.state in ("paused", "failed"))
+        self.cancel.setVisible(event.state not in ("done", "cancelled"))
+        label = {"queued": "Starting…", "checking": "Checking the files on the Hub…",
+                 "downloading": "Downloading", "verifying": "Verifying…", "paused": "Paused",
+                 "cancelled": "Cancelled", "failed": "Failed", "done": "Installed"}[event.state]
+        detail = event.message if event.state in ("failed", "paused", "cancelled", "verifying") else ""
+        self.status.setText(f"<b>{label}</b>{': ' + detail if detail else ''}")
+        self.status.setProperty("kind", "error" if event.state == "failed" else "")
+        if event.state in ("done", "cancelled"):
+            QTimer.singleShot(4000, self, self._hide_if_finished)
+
+    def _hide_if_finished(self) -> None:
+        if self.status.text().startswith(("<b>Installed", "<b>Cancelled")):
+            self.progress_box.hide()
+
+
+class InstalledRow(QFrame):
+    remove_requested = Signal(str)
+    use_requested = Signal(str)
+
+    def __init__(self, model: InstalledModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.setObjectName("modelCard")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setAccessibleName(model.name)
+        layout = QVBoxLayout(self)
+        top = QHBoxLayout()
+        source = "from the catalog" if model.source == "catalog" else "imported"
+        top.addWidget(QLabel(f"<b>{model.name}</b> &nbsp;<span>{source}</span>", self), 1)
+        use = QPushButton("Use", self)
+        use.setAccessibleName(f"Use {model.name}")
+        use.clicked.connect(lambda: self.use_requested.emit(model.id))
+        remove = QPushButton("Remove", self)
+        remove.setAccessibleName(f"Remove {model.name}")
+        remove.clicked.connect(lambda: self.remove_requested.emit(model.id))
+        top.addWidget(use)
+        top.addWidget(remove)
+        layout.addLayout(top)
+        text = model.metadata.get("text", {})
+        facts = [f"{text.get('architecture', '?')}", f"{model.quant or text.get('quantization', '?')}",
+                 f"context {text.get('context_length') or '?'}",
+                 "chat template" if text.get("has_chat_template") else "no chat template",
+                 f"projector {model.metadata.get('mmproj', {}).get('projector_type') or '?'}"]
+        layout.addWidget(_muted(" · ".join(facts), self))
+        paths = _muted(f"{model.text}\n{model.mmproj}", self)
+        paths.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(paths)
+
+
+class ModelsDialog(QDialog):
+    """File > Models…"""
+
+    model_chosen = Signal(str, str)  # text GGUF path, mmproj path
+    gpu_layers_chosen = Signal(object)  # "auto" or an int
+
+    def __init__(self, parent: QWidget | None = None, *, manager: DownloadManager | None = None,
+                 catalog: list[CatalogEntry] | None = None, backend: BackendInfo | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Models")
+        self.setAccessibleName("Models")
+        self.resize(780, 620)
+        self.manager = manager or shared_manager()
+        if manager is not None and manager.on_event is None:
+            bridge = _EventBridge(self)
+            manager.on_event = bridge.event.emit
+            self._bridge = bridge
+        bridge = getattr(self, "_bridge", None) or _shared.get("bridge")
+        if bridge is not None:
+            bridge.event.connect(self._on_event, Qt.ConnectionType.QueuedConnection)
+        self.registry: Registry = self.manager.registry  # type: ignore[assignment]
+        try:
+            self.catalog = catalog if catalog is not None else load_catalog()
+            catalog_error = ""
+        except CatalogError as exc:
+            self.catalog, catalog_error = [], str(exc)
+        self.backend = backend
+        self.cards: dict[str, CatalogCard] = {}
+
+        layout = QVBoxLayout(self)
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(self._build_catalog(catalog_error), "Catalog")
+        self.installed_page = QWidget(self)
+        self.tabs.addTab(self._build_installed(), "Installed")
+        self.tabs.addTab(self._build_gpu(), "GPU")
+        layout.addWidget(self.tabs)
+        self.message = QLabel("", self)
+        self.message.setObjectName("answerStatus")
+        self.message.setWordWrap(True)
+        layout.addWidget(self.message)
+        bottom = QHBoxLayout()
+        self.import_button = QPushButton("Import local files…", self)
+        self.import_button.clicked.connect(self._pick_import)
+        bottom.addWidget(self.import_button)
+        bottom.addStretch(1)
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        close.rejected.connect(self.reject)
+        bottom.addWidget(close)
+        layout.addLayout(bottom)
+
+        self.refresh_installed()
+        for job in self.manager.jobs:
+            self._show_job(job)
+        self._timer = QTimer(self)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self._refresh_running)
+        self._timer.start()
+
+    # -- building ------------------------------------------------------------------------------
+
+    def _scroll(self, inner: QWidget) -> QScrollArea:
+        area = QScrollArea(self)
+        area.setWidgetResizable(True)
+        area.setFrameShape(QFrame.Shape.NoFrame)
+        area.setWidget(inner)
+        return area
+
+    def _build_catalog(self, error: str) -> QWidget:
+        inner = QWidget(self)
+        col = QVBoxLayout(inner)
+        col.addWidget(_muted(
+            "Vision models llama.cpp can run: each is a text model plus its vision projector (mmproj). "
+            f"Files go to {self.registry.folder}. None of them was trained on the four-stage format, "
+            "so StageLens guides them through the stages.", inner))
+        if error:
+            col.addWidget(QLabel(error, inner))
+        for entry in self.catalog:
+            card = CatalogCard(entry, inner)
+            card.download_requested.connect(self.start_download)
+            card.pause_requested.connect(lambda mid: self._job_action(mid, "pause"))
+            card.resume_requested.connect(lambda mid: self._job_action(mid, "resume"))
+            card.cancel_requested.connect(lambda mid: self._job_action(mid, "cancel"))
+            self.cards[entry.id] = card
+            col.addWidget(card)
+        col.addStretch(1)
+        return self._scroll(inner)
+
+    def _build_installed(self) -> QWidget:
+        self.installed_layout = QVBoxLayout(self.installed_page)
+        return self._scroll(self.installed_page)
+
+    def _build_gpu(self) -> QWidget:
+        page = QWidget(self)
+        col = QVBoxLayout(page)
+        info = self.backend or backend_info()
+        self.backend = info
+        summary = QLabel(f"<b>Backend:</b> {info.summary}", page)
+        summary.setWordWrap(True)
+        col.addWidget(summary)
+        grid = QGridLayout()
+        for r, head in enumerate(("Device", "Backend", "Type", "Free", "Total")):
+            grid.addWidget(QLabel(f"<b>{head}</b>", page), 0, r)
+        for i, d in enumerate(info.devices, start=1):
+            for c, value in enumerate((d.description or d.name, d.backend, d.type, human_bytes(d.free),
+                                       human_bytes(d.total))):
+                grid.addWidget(QLabel(value, page), i, c)
+        col.addLayout(grid)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("GPU layers:", page))
+        self.gpu_mode = QComboBox(page)
+        self.gpu_mode.addItems(["auto", "manual"])
+        self.gpu_mode.setAccessibleName("GPU layers mode")
+        self.gpu_layers = QSpinBox(page)
+        self.gpu_layers.setRange(0, 999)
+        self.gpu_layers.setAccessibleName("Number of GPU layers")
+        self.gpu_layers.setEnabled(False)
+        self.gpu_mode.currentTextChanged.connect(self._gpu_mode_changed)
+        self.gpu_layers.valueChanged.connect(lambda v: self.gpu_layers_chosen.emit(v))
+        row.addWidget(self.gpu_mode)
+        row.addWidget(self.gpu_layers)
+        row.addStretch(1)
+        col.addLayout(row)
+        self.gpu_plan = _muted("", page)
+        col.addWidget(self.gpu_plan)
+        if not info.gpus:
+            hints = "<br>".join(f"<b>{name}:</b> <code>{hint}</code>" for name, hint in INSTALL_HINTS.items())
+            text = QLabel("This llama-cpp-python has no GPU backend. To use a GPU, reinstall it with one:<br>"
+                          + hints, page)
+            text.setWordWrap(True)
+            text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            col.addWidget(text)
+        col.addStretch(1)
+        self._update_gpu_plan()
+        return page
+
+    def _gpu_mode_changed(self, mode: str) -> None:
+        self.gpu_layers.setEnabled(mode == "manual")
+        self.gpu_layers_chosen.emit("auto" if mode == "auto" else self.gpu_layers.value())
+        self._update_gpu_plan()
+
+    def _update_gpu_plan(self) -> None:
+        models = self.registry.list()
+        if not models or self.backend is None:
+            self.gpu_plan.setText("'auto' puts as many layers on the GPU as fit in its free memory, "
+                                  "keeping some free for the compute buffers.")
+            return
+        lines = []
+        for m in models[:6]:
+            try:
+                plan = plan_offload(m.text, m.mmproj, 8192, self.backend)
+                lines.append(f"{m.name}: auto = {plan.n_gpu_layers} layers ({plan.reason})")
+            except ModelFileError as exc:
+                lines.append(f"{m.name}: {exc}")
+        self.gpu_plan.setText("\n".join(lines))
+
+    # -- installed -----------------------------------------------------------------------------
+
+    def refresh_installed(self) -> None:
+        while self.installed_layout.count():
+            item = self.installed_layout.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        try:
+            models = self.registry.list()
+        except RegistryError as exc:
+            models = []
+            self._say(str(exc), error=True)
+        if not models:
+            self.installed_layout.addWidget(_muted(
+                "No models installed yet. Download one from the Catalog, or import a text GGUF and its "
+                "mmproj file you already have.", self.installed_page))
+        for m in models:
+            row = InstalledRow(m, self.installed_page)
+            row.remove_requested.connect(self.remove_model)
+            row.use_requested.connect(self._use)
+            self.installed_layout.addWidget(row)
+        self.installed_layout.addStretch(1)
+        ids = {m.id for m in models}
+        for model_id, card in self.cards.items():
+            card.set_installed(model_id in ids or any(i.startswith(model_id + "-") for i in ids))
+        self.tabs.setTabText(1, f"Installed ({len(models)})")
+
+    def remove_model(self, model_id: str) -> None:
+        try:
+            model = self.registry.remove(model_id)
+        except RegistryError as exc:
+            self._say(str(exc), error=True)
+            return
+        self._say(f"Removed {model.name}" + ("" if model.owns_files else " (your files were kept)"))
+        self.refresh_installed()
+        self._update_gpu_plan()
+
+    def _use(self, model_id: str) -> None:
+        model = self.registry.get(model_id)
+        if model is not None:
+            self.model_chosen.emit(model.text, model.mmproj)
+            self._say(f"{model.name} will answer the next question")
+
+    # -- import ----------------------------------------------------------------------------------
+
+    def _pick_import(self) -> None:
+        text, _ = QFileDialog.getOpenFileName(self, "Choose the text model (GGUF)", "", GGUF_FILTER)
+        if not text:
+            return
+        from stagelens.models.pairing import find_projector
+
+        mmproj = None
+        try:
+            found = find_projector(text)
+        except ModelFileError as exc:
+            self._say(str(exc), error=True)
+            return
+        if found is None:
+            mmproj, _ = QFileDialog.getOpenFileName(self, "Choose its vision projector (mmproj GGUF)",
+                                                    str(Path(text).parent), GGUF_FILTER)
+            if not mmproj:
+                return
+        self.import_files(text, mmproj or found)
+
+    def import_files(self, text: str | Path, mmproj: str | Path | None = None) -> InstalledModel | None:
+        from stagelens.models.pairing import import_local
+
+        try:
+            model = import_local(text, mmproj, registry=self.registry)
+        except ModelFileError as exc:
+            self._say(f"Not imported: {exc}", error=True)
+            return None
+        self._say(f"Imported {model.name}")
+        self.refresh_installed()
+        self._update_gpu_plan()
+        self.tabs.setCurrentIndex(1)
+        return model
+
+    # -- downloads -------------------------------------------------------------------------------
+
+    def start_download(self, model_id: str, quant: str) -> DownloadJob | None:
+        entry = next((e for e in self.catalog if e.id == model_id), None)
+        if entry is None:
+            return None
+        job = self.manager.start(entry, quant)
+        self._show_job(job)
+        return job
+
+    def _job_for(self, model_id: str) -> DownloadJob | None:
+        jobs = [j for j in self.manager.jobs if j.entry.id == model_id]
+        return jobs[-1] if jobs else None
+
+    def _job_action(self, model_id: str, action: str) -> None:
+        job = self._job_for(model_id)
+        if job is None:
+            return
+        if action == "resume":
+            self.manager.resume(job)
+        else:
+            getattr(job, action)()
+        self._show_job(job)
+
+    def _show_job(self, job: DownloadJob) -> None:
+        card = self.cards.get(job.entry.id)
+        if card is not None:
+            card.show_event(job.event())
+
+    def _on_event(self, event: DownloadEvent) -> None:
+        job = next((j for j in self.manager.jobs if j.id == event.job_id), None)
+        if job is None:
+            return
+        self._show_job(job)
+        if event.state == "done":
+            self._say(f"{job.entry.name} is installed and ready to use")
+            self.refresh_installed()
+            self._update_gpu_plan()
+        elif event.state == "failed":
+            self._say(f"{job.entry.name}: {event.message}", error=True)
+
+    def _refresh_running(self) -> None:
+        for job in self.manager.jobs:
+            if not job.finished:
+                self._show_job(job)
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.message.setText(text)
+        self.message.setProperty("kind", "error" if error else "")
+        self.message.style().unpolish(self.message)
+        self.message.style().polish(self.message)

@@ -1,0 +1,141 @@
+"""The Models dialog driven by pytest-qt against the real local Hub server of
+test_models_download.py, with screenshots (tests/_screenshots/models_*.png) of each state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import Qt  # noqa: E402
+
+from stagelens.models.catalog import load_catalog  # noqa: E402
+from stagelens.models.download import DownloadManager  # noqa: E402
+from stagelens.models.registry import Registry  # noqa: E402
+from stagelens.ui.models_dialog import ModelsDialog  # noqa: E402
+from test_models_download import REPO, STALL, entry_for, hub, model_files, serve  # noqa: E402, F401
+
+SHOTS = Path(__file__).resolve().parent / "_screenshots"
+
+
+def shot(widget, name: str) -> Path:
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.processEvents()  # let layouts catch up with the last text changes
+    SHOTS.mkdir(exist_ok=True)
+    path = SHOTS / f"models_{name}.png"
+    assert widget.grab().save(str(path))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _small_chunks(monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", 16 * 1024)
+
+
+@pytest.fixture()
+def dialog(qtbot, hub, tmp_path, model_files):  # noqa: F811
+    serve(hub, model_files)
+    hub.files[(REPO, "tiny-text.gguf")].stall_after = STALL  # mid-file, so progress can be seen
+    manager = DownloadManager(folder=tmp_path / "models", endpoint=hub.url, event_interval=0.0)
+    test_entry = entry_for(model_files)
+    dlg = ModelsDialog(manager=manager, catalog=[test_entry, *load_catalog()])
+    from stagelens.ui.theme import stylesheet
+
+    dlg.setStyleSheet(stylesheet(dlg.palette()))  # what the app applies, for true-to-life screenshots
+    qtbot.addWidget(dlg)
+    dlg.show()
+    qtbot.waitExposed(dlg)
+    yield dlg
+    manager.shutdown(timeout=10)
+
+
+def test_dialog_catalog_download_pause_resume_installed(qtbot, dialog, hub, tmp_path):  # noqa: F811
+    card = dialog.cards["tiny-vlm"]
+    assert dialog.tabs.tabText(0) == "Catalog"
+    assert not card.progress_box.isVisible()
+    assert "download" in card.cost.text() and "RAM" in card.cost.text()
+    assert dialog.cards["qwen3-vl-2b"].cost.text().startswith("1.6 GB download")
+    shot(dialog, "1_catalog")
+
+    qtbot.mouseClick(card.download, Qt.MouseButton.LeftButton)
+    # the server sends part of the model file and then goes silent: progress shows mid-file
+    qtbot.waitUntil(lambda: card.rows[0].bar.value() > 0 and "KB /" in card.rows[0].detail.text(),
+                    timeout=30000)
+    assert card.pause.isVisible() and card.cancel.isVisible() and not card.download.isEnabled()
+    assert "%" in card.rows[0].detail.text()
+    shot(dialog, "2_downloading")
+
+    qtbot.mouseClick(card.pause, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Paused" in card.status.text(), timeout=30000)
+    assert card.resume.isVisible() and not card.pause.isVisible()
+    shot(dialog, "3_paused")
+
+    qtbot.mouseClick(card.resume, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Installed" in card.status.text(), timeout=30000)
+    assert card.rows[0].bar.value() == 1000 and card.rows[1].bar.value() == 1000
+    assert card.badge.text() == "✓ Installed"
+    # the resumed request asked only for the bytes that were missing
+    gets = hub.gets("tiny-text.gguf")
+    assert len(gets) == 2 and gets[1].range == f"bytes={STALL}-"
+    shot(dialog, "4_installed_card")
+
+    dialog.tabs.setCurrentIndex(1)
+    assert dialog.tabs.tabText(1) == "Installed (1)"
+    assert Registry(tmp_path / "models").get("tiny-vlm") is not None
+    shot(dialog, "5_installed")
+
+    dialog.remove_model("tiny-vlm")
+    assert dialog.tabs.tabText(1) == "Installed (0)"
+    assert not (tmp_path / "models" / "tiny-vlm" / "tiny-text.gguf").exists()
+
+
+def test_dialog_cancel_and_failure_messages(qtbot, dialog, hub, tmp_path):  # noqa: F811
+    card = dialog.cards["tiny-vlm"]
+    qtbot.mouseClick(card.download, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: card.rows[0].bar.value() > 0, timeout=30000)
+    qtbot.mouseClick(card.cancel, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Cancelled" in card.status.text(), timeout=30000)
+    assert not list((tmp_path / "models" / "tiny-vlm").glob("*.part"))
+
+    # a catalog model this fake Hub does not have: the error reaches the window in one sentence
+    qwen = dialog.cards["qwen3-vl-2b"]
+    qtbot.mouseClick(qwen.download, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "not on the Hub" in dialog.message.text(), timeout=30000)
+    assert "Failed" in qwen.status.text() and "Qwen3VL-2B-Instruct-Q4_K_M.gguf is not on the Hub (404)" in (
+        qwen.status.text())
+    assert qwen.resume.isVisible()
+    shot(dialog, "6_failed")
+
+
+def test_dialog_import_and_gpu_tab(qtbot, dialog, tiny_model, tmp_path):
+    from stagelens.models import testmodel
+
+    wide = tmp_path / "mmproj-wide.gguf"
+    testmodel._write_mmproj(wide, testmodel._VISION_SPECS["tiny"], 96, "tiny", 0)
+    assert dialog.import_files(tiny_model.text, wide) is None
+    assert "Not imported" in dialog.message.text() and "belongs to another model" in dialog.message.text()
+    assert dialog.tabs.tabText(1) == "Installed (0)"
+    shot(dialog, "7_import_refused")
+
+    chosen = []
+    dialog.model_chosen.connect(lambda t, m: chosen.append((t, m)))
+    model = dialog.import_files(tiny_model.text, tiny_model.mmproj)
+    assert model is not None and dialog.tabs.tabText(1) == "Installed (1)"
+    dialog._use(model.id)
+    assert chosen == [(model.text, model.mmproj)]
+
+    dialog.tabs.setCurrentIndex(2)
+    assert "auto =" in dialog.gpu_plan.text()
+    layers = []
+    dialog.gpu_layers_chosen.connect(layers.append)
+    dialog.gpu_mode.setCurrentText("manual")
+    dialog.gpu_layers.setValue(7)
+    assert layers[-1] == 7 and dialog.gpu_layers.isEnabled()
+    dialog.gpu_mode.setCurrentText("auto")
+    assert layers[-1] == "auto"
+    shot(dialog, "8_gpu")

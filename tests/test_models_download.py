@@ -1,0 +1,519 @@
+"""Downloads against a real HTTP server on 127.0.0.1 that serves files in the Hub's URL layout
+(HEAD/GET /{repo}/resolve/{revision}/{file}, ETag = sha256, X-Repo-Commit, Range -> 206).
+huggingface-hub is pointed at it through the endpoint setting; nothing is mocked."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from stagelens.models.catalog import CatalogEntry, CatalogFile
+from stagelens.models.download import (
+    AccessDeniedError,
+    ChecksumError,
+    DiskSpaceError,
+    DownloadManager,
+    NetworkError,
+    NotFoundOnHubError,
+    OfflineError,
+    partial_downloads,
+)
+from stagelens.models.registry import Registry
+
+REPO = "stagelens-test/tiny-vlm-GGUF"
+CHUNK = 16 * 1024  # the client's read size in these tests (see _small_chunks)
+STALL = 6 * CHUNK  # a whole number of chunks, so the client reports every byte before the stall
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+# ---------------------------------------------------------------------------------------------
+# The fake Hub
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class HubFile:
+    data: bytes
+    etag: str | None = None          # default: sha256 of data, as the Hub does for LFS files
+    advertised_size: int | None = None
+    chunk: int = 64 * 1024
+    delay: float = 0.0               # seconds between chunks
+    drop_after: int | None = None    # close the connection once the body reaches this offset (once)
+    stall_after: int | None = None   # stop sending at this offset until the server is released
+    token: str | None = None         # gated: needs "Authorization: Bearer <token>"
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    range: str | None
+    status: int
+    sent: int = 0
+
+
+@dataclass
+class HubServer:
+    files: dict[tuple[str, str], HubFile] = field(default_factory=dict)
+    log: list[Request] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+    url: str = ""
+
+    def add(self, repo: str, name: str, data: bytes, **kw) -> HubFile:
+        f = HubFile(data, **kw)
+        self.files[(repo, name)] = f
+        return f
+
+    def gets(self, name: str) -> list[Request]:
+        return [r for r in self.log if r.method == "GET" and r.path.endswith("/" + name)]
+
+
+def _handler(hub: HubServer):
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:  # keep test output clean
+            pass
+
+        def do_HEAD(self) -> None:
+            self._serve(body=False)
+
+        def do_GET(self) -> None:
+            self._serve(body=True)
+
+        def _serve(self, body: bool) -> None:
+            rng = self.headers.get("Range")
+            req = Request(self.command, self.path, rng, 0)
+            hub.log.append(req)
+            parts = self.path.split("?")[0].strip("/").split("/")
+            if len(parts) < 5 or parts[2] != "resolve":
+                return self._error(req, 404, "RepoNotFound")
+            repo, name = "/".join(parts[:2]), "/".join(parts[4:])
+            f = hub.files.get((repo, name))
+            if f is None:
+                return self._error(req, 404, "EntryNotFound")
+            if f.token and self.headers.get("Authorization") != f"Bearer {f.token}":
+                return self._error(req, 401, "GatedRepo")
+            size = f.advertised_size or len(f.data)
+            start = int(rng.split("=")[1].split("-")[0]) if rng else 0
+            req.status = 206 if rng else 200
+            self.send_response(req.status)
+            self.send_header("Content-Length", str(size - start))
+            self.send_header("ETag", f'"{f.etag or hashlib.sha256(f.data).hexdigest()}"')
+            self.send_header("X-Repo-Commit", COMMIT)
+            self.send_header("Accept-Ranges", "bytes")
+            if rng:
+                self.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
+            self.end_headers()
+            if not body:
+                return
+            pos = start
+            while pos < len(f.data):
+                end = min(pos + f.chunk, len(f.data))
+                if f.drop_after is not None and pos < f.drop_after <= end:
+                    end = f.drop_after
+                if f.stall_after is not None and pos < f.stall_after <= end:
+                    end = f.stall_after
+                try:
+                    self.wfile.write(f.data[pos:end])
+                    self.wfile.flush()
+                except OSError:
+                    return
+                req.sent += end - pos
+                pos = end
+                if f.drop_after is not None and pos == f.drop_after:
+                    f.drop_after = None
+                    self.close_connection = True
+                    return
+                if f.stall_after is not None and pos == f.stall_after:
+                    hub.release.wait(120)
+                    return
+                if f.delay:
+                    time.sleep(f.delay)
+
+        def _error(self, req: Request, status: int, code: str) -> None:
+            req.status = status
+            payload = json.dumps({"error": code}).encode()
+            self.send_response(status)
+            self.send_header("X-Error-Code", code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+
+    return Handler
+
+
+@pytest.fixture()
+def hub():
+    state = HubServer()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    server.daemon_threads = True
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    state.release.set()
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def _small_chunks(monkeypatch):
+    # many progress updates from small files; the library's default reads 10 MB per update
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", CHUNK)
+
+
+def entry_for(files, model_id="tiny-vlm", repo=REPO, sha=True, sizes=True) -> CatalogEntry:
+    (text_name, text_data), (proj_name, proj_data) = files
+
+    def spec(name, data):
+        return CatalogFile(name, len(data) if sizes else None, hashlib.sha256(data).hexdigest() if sha else None)
+
+    return CatalogEntry(
+        id=model_id, name="Tiny VLM", family="test", description="generated test model", repo=repo,
+        revision="main", license="none", params="0.2M", default_quant="F32",
+        quants={"F32": spec(text_name, text_data)}, mmproj=spec(proj_name, proj_data),
+        arch={"n_layer": 2, "n_kv_head": 2, "head_dim": 16}, context=4096, stage_format_trained=False,
+        checked="generated in the test",
+    )
+
+
+@pytest.fixture()
+def model_files(tiny_model):
+    return [("tiny-text.gguf", Path(tiny_model.text).read_bytes()),
+            ("tiny-mmproj.gguf", Path(tiny_model.mmproj).read_bytes())]
+
+
+def serve(hub: HubServer, files, repo=REPO, **kw) -> None:
+    for name, data in files:
+        hub.add(repo, name, data, **kw)
+
+
+class Events:
+    def __init__(self) -> None:
+        self.items = []
+        self.lock = threading.Lock()
+        self.hooks = []
+
+    def __call__(self, event) -> None:
+        with self.lock:
+            self.items.append(event)
+        for hook in list(self.hooks):
+            hook(event)
+
+    def states(self) -> list[str]:
+        out = []
+        for e in self.items:
+            if not out or out[-1] != e.state:
+                out.append(e.state)
+        return out
+
+
+def manager(hub, tmp_path, events=None, **kw) -> DownloadManager:
+    return DownloadManager(folder=tmp_path / "models", endpoint=hub.url, on_event=events, **kw)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------------------------
+
+
+def test_full_download_reports_progress_verifies_registers_and_loads_in_engine(hub, tmp_path, model_files):
+    serve(hub, model_files)
+    events = Events()
+    mgr = manager(hub, tmp_path, events, event_interval=0.0)
+    installed = mgr.download(entry_for(model_files))
+
+    assert events.states() == ["queued", "checking", "downloading", "verifying", "downloading", "verifying",
+                               "done"]
+    text_size = len(model_files[0][1])
+    text_progress = [e.files[0].done for e in events.items if e.state == "downloading" and e.files[0].done]
+    assert len(set(text_progress)) > 3, "progress must be reported while the file arrives"
+    assert text_progress == sorted(text_progress) and text_progress[-1] == text_size
+    last = events.items[-1]
+    assert [f.percent for f in last.files] == [100.0, 100.0]
+    assert all(f.state == "done" for f in last.files)
+    assert "/ " in last.files[0].describe() and "100%" in last.files[0].describe()
+    # every byte was fetched exactly once
+    assert [r.sent for r in hub.gets("tiny-text.gguf")] == [text_size]
+
+    assert Registry(tmp_path / "models").get("tiny-vlm") == installed
+    assert Path(installed.text).read_bytes() == model_files[0][1]
+    assert not partial_downloads(tmp_path / "models")
+
+    from stagelens.engine import Engine, LoadSettings
+
+    eng = Engine(LoadSettings(installed.text, installed.mmproj, n_ctx=1024))
+    try:
+        assert eng.info["n_embd"] == 64
+    finally:
+        eng.close()
+
+
+def test_connection_dropped_mid_file_resumes_without_fetching_bytes_again(hub, tmp_path, model_files):
+    serve(hub, model_files)
+    # drop at a whole number of the client's read chunks: a partly filled chunk is never written
+    # to disk by huggingface-hub, so it would (correctly) be fetched again
+    drop = 12 * CHUNK
+    hub.files[(REPO, "tiny-text.gguf")].drop_after = drop
+    mgr = manager(hub, tmp_path)
+    mgr.download(entry_for(model_files))
+
+    size = len(model_files[0][1])
+    gets = hub.gets("tiny-text.gguf")
+    assert [(r.range, r.sent) for r in gets] == [(None, drop), (f"bytes={drop}-", size - drop)]
+
+
+def test_pause_then_resume_continues_from_the_partial_file(hub, tmp_path, model_files):
+    serve(hub, model_files, delay=0.01)
+    events = Events()
+    mgr = manager(hub, tmp_path, events)
+    job_holder = []
+
+    def pause_once_bytes_arrive(event):
+        if job_holder and event.state == "downloading" and event.files[0].done >= 100_000:
+            events.hooks.clear()
+            job_holder[0].pause()
+
+    events.hooks.append(pause_once_bytes_arrive)
+    job = mgr.start(entry_for(model_files))
+    job_holder.append(job)
+    assert job.wait(60)
+    assert job.state == "paused" and job.error is None
+    part = tmp_path / "models" / "tiny-vlm" / "tiny-text.gguf.part"
+    have = part.stat().st_size
+    size = len(model_files[0][1])
+    assert 0 < have < size
+    assert not (tmp_path / "models" / "tiny-vlm" / "tiny-text.gguf").exists(), "a partial file is never final"
+    assert Registry(tmp_path / "models").get("tiny-vlm") is None
+
+    job.resume()
+    assert job.wait(60)
+    assert job.state == "done"
+    gets = hub.gets("tiny-text.gguf")
+    assert gets[-1].range == f"bytes={have}-" and gets[-1].sent == size - have
+    assert Path(job.installed.text).read_bytes() == model_files[0][1]
+
+
+def test_download_killed_in_another_process_resumes_from_its_partial_file(hub, tmp_path, model_files):
+    serve(hub, model_files, delay=0.02, chunk=8 * 1024)
+    catalog = tmp_path / "catalog.json"
+    e = entry_for(model_files)
+    catalog.write_text(json.dumps({"models": [{
+        "id": e.id, "name": e.name, "family": e.family, "description": e.description, "repo": e.repo,
+        "license": e.license, "default_quant": "F32", "stage_format_trained": False, "checked": "test",
+        "quants": {"F32": {"file": e.quants["F32"].file, "size": e.quants["F32"].size,
+                           "sha256": e.quants["F32"].sha256}},
+        "mmproj": {"file": e.mmproj.file, "size": e.mmproj.size, "sha256": e.mmproj.sha256},
+    }]}))
+    folder = tmp_path / "models"
+    script = textwrap.dedent(f"""
+        from huggingface_hub import constants
+        constants.DOWNLOAD_CHUNK_SIZE = {CHUNK}
+        from stagelens.models.catalog import load_catalog
+        from stagelens.models.download import DownloadManager
+        DownloadManager(folder={str(folder)!r}, endpoint={hub.url!r}).download(load_catalog({str(catalog)!r})[0])
+    """)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "app"))
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env)
+    part = folder / "tiny-vlm" / "tiny-text.gguf.part"
+    try:
+        deadline = time.monotonic() + 60
+        while not (part.exists() and part.stat().st_size >= 100_000) and time.monotonic() < deadline:
+            assert proc.poll() is None, "the download process ended before it could be killed"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    have = part.stat().st_size
+    assert 100_000 <= have < len(model_files[0][1])
+
+    for f in hub.files.values():
+        f.delay = 0.0
+    mgr = manager(hub, tmp_path)
+    installed = mgr.download(e)
+    assert hub.gets("tiny-text.gguf")[-1].range == f"bytes={have}-"
+    assert Path(installed.text).read_bytes() == model_files[0][1]
+
+
+@pytest.mark.parametrize("checksum_from", ["catalog", "hub"])
+def test_checksum_mismatch_deletes_the_file_and_registers_nothing(hub, tmp_path, model_files, checksum_from):
+    corrupt = bytearray(model_files[0][1])
+    corrupt[5000] ^= 0xFF
+    hub.add(REPO, "tiny-text.gguf", bytes(corrupt),
+            etag=hashlib.sha256(model_files[0][1]).hexdigest() if checksum_from == "hub" else None)
+    hub.add(REPO, "tiny-mmproj.gguf", model_files[1][1])
+    events = Events()
+    mgr = manager(hub, tmp_path, events)
+    job = mgr.start(entry_for(model_files, sha=checksum_from == "catalog"))
+    job.wait(60)
+    assert isinstance(job.error, ChecksumError)
+    assert "corrupt" in str(job.error) and ("the catalog" if checksum_from == "catalog" else "the Hub") in str(
+        job.error)
+    assert job.state == "failed" and events.items[-1].message == str(job.error)
+    folder = tmp_path / "models" / "tiny-vlm"
+    assert not (folder / "tiny-text.gguf").exists() and not (folder / "tiny-text.gguf.part").exists()
+    assert Registry(tmp_path / "models").list() == []
+
+
+def test_missing_file_on_the_hub_is_a_clear_404(hub, tmp_path, model_files):
+    hub.add(REPO, "tiny-mmproj.gguf", model_files[1][1])  # the text file is not served
+    job = manager(hub, tmp_path).start(entry_for(model_files))
+    job.wait(60)
+    assert isinstance(job.error, NotFoundOnHubError)
+    assert "not on the Hub" in str(job.error)
+    assert not hub.gets("tiny-mmproj.gguf"), "nothing is downloaded when a file of the pair is missing"
+    assert Registry(tmp_path / "models").list() == []
+
+
+def test_stalled_server_then_cancel_ends_the_download_and_removes_the_partial_file(
+        hub, tmp_path, model_files, monkeypatch):
+    from huggingface_hub import constants
+
+    # without the cancel reaching the blocked read, the job would hang for this long
+    monkeypatch.setattr(constants, "HF_HUB_DOWNLOAD_TIMEOUT", 600)
+    serve(hub, model_files)
+    hub.files[(REPO, "tiny-text.gguf")].stall_after = STALL
+    events = Events()
+    arrived = threading.Event()
+    events.hooks.append(lambda e: e.files[0].done >= STALL and arrived.set())
+    job = manager(hub, tmp_path, events, event_interval=0.0).start(entry_for(model_files))
+    assert arrived.wait(60)
+    job.cancel()
+    assert job.wait(60), "cancel must end a download that is waiting on a silent server"
+    assert job.state == "cancelled" and job.error is None
+    assert not list((tmp_path / "models" / "tiny-vlm").glob("*.part*"))
+    assert Registry(tmp_path / "models").list() == []
+
+
+def test_not_enough_disk_space_is_refused_before_any_byte_is_fetched(hub, tmp_path, model_files):
+    # The Hub says the file is 1 PB: the real free space of the test's disk is checked, no fake.
+    serve(hub, model_files)
+    hub.files[(REPO, "tiny-text.gguf")].advertised_size = 10**15
+    job = manager(hub, tmp_path).start(entry_for(model_files, sizes=False, sha=False))
+    job.wait(60)
+    assert isinstance(job.error, DiskSpaceError)
+    assert "not enough disk space" in str(job.error) and "1000.0 TB" in str(job.error)
+    assert [r.method for r in hub.log] == ["HEAD", "HEAD"]
+    assert not list((tmp_path / "models" / "tiny-vlm").glob("*.part*"))
+
+
+def test_offline_mode_says_downloads_need_a_network(hub, tmp_path, model_files, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    serve(hub, model_files)
+    job = manager(hub, tmp_path).start(entry_for(model_files))
+    job.wait(60)
+    assert isinstance(job.error, OfflineError)
+    assert "need a network connection" in str(job.error)
+    assert hub.log == []
+
+
+def test_gated_repo_needs_a_token(hub, tmp_path, model_files):
+    serve(hub, model_files, token="hf_secret")
+    job = manager(hub, tmp_path).start(entry_for(model_files))
+    job.wait(60)
+    assert isinstance(job.error, AccessDeniedError) and "token" in str(job.error)
+
+    installed = manager(hub, tmp_path, token="hf_secret").download(entry_for(model_files))
+    assert Path(installed.text).read_bytes() == model_files[0][1]
+
+
+def test_several_downloads_run_at_once(hub, tmp_path, model_files):
+    other = [("other-text.gguf", model_files[0][1]), ("other-mmproj.gguf", model_files[1][1])]
+    serve(hub, model_files, stall_after=STALL)
+    serve(hub, other, repo="stagelens-test/other-GGUF", stall_after=STALL)
+    both_running = threading.Event()
+    seen: dict[str, int] = {}
+
+    def watch(event):
+        seen[event.model_id] = event.files[0].done
+        if len(seen) == 2 and all(v >= STALL for v in seen.values()):
+            both_running.set()
+            hub.release.set()  # let both finish
+
+    events = Events()
+    events.hooks.append(watch)
+    mgr = manager(hub, tmp_path, events, event_interval=0.0)
+    a = mgr.start(entry_for(model_files))
+    b = mgr.start(entry_for(other, model_id="other-vlm", repo="stagelens-test/other-GGUF"))
+    assert both_running.wait(60), "both downloads must be receiving bytes at the same time"
+    # the stalled responses end without the rest of the body; each job resumes where it stopped
+    assert a.wait(60) and b.wait(60)
+    assert (a.state, b.state) == ("done", "done")
+    assert {m.id for m in Registry(tmp_path / "models").list()} == {"tiny-vlm", "other-vlm"}
+
+
+def test_cancel_after_pause_deletes_the_partial_file(hub, tmp_path, model_files):
+    serve(hub, model_files)
+    hub.files[(REPO, "tiny-text.gguf")].stall_after = STALL
+    arrived = threading.Event()
+    events = Events()
+    events.hooks.append(lambda e: e.files[0].done >= STALL and arrived.set())
+    job = manager(hub, tmp_path, events, event_interval=0.0).start(entry_for(model_files))
+    assert arrived.wait(60)
+    job.pause()
+    assert job.wait(60) and job.state == "paused"
+    part = tmp_path / "models" / "tiny-vlm" / "tiny-text.gguf.part"
+    assert part.stat().st_size == STALL
+    assert partial_downloads(tmp_path / "models") == [part]
+    job.cancel()
+    assert job.state == "cancelled" and not part.exists() and not partial_downloads(tmp_path / "models")
+
+
+def test_cli_download_prints_progress_and_installs(hub, tmp_path, model_files, monkeypatch, capsys):
+    from stagelens.cli import main
+
+    serve(hub, model_files)
+    e = entry_for(model_files)
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps({"models": [{
+        "id": e.id, "name": e.name, "family": e.family, "description": e.description, "repo": e.repo,
+        "license": e.license, "default_quant": "F32", "stage_format_trained": False, "checked": "test",
+        "quants": {"F32": {"file": e.quants["F32"].file, "size": e.quants["F32"].size, "sha256": None}},
+        "mmproj": {"file": e.mmproj.file, "size": e.mmproj.size, "sha256": None},
+    }]}))
+    monkeypatch.setenv("STAGELENS_CATALOG", str(catalog))
+    monkeypatch.setenv("STAGELENS_MODELS_DIR", str(tmp_path / "cli-models"))
+    assert main(["models", "download", "tiny-vlm", "--endpoint", hub.url]) == 0
+    captured = capsys.readouterr()
+    assert "installed tiny-vlm" in captured.out
+    assert "tiny-vlm: downloading" in captured.err and "tiny-vlm: done" in captured.err
+    assert main(["models", "list"]) == 0
+    assert " * tiny-vlm" in capsys.readouterr().out
+
+
+def test_unreachable_hub_says_downloads_need_a_network(tmp_path, model_files):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mgr = DownloadManager(folder=tmp_path / "models", endpoint=f"http://127.0.0.1:{port}")
+    job = mgr.start(entry_for(model_files))
+    assert job.wait(60)
+    assert isinstance(job.error, NetworkError) and "need a network connection" in str(job.error)
+
+
+def test_a_changed_file_on_the_hub_is_not_downloaded(hub, tmp_path, model_files):
+    serve(hub, model_files)
+    hub.files[(REPO, "tiny-text.gguf")].advertised_size = len(model_files[0][1]) + 10
+    job = manager(hub, tmp_path).start(entry_for(model_files))
+    assert job.wait(60)
+    assert isinstance(job.error, ChecksumError) and "different tiny-text.gguf" in str(job.error)
+    assert not hub.gets("tiny-text.gguf")
