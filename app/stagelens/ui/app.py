@@ -1,0 +1,160 @@
+"""Starting the window (`stagelens` with no subcommand) and `stagelens --self-test`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_NO_DISPLAY = 2
+SELF_TEST_TIMEOUT_S = 120.0
+SELF_TEST_QUESTION = "What shapes are in this picture?"
+
+
+def _has_display() -> bool:
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    if sys.platform.startswith("linux") or "bsd" in sys.platform:
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True  # Windows and macOS always have a window server
+
+
+def run_app(args: argparse.Namespace) -> int:
+    self_test = bool(getattr(args, "self_test", False))
+    if self_test:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    elif not _has_display():
+        print("stagelens: error: no display found (set DISPLAY or WAYLAND_DISPLAY, or run a subcommand; "
+              "QT_QPA_PLATFORM=offscreen runs the window without one)", file=sys.stderr)
+        return EXIT_NO_DISPLAY
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        import qasync
+        from PySide6.QtWidgets import QApplication
+    except ImportError as exc:
+        print(f"stagelens: error: the window needs PySide6 and qasync ({exc})", file=sys.stderr)
+        return EXIT_FAILED
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    _setup_application(app)
+    runner = asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app))
+    try:
+        with runner:
+            return runner.run(_self_test(app) if self_test else _main(app))
+    except KeyboardInterrupt:
+        return 130
+
+
+def _setup_application(app) -> None:
+    from PySide6.QtGui import QIcon
+
+    from stagelens.resources import resources_dir
+    from stagelens.ui.theme import stylesheet
+
+    app.setApplicationName("StageLens")
+    app.setApplicationDisplayName("StageLens")
+    app.setOrganizationName("StageLens")
+    app.setDesktopFileName("stagelens")
+    try:
+        icon = resources_dir() / "icons" / "stagelens.svg"
+        if icon.is_file():
+            app.setWindowIcon(QIcon(str(icon)))
+    except FileNotFoundError:
+        pass
+    app.setStyleSheet(stylesheet(app.palette()))
+    # follow the system when it switches between light and dark while running
+    hints = app.styleHints()
+    if hasattr(hints, "colorSchemeChanged"):
+        hints.colorSchemeChanged.connect(lambda *_: app.setStyleSheet(stylesheet(app.palette())))
+
+
+async def _main(app) -> int:
+    from PySide6.QtCore import QTimer
+
+    from stagelens.ui.main_window import MainWindow
+
+    closed = asyncio.Event()
+    app.aboutToQuit.connect(closed.set)
+    app.lastWindowClosed.connect(closed.set)
+    window = MainWindow()
+    window.show()
+    # Ctrl+C in the terminal closes the window; the timer lets Python see the signal while Qt idles
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    wake = QTimer()
+    wake.start(250)
+    wake.timeout.connect(lambda: None)
+    await closed.wait()
+    return EXIT_OK
+
+
+async def _wait_for(condition, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def _self_test(app) -> int:
+    from stagelens.history import HistoryStore
+    from stagelens.resources import sample_images
+    from stagelens.settings_store import AppSettings
+    from stagelens.ui.main_window import MainWindow
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="stagelens-selftest-") as tmp:
+        settings = replace(AppSettings(), beam=2, max_stage_tokens=16, n_ctx=4096)
+        window = MainWindow(history=HistoryStore(Path(tmp)), settings=settings,
+                            save_settings_file=False)
+        window.show()
+        try:
+            result = await _run_self_test(window, sample_images())
+        except Exception as exc:
+            result = f"FAILED: {exc}"
+        finally:
+            window.close()
+    ok = result.startswith("ok")
+    print(f"stagelens self-test: {result} ({time.monotonic() - started:.1f} s)", file=sys.stdout if ok else sys.stderr)
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+async def _run_self_test(window, samples) -> str:
+    budget = SELF_TEST_TIMEOUT_S
+    await _wait_for(lambda: window.model_ready or window.banner.isVisible(), budget, "the model to load")
+    if not window.model_ready:
+        return "FAILED: " + window.banner_text.text().replace("<br>", " ").replace("<b>", "").replace("</b>", "")
+    if not samples:
+        return "FAILED: no sample image found in the resources folder"
+    window.add_image_paths([samples[0]])
+    if not window.strip.valid_images():
+        return f"FAILED: the sample image {samples[0].name} was refused"
+    window.ask(SELF_TEST_QUESTION)
+    if not window.conversation.turns:
+        return "FAILED: the question was not sent"
+    turn = window.conversation.turns[-1]
+    await _wait_for(lambda: window.running is None, budget, "the answer")
+    answer = turn.answer
+    if answer is None or answer.trace is None:
+        return f"FAILED: the engine reported: {answer.error if answer else 'no answer'}"
+    card = window._card_for(turn)
+    card.panel.set_expanded(True)
+    stages = card.panel.stage_names()
+    if stages != ["summary", "caption", "reasoning"]:
+        return f"FAILED: the Reasoning panel holds {stages}, expected summary, caption, reasoning"
+    conclusion = answer.trace.stage("conclusion")
+    if conclusion is None or not conclusion.complete:
+        return "FAILED: the answer has no finished conclusion"
+    if not card.conclusion.text():
+        return "FAILED: the conclusion is not shown"
+    model = window.model.name if window.model else "?"
+    return (f"ok — 3 stages + conclusion ({len(answer.trace.conclusion)} chars) from {model} on {window.backend}, "
+            f"{answer.trace.stats.tokens_per_s:.0f} tok/s")

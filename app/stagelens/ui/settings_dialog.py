@@ -1,0 +1,191 @@
+"""Settings (Ctrl+,): model files, search, and loading options. Applies to the next question."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from stagelens.settings_store import SCORER_CHOICES, AppSettings
+
+GGUF_FILTER = "GGUF models (*.gguf);;All files (*)"
+
+
+class FileField(QWidget):
+    def __init__(self, label: str, placeholder: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.edit = QLineEdit(self)
+        self.edit.setPlaceholderText(placeholder)
+        self.edit.setAccessibleName(label)
+        self.edit.setClearButtonEnabled(True)
+        self.browse = QPushButton("Browse…", self)
+        self.browse.setAccessibleName(f"Browse for {label.lower()}")
+        self.browse.clicked.connect(self._pick)
+        self._label = label
+        row.addWidget(self.edit, 1)
+        row.addWidget(self.browse)
+
+    def _pick(self) -> None:
+        start = str(Path(self.edit.text()).parent) if self.edit.text() else ""
+        path, _ = QFileDialog.getOpenFileName(self, f"Choose the {self._label.lower()}", start, GGUF_FILTER)
+        if path:
+            self.edit.setText(path)
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: AppSettings, default_model_name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setAccessibleName("Settings")
+        self.setMinimumWidth(520)
+        self._settings = settings
+        layout = QVBoxLayout(self)
+
+        model_box = QGroupBox("Model", self)
+        model_form = QFormLayout(model_box)
+        self.text_field = FileField("Text model file", f"Default: {default_model_name}", model_box)
+        self.mmproj_field = FileField("Vision projector file", "mmproj GGUF that belongs to the text model", model_box)
+        self.text_field.edit.setText(settings.model_text)
+        self.mmproj_field.edit.setText(settings.model_mmproj)
+        model_form.addRow("Text model:", self.text_field)
+        model_form.addRow("Vision projector:", self.mmproj_field)
+        hint = QLabel("Leave both empty to use the default model.", model_box)
+        hint.setObjectName("hint")
+        model_form.addRow("", hint)
+        layout.addWidget(model_box)
+
+        search_box = QGroupBox("Answering", self)
+        search_form = QFormLayout(search_box)
+        self.beam = self._spin(1, 16, settings.beam, "Beam width", "Candidates written for every stage")
+        self.scorer = QComboBox(search_box)
+        self.scorer.setAccessibleName("Scorer")
+        self.scorer.addItem("Log-probability (fast)", "logprob")
+        self.scorer.addItem("Judge (the model compares candidates)", "judge")
+        self.scorer.setCurrentIndex(max(0, SCORER_CHOICES.index(settings.scorer)))
+        self.temperature = QDoubleSpinBox(search_box)
+        self.temperature.setRange(0.0, 2.0)
+        self.temperature.setSingleStep(0.05)
+        self.temperature.setValue(settings.temperature)
+        self.temperature.setAccessibleName("Temperature")
+        self.stage_tokens = self._spin(8, 4096, settings.max_stage_tokens, "Stage token budget",
+                                       "Most tokens each stage may use")
+        self.expanded = QCheckBox("Show the reasoning expanded after each answer", search_box)
+        self.expanded.setChecked(settings.reasoning_expanded)
+        self.expanded.setAccessibleName("Reasoning expanded by default")
+        search_form.addRow("Beam width:", self.beam)
+        search_form.addRow("Scorer:", self.scorer)
+        search_form.addRow("Temperature:", self.temperature)
+        search_form.addRow("Stage token budget:", self.stage_tokens)
+        search_form.addRow("", self.expanded)
+        layout.addWidget(search_box)
+
+        load_box = QGroupBox("Performance", self)
+        load_form = QFormLayout(load_box)
+        self.gpu_layers = self._spin(-1, 1000, settings.n_gpu_layers, "GPU layers", "-1: all layers on the GPU")
+        self.gpu_layers.setSpecialValueText("All")
+        self.threads = self._spin(0, 256, settings.n_threads, "CPU threads", "0: automatic")
+        self.threads.setSpecialValueText("Automatic")
+        self.n_ctx = self._spin(512, 262144, settings.n_ctx, "Context size", "Tokens the conversation may hold")
+        self.n_ctx.setSingleStep(1024)
+        self.image_side = self._spin(64, 4096, settings.image_max_side, "Image max side",
+                                     "Images are downscaled so their longest side fits")
+        self.image_side.setSuffix(" px")
+        self.gpu_auto = QCheckBox("Automatic (fit the model in free GPU memory)", load_box)
+        self.gpu_auto.setAccessibleName("Automatic GPU layers")
+        self.gpu_auto.setChecked(settings.gpu_auto)
+        self.gpu_auto.toggled.connect(lambda on: self.gpu_layers.setEnabled(not on))
+        self.gpu_layers.setEnabled(not settings.gpu_auto)
+        load_form.addRow("GPU layers:", self.gpu_layers)
+        load_form.addRow("", self.gpu_auto)
+        load_form.addRow("CPU threads:", self.threads)
+        load_form.addRow("Context size:", self.n_ctx)
+        load_form.addRow("Image max side:", self.image_side)
+        layout.addWidget(load_box)
+
+        note = QLabel("Changes apply to the next question.", self)
+        note.setObjectName("hint")
+        layout.addWidget(note)
+        self.error_label = QLabel(self)
+        self.error_label.setObjectName("errorText")
+        self.error_label.setWordWrap(True)
+        self.error_label.setVisible(False)
+        layout.addWidget(self.error_label)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+                                   | QDialogButtonBox.StandardButton.RestoreDefaults, self)
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self.reject)
+        buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults).clicked.connect(self._restore)
+        layout.addWidget(buttons)
+
+    def _spin(self, low: int, high: int, value: int, name: str, tip: str) -> QSpinBox:
+        spin = QSpinBox(self)
+        spin.setRange(low, high)
+        spin.setValue(value)
+        spin.setAccessibleName(name)
+        spin.setToolTip(tip)
+        return spin
+
+    def _restore(self) -> None:
+        d = AppSettings()
+        self.text_field.edit.setText(d.model_text)
+        self.mmproj_field.edit.setText(d.model_mmproj)
+        self.beam.setValue(d.beam)
+        self.scorer.setCurrentIndex(SCORER_CHOICES.index(d.scorer))
+        self.temperature.setValue(d.temperature)
+        self.stage_tokens.setValue(d.max_stage_tokens)
+        self.gpu_layers.setValue(d.n_gpu_layers)
+        self.gpu_auto.setChecked(d.gpu_auto)
+        self.threads.setValue(d.n_threads)
+        self.n_ctx.setValue(d.n_ctx)
+        self.image_side.setValue(d.image_max_side)
+
+    def _accept(self) -> None:
+        text, mmproj = self.text_field.edit.text().strip(), self.mmproj_field.edit.text().strip()
+        problem = None
+        if bool(text) != bool(mmproj):
+            problem = "Choose both the text model and its vision projector, or leave both empty."
+        else:
+            for label, path in (("text model", text), ("vision projector", mmproj)):
+                if path and not Path(path).is_file():
+                    problem = f"The {label} file {path} does not exist."
+        if problem:
+            self.error_label.setText(problem)
+            self.error_label.setVisible(True)
+            return
+        self.accept()
+
+    def result_settings(self) -> AppSettings:
+        return replace(
+            self._settings,
+            model_text=self.text_field.edit.text().strip(),
+            model_mmproj=self.mmproj_field.edit.text().strip(),
+            beam=self.beam.value(),
+            scorer=str(self.scorer.currentData()),
+            temperature=round(self.temperature.value(), 3),
+            max_stage_tokens=self.stage_tokens.value(),
+            reasoning_expanded=self.expanded.isChecked(),
+            n_gpu_layers=self.gpu_layers.value(),
+            gpu_auto=self.gpu_auto.isChecked(),
+            n_threads=self.threads.value(),
+            n_ctx=self.n_ctx.value(),
+            image_max_side=self.image_side.value(),
+        ).validated()
