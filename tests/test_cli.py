@@ -103,3 +103,12 @@ def test_info_shows_one_libllama_in_the_process():
     assert sum(n.startswith("libllama") for n in names) == 1
     assert sum(n.startswith("libmtmd") for n in names) == 1
     assert info["devices"] and info["devices"][0]["type"] in ("cpu", "gpu", "igpu", "accel")
+
+
+def test_optional_command_modules_are_told_apart_from_broken_ones():
+    from stagelens.cli import _is_this_or_parent
+
+    assert _is_this_or_parent("stagelens.evaluation.cli", "stagelens.evaluation.cli")
+    assert _is_this_or_parent("stagelens.evaluation", "stagelens.evaluation.cli")
+    assert not _is_this_or_parent("torch", "stagelens.evaluation.cli")
+    assert not _is_this_or_parent("stagelens.eval", "stagelens.evaluation.cli")

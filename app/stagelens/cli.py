@@ -99,9 +99,14 @@ def _extra_commands() -> dict:
         try:
             found[name] = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name != name:
+            if not _is_this_or_parent(exc.name, name):
                 raise
     return found
+
+
+def _is_this_or_parent(missing: str | None, module: str) -> bool:
+    """Whether a ModuleNotFoundError means `module` itself is absent (not one of its imports)."""
+    return missing is not None and (module == missing or module.startswith(missing + "."))
 
 
 def _version() -> str:
@@ -143,7 +148,7 @@ def _open_window(args: argparse.Namespace) -> int:
     try:
         from stagelens.ui.app import run_app
     except ModuleNotFoundError as exc:
-        if exc.name != "stagelens.ui.app":
+        if not _is_this_or_parent(exc.name, "stagelens.ui.app"):
             raise
         build_parser().print_help()
         return 0
