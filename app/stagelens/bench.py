@@ -116,6 +116,21 @@ def format_table(rows: list[BenchRow]) -> str:
     return "\n".join(lines)
 
 
+def format_markdown(rows: list[BenchRow]) -> str:
+    lines = ["| mode | beam | scorer | wall s | × greedy | image encodes | prefill tok | decode tok | judge calls "
+             "| decode tok / wall s | RSS MB | batched speedup |", "|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    for r in rows:
+        speed = f"{r.batched_speedup:.2f}×" if r.batched_speedup else ""
+        lines.append(f"| {r.mode} | {r.beam} | {r.scorer} | {r.wall_s:.2f} | {r.vs_greedy:.2f} | {r.image_encodes} "
+                     f"| {r.prefill_tokens} | {r.decode_tokens} | {r.judge_calls} | {r.tokens_per_s:.1f} "
+                     f"| {r.rss_mb:.0f} | {speed} |")
+    return "\n".join(lines)
+
+
+def rows_from_json(data: dict) -> list[BenchRow]:
+    return [BenchRow(**row) for row in data["rows"]]
+
+
 def run_bench_command(args: argparse.Namespace) -> int:
     try:
         beams = sorted({int(b) for b in args.beams.split(",") if b.strip()})
@@ -135,6 +150,8 @@ def run_bench_command(args: argparse.Namespace) -> int:
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
     if args.json:
         print(json.dumps({**meta, "rows": [asdict(r) for r in rows]}, indent=2))
+    elif args.markdown:
+        print(format_markdown(rows))
     else:
         print(f"{label} · {meta['backend']} · budget {args.max_stage_tokens} tokens/stage · image {image}")
         print(format_table(rows))

@@ -80,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=int, default=0)
     bench.add_argument("--n-gpu-layers", type=int, default=0)
     bench.add_argument("--no-reference", action="store_true", help="skip the reference rows")
-    bench.add_argument("--json", action="store_true")
+    bench_out = bench.add_mutually_exclusive_group()
+    bench_out.add_argument("--json", action="store_true")
+    bench_out.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     for module in _extra_commands().values():
         module.register(sub)
     return parser
