@@ -62,7 +62,7 @@ import numpy as np
 __all__ = ["GENERATOR_VERSION", "PRESETS", "TestModelFiles", "make_test_model"]
 
 # Bump whenever the bytes written for a given (preset, seed) change.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 PRESETS = ("tiny", "bench")
 
 _KEY_PREFIX = "stagelens.testmodel"
@@ -634,6 +634,10 @@ def _quantize_q4_0(src: Path, dst: Path) -> None:
     llama_cpp.llama_backend_init()
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0
+    # Q4_0 for the output head too: llama-quantize would keep it at Q6_K, which falls back to
+    # Q8_0 for this 896-wide head, and Q8_0 gets no batched (repacked) kernels on x86, so a
+    # "Q4_0" preset would batch like a Q8_0 one (a quarter of its weights are the head).
+    params.output_tensor_type = 2  # GGML_TYPE_Q4_0
     params.nthread = 0  # all hardware threads; the result does not depend on it
     status = llama_cpp.llama_model_quantize(
         os.fsencode(src), os.fsencode(dst), ctypes.byref(params)
