@@ -47,11 +47,13 @@ def test_search_rename_delete(tmp_path):
     first = store.create_conversation("Circles")
     second = store.create_conversation("Other")
     store.add_turn(second, "how many squares_100%?", [store.store_image(b"x", "x.png", ".png")],
-                   AnswerRecord('{"conclusion": "three triangles"}'))
+                   AnswerRecord('{"conclusion": "three triangles", "stages": [{"text": "a hidden caption"}]}'))
     assert [r.id for r in store.list_conversations()] == [second, first]
     assert [r.title for r in store.list_conversations("circ")] == ["Circles"]
     assert [r.title for r in store.list_conversations("squares_100%")] == ["Other"]
     assert [r.title for r in store.list_conversations("triangles")] == ["Other"]
+    assert store.list_conversations("stages") == [], "JSON keys are not searched"
+    assert store.list_conversations("hidden caption") == [], "only the conclusion of an answer is searched"
     assert store.list_conversations("_") == [r for r in store.list_conversations() if r.id == second]
     store.rename(first, "Round things")
     assert store.conversation(first).title == "Round things"

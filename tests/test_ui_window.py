@@ -306,22 +306,22 @@ def test_export_writes_markdown_and_json(window, qtbot, scene_path, tmp_path):
 
 
 def test_sidebar_new_rename_delete_search(window, qtbot, scene_path):
-    ask_and_wait(qtbot, window, "first question about circles")
+    ask_and_wait(qtbot, window, "first question about zebras")
     first_id = window.conversation.id
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     assert window.conversation.id is None and window.empty.isVisible()
-    ask_and_wait(qtbot, window, "second question about squares")
+    ask_and_wait(qtbot, window, "second question about giraffes")
     assert window.sidebar.list.count() == 2
-    window.rename_conversation(first_id, "Circles")
-    window.sidebar.search.setText("circ")
-    assert [window.sidebar.list.item(i).text() for i in range(window.sidebar.list.count())] == ["Circles"]
-    window.sidebar.search.setText("squares")
+    window.rename_conversation(first_id, "Zebra chat")
+    window.sidebar.search.setText("zebra ch")
+    assert [window.sidebar.list.item(i).text() for i in range(window.sidebar.list.count())] == ["Zebra chat"]
+    window.sidebar.search.setText("giraffes")
     assert window.sidebar.list.count() == 1
     window.sidebar.search.setText("nothing like this")
     assert [window.sidebar.list.item(i).text() for i in range(window.sidebar.list.count())] == ["No matches"]
     window.sidebar.search.setText("")
     window.open_conversation(first_id)
-    assert window.conversation.turns[0].question == "first question about circles"
+    assert window.conversation.turns[0].question == "first question about zebras"
     window.delete_conversation(first_id)
     assert window.sidebar.list.count() == 1 and window.conversation.id is None
 

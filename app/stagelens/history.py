@@ -147,9 +147,12 @@ class HistoryStore:
         params: tuple = ()
         if search.strip():
             like = f"%{_escape_like(search.strip())}%"
+            # The answer is matched on its conclusion (what the user reads), never on the raw trace
+            # JSON, whose keys, settings and hidden candidates would match nearly every search.
             query += (" WHERE title LIKE ? ESCAPE '\\' OR id IN (SELECT t.conversation_id FROM turns t"
                       " LEFT JOIN answers a ON a.turn_id = t.id"
-                      " WHERE t.question LIKE ? ESCAPE '\\' OR a.trace LIKE ? ESCAPE '\\')")
+                      " WHERE t.question LIKE ? ESCAPE '\\'"
+                      " OR json_extract(a.trace, '$.conclusion') LIKE ? ESCAPE '\\')")
             params = (like, like, like)
         query += " ORDER BY updated DESC, id DESC"
         return [ConversationRow(*row) for row in self._db.execute(query, params)]
