@@ -83,7 +83,7 @@ def test_make_test_model(tmp_path):
 
 def test_bench_runs_every_mode(scene_path, model_args):
     out = run("bench", *model_args, "--image", str(scene_path), "--beams", "1,2", "--max-stage-tokens", "6",
-              "--scorer", "judge", "--json", timeout=300)
+              "--scorer", "judge", "--repeat", "3", "--json", timeout=300)
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)["rows"]
     assert [(r["mode"], r["beam"]) for r in rows] == [("greedy", 1), ("beam", 2), ("reference", 2)]
@@ -93,6 +93,9 @@ def test_bench_runs_every_mode(scene_path, model_args):
     assert beam["judge_calls"] == 4 and reference["judge_calls"] == 4
     for row in rows:
         assert {"wall_s", "prefill_tokens", "decode_tokens", "scorer"} <= set(row)
+    assert json.loads(out.stdout)["repeat"] == 3
+    bad = run("bench", *model_args, "--repeat", "0")
+    assert bad.returncode == 2 and "--repeat" in bad.stderr
 
 
 def test_info_shows_one_libllama_in_the_process():

@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=int, default=0)
     bench.add_argument("--n-gpu-layers", type=int, default=0)
     bench.add_argument("--no-reference", action="store_true", help="skip the reference rows")
+    bench.add_argument("--repeat", type=int, default=1, help="run each row N times and keep the median wall time")
     bench_out = bench.add_mutually_exclusive_group()
     bench_out.add_argument("--json", action="store_true")
     bench_out.add_argument("--markdown", action="store_true", help="print the table as Markdown")
