@@ -115,3 +115,71 @@ def test_optional_command_modules_are_told_apart_from_broken_ones():
     assert _is_this_or_parent("stagelens.evaluation", "stagelens.evaluation.cli")
     assert not _is_this_or_parent("torch", "stagelens.evaluation.cli")
     assert not _is_this_or_parent("stagelens.eval", "stagelens.evaluation.cli")
+
+
+def _one_line_error(out: subprocess.CompletedProcess) -> str:
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("stagelens: error:"), out.stderr
+    return lines[0]
+
+
+def test_engine_refusing_its_settings_is_a_one_line_error(scene_path, model_args):
+    line = _one_line_error(run("ask", str(scene_path), "-q", "What?", *model_args, "--n-ctx", "10"))
+    assert "n_ctx" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["ask", "x.png", "-q", "What?", "--beam", "abc"], "--beam"),
+        (["ask", "x.png", "-q", "What?", "--scorer", "bogus"], "--scorer"),
+        (["ask", "x.png"], "--question"),
+        (["--no-such-option"], "--no-such-option"),
+        (["bench", "--beams"], "--beams"),
+        (["models", "bogus"], "bogus"),
+    ],
+)
+def test_bad_arguments_are_one_line_errors(args, needle):
+    assert needle in _one_line_error(run(*args))
+
+
+def test_bench_model_without_mmproj_is_a_one_line_error(tiny_model):
+    line = _one_line_error(run("bench", "--model", str(tiny_model.text)))
+    assert "--mmproj" in line
+
+
+def test_threads_help_says_what_zero_means():
+    out = run("ask", "--help")
+    assert out.returncode == 0
+    assert "one per core up to 4 cores, else half" in " ".join(out.stdout.split())
+
+
+def test_directly_imported_packages_are_declared():
+    import ast
+    import re
+    import tomllib
+    from importlib.metadata import packages_distributions
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    declared = project["dependencies"] + [d for deps in project["optional-dependencies"].values() for d in deps]
+    names = {re.split(r"[<>=!~\[ ;]", d, maxsplit=1)[0].lower().replace("_", "-") for d in declared}
+    dists = packages_distributions()
+    missing = set()
+    for path in (root / "app" / "stagelens").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                tops = [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                tops = [node.module.split(".")[0]]
+            else:
+                continue
+            for top in tops:
+                for dist in dists.get(top, []):
+                    if top != "stagelens" and dist.lower().replace("_", "-") not in names:
+                        missing.add((top, dist))
+    assert not missing

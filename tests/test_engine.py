@@ -312,3 +312,239 @@ def test_image_chunks_describe_themselves(engine, scene):
     assert chunk.id == scene.digest
     assert chunk.n_tokens == 16 and chunk.n_pos == 16
     assert repr(chunk) == f"<ImageChunk id={scene.digest[:12]}... tokens=16>"
+
+
+def test_judge_search_that_cannot_fit_is_refused_before_the_kv_fills(make_engine, scene):
+    # batched judging runs while the candidates still hold their cells: the pre-check must count both
+    small = make_engine(n_ctx=640)
+    fitted, refused = [], []
+    for budget in range(8, 97, 8):
+        small.reset_cache()
+        try:
+            small.answer([scene], QUESTION, settings=settings(beam=4, scorer="judge", max_stage_tokens=budget))
+        except ContextOverflowError:
+            refused.append(budget)
+            continue
+        except KVCacheFullError as exc:
+            pytest.fail(f"stage budget {budget}: the pre-check passed but the KV cache filled: {exc}")
+        fitted.append(budget)
+    assert fitted and refused  # the sweep crosses the limit
+
+
+def test_handler_error_in_the_flush_after_a_cancel_propagates(engine, scene):
+    # beam 1: after the handler sets the flag, the only text left to stream is the final flush's
+    cancel = CancelFlag()
+
+    def on_event(ev):
+        if ev.kind != "text" or ev.stage != "caption":
+            return
+        if cancel.is_set():
+            raise RuntimeError("the window is gone")
+        cancel.set()
+
+    with pytest.raises(RuntimeError, match="the window is gone"):
+        engine.answer([scene], QUESTION, settings=settings(beam=1, max_stage_tokens=64), on_event=on_event,
+                      cancel=cancel, stream_interval_ms=0)
+    cancel.clear()
+    assert not engine.answer([scene], QUESTION, settings=settings(beam=1)).cancelled
+
+
+def test_cancel_after_the_last_stage_keeps_the_complete_answer(engine, scene):
+    cancel = CancelFlag()
+
+    def on_event(ev):
+        if ev.kind == "stage_end" and ev.stage == "conclusion":
+            cancel.set()  # arrives while the answer's tail is decoded
+
+    trace = engine.answer([scene], QUESTION, settings=settings(), on_event=on_event, cancel=cancel)
+    assert cancel.is_set()
+    assert not trace.cancelled
+    assert all(s.complete for s in trace.stages)
+    winner = next(c for c in trace.stages[-1].candidates if c.selected)
+    assert trace.conclusion == winner.text
+
+
+def test_too_long_closing_tag_is_refused_not_truncated(engine):
+    prompt = engine.prompt_units(QUESTION, [])
+    long_close = "</" + "CONCLUDING REMARKS AND OTHER WORDS " * 8 + ">"
+    stages = [dict(spec) for spec in engine._stage_specs[:2]]
+    stages[0]["close_text"] = long_close
+    stages[0]["close_tokens"] = engine.tokenize(long_close)
+    assert len(stages[0]["close_tokens"]) > 64
+    params = {"beam": 2, "max_stage_tokens": 4, "seed": 1, "scorer": "judge", **engine._judge_params}
+    with pytest.raises(ValueError, match="closing tag"):
+        engine._native.search(prompt, stages, params)
+
+
+def test_token_text_longer_than_256_bytes_is_kept(tmp_path, monkeypatch):
+    from stagelens.engine import native
+    from stagelens.models import testmodel
+
+    long_token = "<|" + "long" * 80 + "|>"
+    monkeypatch.setattr(testmodel, "SPECIAL_TOKENS", (*testmodel.SPECIAL_TOKENS, long_token))
+    files = testmodel.make_test_model("tiny", tmp_path)
+    eng = native.NativeEngine(str(files.text), None, n_ctx=256, n_seq_max=2)
+    try:
+        (tok,) = eng.tokenize(long_token)
+        assert eng.detokenize([65, tok, 66], special=True) == b"A" + long_token.encode() + b"B"
+    finally:
+        eng.close()
+
+
+def test_judge_choices_are_only_checked_when_the_judge_is_used(make_engine, scene, monkeypatch):
+    import dataclasses
+
+    from stagelens.engine import TemplateError
+    from stagelens.engine import engine as engine_module
+
+    real = engine_module.stage_texts
+
+    def same_first_token(pieces):
+        stages, judge = real(pieces)
+        return stages, dataclasses.replace(judge, choice_b=judge.choice_a + "B")
+
+    monkeypatch.setattr(engine_module, "stage_texts", same_first_token)
+    eng = make_engine()
+    assert eng.answer([scene], QUESTION, settings=settings(beam=2)).conclusion is not None
+    with pytest.raises(TemplateError, match="judge scorer cannot be used"):
+        eng.answer([scene], QUESTION, settings=settings(beam=2, scorer="judge"))
+
+
+# ------------------------------------------ independent checks with llama-cpp-python
+
+
+@pytest.fixture(scope="module")
+def reference_llm(tiny_model):
+    import llama_cpp
+
+    llm = llama_cpp.Llama(model_path=str(tiny_model.text), n_ctx=2048, logits_all=True, verbose=False)
+    yield llm
+    llm.close()
+
+
+def _all_logits(llm, tokens: list[int]) -> np.ndarray:
+    llm.reset()
+    llm.eval(tokens)
+    return np.array(llm.scores[: len(tokens)], dtype=np.float64)
+
+
+def _stage_prefixes(engine, prompt: list[int], trace: Trace) -> list[list[int]]:
+    """What each stage's candidates continue: the prompt, earlier winners and the tags we wrote."""
+    prefix, out = list(prompt), []
+    for spec, stage in zip(engine._stage_specs, trace.stages, strict=True):
+        if stage.forced_open:
+            prefix += spec["open_tokens"]
+        out.append(list(prefix))
+        prefix += next(c for c in stage.candidates if c.selected).tokens
+        if stage.forced_close:
+            prefix += spec["close_tokens"]
+    assert prefix == engine._native.trunk_units()
+    return out
+
+
+def _content(engine, stage: str, tokens: list[int]) -> bytes:
+    from stagelens.engine.native import _native
+    from stagelens.engine.prompt import STAGE_TAGS
+
+    pieces = [engine._native.detokenize([t]) for t in tokens]
+    content, *_ = _native.scan_tags(pieces, *STAGE_TAGS[stage], True)
+    return content
+
+
+def test_judge_margins_match_llama_cpp_python(engine, reference_llm):
+    trace = engine.answer([], QUESTION, settings=settings(scorer="judge", max_stage_tokens=10))
+    prompt = engine.prompt_units(QUESTION, [])
+    stage, spec, judge = trace.stages[0], engine._stage_specs[0], engine._judge_params
+    cands = stage.candidates
+    for a, b in ((0, 1), (2, 3)):  # the first round's pairs
+        def toks(i):
+            return reference_llm.tokenize(_content(engine, "summary", cands[i].tokens), add_bos=False, special=False)
+
+        judge_prompt = (prompt + spec["judge_head"] + toks(a) + judge["judge_mid"] + toks(b)
+                        + judge["judge_tail"])
+        last = _all_logits(reference_llm, judge_prompt)[-1]
+        margin = last[judge["judge_choice_a"]] - last[judge["judge_choice_b"]]
+        # the pair's loser keeps the score of this comparison
+        recorded = -cands[b].score if margin >= 0 else cands[a].score
+        assert recorded == pytest.approx(margin, abs=1e-2)
+
+
+def test_greedy_search_equals_llama_cpp_python_in_every_stage(engine, reference_llm):
+    trace = engine.answer([], QUESTION, settings=SearchSettings(beam=1, temperature=0.0, max_stage_tokens=16, seed=1))
+    prefixes = _stage_prefixes(engine, engine.prompt_units(QUESTION, []), trace)
+    for stage, prefix in zip(trace.stages, prefixes, strict=True):
+        ours = stage.candidates[0].tokens
+        theirs = []
+        for tok in reference_llm.generate(prefix, temp=0.0, top_k=1, reset=True):
+            if len(theirs) == len(ours):
+                break
+            theirs.append(tok)
+        assert ours == theirs, stage.name
+
+
+def test_beam_mean_logprobs_match_a_from_scratch_computation(engine, reference_llm):
+    trace = engine.answer([], QUESTION, settings=settings(max_stage_tokens=10))
+    prefixes = _stage_prefixes(engine, engine.prompt_units(QUESTION, []), trace)
+    checked = 0
+    for stage, prefix in zip(trace.stages, prefixes, strict=True):
+        for cand in stage.candidates:
+            if not cand.tokens:
+                continue
+            logits = _all_logits(reference_llm, prefix + cand.tokens)
+            rows = logits[len(prefix) - 1 : -1]
+            top = rows.max(axis=1, keepdims=True)
+            log_probs = rows - top - np.log(np.exp(rows - top).sum(axis=1, keepdims=True))
+            mean = float(np.mean([log_probs[i, t] for i, t in enumerate(cand.tokens)]))
+            assert cand.mean_logprob == pytest.approx(mean, abs=1e-2), stage.name
+            checked += 1
+    assert checked >= 4 * 3
+
+
+def test_several_images_are_each_encoded_once(engine, scene, scene_png):
+    from PIL import Image
+
+    from stagelens.images import load_image
+
+    flipped = load_image(_flip(scene_png, Image), name="flipped.png")
+    first = engine.answer([scene, flipped], QUESTION, settings=settings(beam=2))
+    assert first.stats.image_encodes == 2
+    third = load_image(scene_png, max_side=48)
+    history = [Turn(QUESTION, (scene, flipped), first.assistant_text)]
+    follow = engine.answer([third], "And in this one?", history=history, settings=settings(beam=2))
+    assert follow.stats.image_encodes == 1
+
+
+def test_other_python_threads_run_during_the_search(engine, scene):
+    import sys
+    import threading
+    import time
+
+    stop = threading.Event()
+    count = [0]
+
+    def spin():
+        while not stop.is_set():
+            count[0] += 1
+            time.sleep(0)
+
+    marks = {}
+
+    def on_event(ev):
+        if ev.kind == "stage_begin" and ev.stage == "summary":
+            marks["begin"] = count[0]
+        elif ev.kind == "stage_end" and ev.stage == "conclusion":
+            marks["end"] = count[0]
+
+    # no forced switches: the worker runs only when the main thread lets go of the GIL itself
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1000)
+    worker = threading.Thread(target=spin)
+    worker.start()
+    try:
+        engine.answer([scene], QUESTION, settings=settings(max_stage_tokens=24), on_event=on_event,
+                      stream_interval_ms=10**6)
+    finally:
+        stop.set()
+        worker.join()
+        sys.setswitchinterval(interval)
+    assert marks["end"] > marks["begin"]

@@ -10,6 +10,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from stagelens.cli import CliError
 from stagelens.engine import Engine, LoadSettings, SearchSettings
 from stagelens.engine.engine import default_threads
 from stagelens.images import load_image
@@ -45,7 +46,7 @@ def _rss_mb() -> float:
 def _model_files(args: argparse.Namespace) -> tuple[str, str, str]:
     if args.model:
         if not args.mmproj:
-            raise SystemExit("stagelens bench: --model needs --mmproj")
+            raise CliError(f"{Path(args.model).name} needs its vision projector: pass --mmproj MMPROJ.gguf")
         return args.model, args.mmproj, Path(args.model).name
     from stagelens.models.testmodel import make_test_model
     from stagelens.paths import test_models_dir
@@ -61,7 +62,7 @@ def _default_image() -> str:
 
     samples = sample_images()
     if not samples:
-        raise SystemExit("stagelens bench: no sample image found; pass --image")
+        raise CliError("no sample image found; pass --image")
     return str(samples[0])
 
 

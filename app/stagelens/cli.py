@@ -8,6 +8,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 EXIT_BAD_INPUT = 2
 EXIT_ENGINE = 1
@@ -18,13 +19,22 @@ class CliError(Exception):
     """A one-line message for the user; exit code 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments give one line and exit code 2, like every other bad input (subcommands too:
+    add_subparsers makes its parsers with the class of the parser it is called on)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"stagelens: error: {message}\n")
+
+
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--model", "-m", help="text model GGUF (default: the shipped demo model)")
     g.add_argument("--mmproj", help="vision projector GGUF (mmproj)")
     g.add_argument("--n-gpu-layers", type=int, default=0, help="layers to offload to the GPU (-1: all)")
     g.add_argument("--n-ctx", type=int, default=8192, help="context size in tokens")
-    g.add_argument("--threads", type=int, default=0, help="CPU threads (0: llama.cpp default)")
+    g.add_argument("--threads", type=int, default=0,
+                   help="CPU threads (0: one per core up to 4 cores, else half the cores)")
     g.add_argument("--image-max-side", type=int, default=768, help="downscale images to this longest side")
 
 
@@ -42,7 +52,7 @@ def _add_search_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="stagelens",
         description="Ask questions about images; answers are reasoned in four stages with stage-level beam search.",
     )
@@ -77,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--beams", default="1,2,4,8", help="comma-separated beam widths")
     bench.add_argument("--scorer", choices=("logprob", "judge"), default="logprob")
     bench.add_argument("--max-stage-tokens", type=int, default=48)
-    bench.add_argument("--threads", type=int, default=0)
+    bench.add_argument("--threads", type=int, default=0,
+                       help="CPU threads (0: one per core up to 4 cores, else half the cores)")
     bench.add_argument("--n-gpu-layers", type=int, default=0)
     bench.add_argument("--no-reference", action="store_true", help="skip the reference rows")
     bench.add_argument("--repeat", type=int, default=1, help="run each row N times and keep the median wall time")
@@ -200,7 +211,7 @@ def _load_engine(args: argparse.Namespace, max_beam: int):
     )
     try:
         return Engine(settings)
-    except (ModelLoadError, NoVisionError, TemplateError) as exc:
+    except (ModelLoadError, NoVisionError, TemplateError, ValueError) as exc:
         raise CliError(str(exc)) from exc
     except EngineError as exc:
         raise CliError(f"could not start the engine: {exc}") from exc

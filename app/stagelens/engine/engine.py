@@ -127,16 +127,24 @@ class Engine:
         }
 
     def _judge_spec(self) -> dict:
+        """The judge prompt's tokens; the choice tokens are -1 when this vocabulary cannot tell the
+        two choices apart by their first token (only the judge scorer needs them)."""
         a = self._native.tokenize(self._judge.choice_a, add_special=False, parse_special=False)
         b = self._native.tokenize(self._judge.choice_b, add_special=False, parse_special=False)
-        if not a or not b or a[0] == b[0]:
-            raise TemplateError("the judge's two choices do not start with different tokens")
+        distinct = bool(a) and bool(b) and a[0] != b[0]
         return {
             "judge_mid": self._tokens(self._judge.mid),
             "judge_tail": self._tokens(self._judge.tail),
-            "judge_choice_a": a[0],
-            "judge_choice_b": b[0],
+            "judge_choice_a": a[0] if distinct else -1,
+            "judge_choice_b": b[0] if distinct else -1,
         }
+
+    def _check_judge(self) -> None:
+        if self._judge_params["judge_choice_a"] < 0:
+            raise TemplateError(
+                f"the judge scorer cannot be used with this model: its answers {self._judge.choice_a!r} and "
+                f"{self._judge.choice_b!r} do not start with different tokens; use the logprob scorer"
+            )
 
     # ---------------------------------------------------------------- answer
     def prepare_images(self, images: Sequence[PreparedImage | str | os.PathLike]) -> list[PreparedImage]:
@@ -191,6 +199,8 @@ class Engine:
             )
         if not question.strip():
             raise ValueError("the question is empty")
+        if settings.scorer == "judge" and settings.beam > 1:
+            self._check_judge()
         new_images = self.prepare_images(images)
         all_images = [img for turn in history for img in turn.images] + new_images
         text = self.render_prompt(history, question, len(new_images))

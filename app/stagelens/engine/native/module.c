@@ -143,7 +143,11 @@ static PyObject * Engine_raise(EngineObject * self, int status) {
 }
 
 static void Engine_dealloc(EngineObject * self) {
-    if (self->loaded) sl_engine_free(&self->eng);
+    if (self->loaded) {
+        Py_BEGIN_ALLOW_THREADS
+        sl_engine_free(&self->eng);
+        Py_END_ALLOW_THREADS
+    }
     self->loaded = false;
     Py_TYPE(self)->tp_free((PyObject *) self);
 }
@@ -260,10 +264,20 @@ static PyObject * Engine_detokenize(EngineObject * self, PyObject * args, PyObje
     if (list_to_tokens(self, arg, &toks, &n) < 0) return NULL;
     size_t cap = 64 + (size_t) n * 16, len = 0;
     char * buf = malloc(cap);
-    char piece[256];
+    int32_t piece_cap = 256;
+    char * piece = malloc((size_t) piece_cap);
+    if (!piece) {
+        free(buf);
+        buf = NULL;
+    }
     for (int32_t i = 0; buf && i < n; i++) {
-        int32_t np = llama_token_to_piece(self->eng.vocab, toks[i], piece, (int32_t) sizeof piece, 0, special);
-        if (np < 0) np = 0;
+        int32_t np = sl_token_piece(&self->eng, toks[i], &piece, &piece_cap, special);
+        if (np < 0) {
+            free(buf);
+            free(piece);
+            free(toks);
+            return Engine_raise(self, self->eng.status);
+        }
         if (len + (size_t) np > cap) {
             cap = (len + (size_t) np) * 2;
             char * bigger = realloc(buf, cap);
@@ -277,6 +291,7 @@ static PyObject * Engine_detokenize(EngineObject * self, PyObject * args, PyObje
         memcpy(buf + len, piece, (size_t) np);
         len += (size_t) np;
     }
+    free(piece);
     free(toks);
     if (!buf) return PyErr_NoMemory();
     PyObject * res = PyBytes_FromStringAndSize(buf, (Py_ssize_t) len);
@@ -728,12 +743,10 @@ static PyObject * Engine_search(EngineObject * self, PyObject * args, PyObject *
     st = sl_search(&self->eng, units, n_units, a.stages, a.n_stages, &a.sp, &hooks, &res);
     Py_END_ALLOW_THREADS
     self->eng.cancel = NULL;
-    if (st == SL_ERR_CALLBACK && h.exc_type) {
+    if (h.exc_type) {
+        /* a hook raised: that exception is the answer, whatever the status says */
         PyErr_Restore(h.exc_type, h.exc_value, h.exc_tb);
     } else if (st != SL_OK) {
-        Py_XDECREF(h.exc_type);
-        Py_XDECREF(h.exc_value);
-        Py_XDECREF(h.exc_tb);
         Engine_raise(self, st);
     } else {
         result = result_to_dict(&res, &a);
@@ -800,7 +813,9 @@ done:
 
 static PyObject * Engine_reset(EngineObject * self, PyObject * unused) {
     if (Engine_enter(self) < 0) return NULL;
+    Py_BEGIN_ALLOW_THREADS
     sl_trunk_reset(&self->eng);
+    Py_END_ALLOW_THREADS
     Engine_leave(self);
     Py_RETURN_NONE;
 }

@@ -81,11 +81,13 @@ void sl_log_clear(void);
 
 int  sl_tokenize(sl_engine * eng, const char * text, size_t len, bool add_special,
                  bool parse_special, llama_token ** out, int32_t * n_out);
-int  sl_token_piece(sl_engine * eng, llama_token tok, char * buf, int32_t cap); /* bytes written */
+/* Bytes of a token's text into *buf, growing it (*cap) when needed; -1 (with the error set) on failure. */
+int  sl_token_piece(sl_engine * eng, llama_token tok, char ** buf, int32_t * cap, bool special);
 
 void sl_unit_free(sl_unit * unit);
 int  sl_trunk_push(sl_trunk * trunk, const sl_unit * unit);   /* takes ownership of unit's buffers */
 void sl_trunk_reset(sl_engine * eng);                          /* forget everything, clear the KV */
+void sl_trunk_drop_kv(sl_engine * eng);                        /* clear the KV, keep the units as pending */
 /* Make the trunk equal to `units` (copied): keep the longest cached common
  * prefix, drop the rest from the KV, evaluate all but the last unit. */
 int  sl_trunk_sync(sl_engine * eng, const sl_unit * units, int32_t n_units,
@@ -99,6 +101,8 @@ void sl_drop_seqs(sl_engine * eng, int32_t first_seq);
 /* ---- search (sl_search.c) ---- */
 enum sl_scorer { SL_SCORER_LOGPROB = 0, SL_SCORER_JUDGE = 1, SL_SCORER_EXTERNAL = 2 };
 enum sl_mode { SL_MODE_BATCHED = 0, SL_MODE_REFERENCE = 1 };
+#define SL_MAX_PENDING 64   /* trunk tokens still undecoded when a stage starts */
+
 enum sl_close { SL_RUNNING = 0, SL_CLOSED_TAG, SL_CLOSED_BUDGET, SL_CLOSED_EOS, SL_CLOSED_CANCEL };
 
 typedef struct {

@@ -210,9 +210,24 @@ int sl_tokenize(sl_engine * eng, const char * text, size_t len, bool add_special
     return SL_OK;
 }
 
-int sl_token_piece(sl_engine * eng, llama_token tok, char * buf, int32_t cap) {
-    int32_t n = llama_token_to_piece(eng->vocab, tok, buf, cap, 0, false);
-    return n < 0 ? 0 : n;
+int sl_token_piece(sl_engine * eng, llama_token tok, char ** buf, int32_t * cap, bool special) {
+    int32_t n = llama_token_to_piece(eng->vocab, tok, *buf, *cap, 0, special);
+    if (n < 0) {
+        /* the piece is longer than the buffer: -n is its size */
+        char * bigger = realloc(*buf, (size_t) -n);
+        if (!bigger) {
+            sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
+            return -1;
+        }
+        *buf = bigger;
+        *cap = -n;
+        n = llama_token_to_piece(eng->vocab, tok, *buf, *cap, 0, special);
+    }
+    if (n < 0) {
+        sl_set_error(eng, SL_ERR_DECODE, "token %d has no text", tok);
+        return -1;
+    }
+    return n;
 }
 
 int sl_batch_add(struct llama_batch * b, llama_token tok, llama_pos pos, llama_seq_id seq, bool logits) {
@@ -274,6 +289,19 @@ static void sl_trunk_truncate(sl_trunk * t, int32_t n) {
     }
     if (n < t->n_units) t->n_units = n;
     if (t->n_kv > t->n_units) t->n_kv = t->n_units;
+}
+
+void sl_trunk_drop_kv(sl_engine * eng) {
+    llama_memory_clear(llama_get_memory(eng->ctx), true);
+    eng->trunk.n_kv = 0;
+    eng->trunk.kv_pos = 0;
+    eng->trunk.kv_cells = 0;
+}
+
+/* Undo a failed evaluation from `pos` on; when the memory cannot remove a
+ * partial range, drop the whole cache and keep every unit pending. */
+static void sl_trunk_rollback(sl_engine * eng, llama_pos pos) {
+    if (!llama_memory_seq_rm(llama_get_memory(eng->ctx), 0, pos, -1)) sl_trunk_drop_kv(eng);
 }
 
 void sl_trunk_reset(sl_engine * eng) {
@@ -356,7 +384,7 @@ static int sl_eval_image(sl_engine * eng, sl_unit * u, int64_t * image_encodes, 
     int32_t r = mtmd_helper_eval_chunk_single(eng->mctx, eng->ctx, u->chunk, t->kv_pos, 0,
                                               eng->n_batch, false, &new_pos);
     if (r != 0) {
-        llama_memory_seq_rm(llama_get_memory(eng->ctx), 0, t->kv_pos, -1);
+        sl_trunk_rollback(eng, t->kv_pos);
         if (eng->cancel && atomic_load(eng->cancel)) {
             eng->status = SL_CANCELLED;
             return SL_CANCELLED;
@@ -398,7 +426,7 @@ int sl_trunk_flush(sl_engine * eng, int32_t keep_pending, int64_t * image_encode
         }
         st = sl_decode_checked(eng, batch, "reading the prompt");
         if (st != SL_OK) {
-            llama_memory_seq_rm(llama_get_memory(eng->ctx), 0, t->kv_pos, -1);
+            sl_trunk_rollback(eng, t->kv_pos);
             break;
         }
         for (int32_t i = 0; i < batch.n_tokens; i++) t->units[first + i].pos = t->kv_pos + i;

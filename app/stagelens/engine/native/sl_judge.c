@@ -88,6 +88,10 @@ static int sl_judge_round(sl_engine * eng, const sl_search_params * sp, sl_tokve
         for (int32_t p = 0; p < n_pairs && status == SL_OK; p++) {
             if (row[p] >= 0) {
                 const float * logits = llama_get_logits_ith(eng->ctx, row[p]);
+                if (!logits) {
+                    status = sl_set_error(eng, SL_ERR_DECODE, "llama.cpp gave no logits for a judge prompt");
+                    break;
+                }
                 margins[p] = (double) logits[sp->judge_choice_a] - (double) logits[sp->judge_choice_b];
                 row[p] = -1;
                 remaining--;

@@ -177,8 +177,9 @@ static int sl_generate(sl_run * run, sl_candidate * cands, int32_t n, int32_t ba
     const sl_search_params * sp = run->sp;
     struct llama_batch batch = llama_batch_init(n, 0, 1);
     size_t * safe = calloc((size_t) n, sizeof *safe);
-    char piece[256];
-    int status = safe ? SL_OK : SL_ERR_NOMEM;
+    int32_t piece_cap = 256;
+    char * piece = malloc((size_t) piece_cap);
+    int status = safe && piece ? SL_OK : sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
     for (int32_t i = 0; i < n && status == SL_OK; i++) {
         cands[i].logits_idx = sl_batch_add(&batch, lead, lead_pos, cands[i].seq, true);
         cands[i].pos = lead_pos + 1;
@@ -197,6 +198,10 @@ static int sl_generate(sl_run * run, sl_candidate * cands, int32_t n, int32_t ba
             sl_candidate * c = &cands[i];
             if (c->closed_by != SL_RUNNING) continue;
             const float * logits = llama_get_logits_ith(eng->ctx, c->logits_idx);
+            if (!logits) {
+                status = sl_set_error(eng, SL_ERR_DECODE, "llama.cpp gave no logits for candidate %d", base + i);
+                break;
+            }
             llama_token tok = llama_sampler_sample(c->sampler, eng->ctx, c->logits_idx);
             if (llama_vocab_is_eog(eng->vocab, tok)) {
                 c->closed_by = SL_CLOSED_EOS;
@@ -204,7 +209,11 @@ static int sl_generate(sl_run * run, sl_candidate * cands, int32_t n, int32_t ba
                 continue;
             }
             c->sum_logprob += sl_log_softmax_at(logits, eng->n_vocab, tok);
-            int32_t np = sl_token_piece(eng, tok, piece, (int32_t) sizeof piece);
+            int32_t np = sl_token_piece(eng, tok, &piece, &piece_cap, false);
+            if (np < 0) {
+                status = eng->status;
+                break;
+            }
             size_t old_len = c->text_len;
             if (sl_candidate_append(c, tok, piece, np) != SL_OK) {
                 status = sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
@@ -237,8 +246,10 @@ static int sl_generate(sl_run * run, sl_candidate * cands, int32_t n, int32_t ba
                 cands[i].wall_s = sl_now() - cands[i].t0;
             }
         }
-        sl_flush_text(run, cands, n, safe, base);
+        int flushed = sl_flush_text(run, cands, n, safe, base);
+        if (flushed != SL_OK) status = flushed; /* the handler raised: that wins over the cancel */
     }
+    free(piece);
     free(safe);
     llama_batch_free(batch);
     return status;
@@ -332,10 +343,7 @@ static int sl_commit(sl_run * run, sl_stage_result * res, const sl_stage_spec * 
 /* Reference cost model: throw the KV away and evaluate the whole trunk again
  * up to (not including) its last `keep` units. */
 int sl_reprefill(sl_engine * eng, int32_t keep, sl_result * out) {
-    llama_memory_clear(llama_get_memory(eng->ctx), true);
-    eng->trunk.n_kv = 0;
-    eng->trunk.kv_pos = 0;
-    eng->trunk.kv_cells = 0;
+    sl_trunk_drop_kv(eng);
     return sl_trunk_flush(eng, keep, &out->image_encodes, &out->prefill_tokens);
 }
 
@@ -354,8 +362,13 @@ static int sl_check_fits(sl_engine * eng, const sl_unit * prompt, int32_t n_prom
     int64_t per_stage = 2 + sp->max_stage_tokens + tags;
     int64_t live = sp->beam > 1 ? sp->beam * per_stage : per_stage;
     if (sp->scorer == SL_SCORER_JUDGE && sp->beam > 1) {
-        int64_t jl = (sp->mode == SL_MODE_BATCHED ? sp->beam / 2 : 1) * judge;
-        live = live > jl ? live : jl;
+        if (sp->mode == SL_MODE_BATCHED) {
+            /* the candidates keep their cells while the judge sequences run */
+            live += (sp->beam / 2) * (judge + 1 + tags);
+        } else {
+            /* each comparison re-prefills on a cleared cache: one at a time */
+            live = live > judge ? live : judge;
+        }
     }
     int64_t need = prompt_cells + n_stages * per_stage + live;
     if (need > eng->n_ctx) {
@@ -369,7 +382,8 @@ static int sl_check_fits(sl_engine * eng, const sl_unit * prompt, int32_t n_prom
     return SL_OK;
 }
 
-static int sl_check_params(sl_engine * eng, const sl_search_params * sp, int32_t n_stages) {
+static int sl_check_params(sl_engine * eng, const sl_search_params * sp, const sl_stage_spec * stages,
+                           int32_t n_stages) {
     if (n_stages < 1 || n_stages > 4) return sl_set_error(eng, SL_ERR_ARG, "between 1 and 4 stages, got %d", n_stages);
     if (sp->beam < 1) return sl_set_error(eng, SL_ERR_ARG, "beam must be at least 1, got %d", sp->beam);
     if (sp->beam > eng->n_seq_max - 1) {
@@ -382,6 +396,13 @@ static int sl_check_params(sl_engine * eng, const sl_search_params * sp, int32_t
     }
     if (sp->beam > eng->n_batch) return sl_set_error(eng, SL_ERR_ARG, "beam %d exceeds the batch size", sp->beam);
     if (sp->max_stage_tokens < 1) return sl_set_error(eng, SL_ERR_ARG, "the stage token budget must be positive");
+    for (int32_t s = 0; s + 1 < n_stages; s++) {
+        /* a forced closing tag plus the last sampled token wait for the next stage */
+        if (stages[s].n_close + 1 > SL_MAX_PENDING) {
+            return sl_set_error(eng, SL_ERR_ARG, "the closing tag of the %s stage is %d tokens; at most %d fit",
+                                stages[s].name, stages[s].n_close, SL_MAX_PENDING - 1);
+        }
+    }
     if (sp->scorer == SL_SCORER_JUDGE && sp->beam > 1 && (sp->judge_choice_a < 0 || sp->judge_choice_b < 0)) {
         return sl_set_error(eng, SL_ERR_ARG, "the judge scorer needs its choice tokens");
     }
@@ -398,8 +419,11 @@ static int sl_run_stage(sl_run * run, const sl_stage_spec * st, sl_stage_result 
     llama_pos pre_pos = t->kv_pos;
     int32_t units_before_open = t->n_units;
     int32_t n_pending = batched ? t->n_units - t->n_kv : 0;
-    llama_token pending[64];
-    if (n_pending > 64) n_pending = 64;
+    llama_token pending[SL_MAX_PENDING];
+    if (n_pending > SL_MAX_PENDING) {
+        return sl_set_error(eng, SL_ERR_ARG, "%d tokens wait before the %s stage; at most %d fit", n_pending,
+                            st->name, SL_MAX_PENDING);
+    }
     for (int32_t i = 0; i < n_pending; i++) pending[i] = t->units[t->n_kv + i].token;
 
     if (sp->force_stages) {
@@ -457,7 +481,7 @@ int sl_search(sl_engine * eng, const sl_unit * prompt, int32_t n_prompt, const s
     eng->status = SL_OK;
     eng->err[0] = '\0';
     sl_log_clear();
-    int status = sl_check_params(eng, sp, n_stages);
+    int status = sl_check_params(eng, sp, stages, n_stages);
     if (status == SL_OK) status = sl_check_fits(eng, prompt, n_prompt, stages, n_stages, sp);
     if (status == SL_OK) status = sl_trunk_sync(eng, prompt, n_prompt, &out->image_encodes, &out->prompt_tokens);
     out->prefill_tokens += out->prompt_tokens;
@@ -473,8 +497,12 @@ int sl_search(sl_engine * eng, const sl_unit * prompt, int32_t n_prompt, const s
         }
     }
     if (status == SL_OK && sp->mode == SL_MODE_BATCHED) {
-        /* decode the answer's tail now, so a follow-up question reads only its own turn */
+        /* decode the answer's tail now, so a follow-up question reads only its own turn; every stage
+         * is done, so a cancel arriving now must not turn the finished answer into a partial one */
+        atomic_int * cancel = eng->cancel;
+        eng->cancel = NULL;
         status = sl_trunk_flush(eng, 0, &out->image_encodes, &out->prefill_tokens);
+        eng->cancel = cancel;
     }
     if (status == SL_CANCELLED) {
         out->cancelled = true;
@@ -515,8 +543,12 @@ int sl_fork_logits(sl_engine * eng, const sl_unit * prompt, int32_t n_prompt, ll
         for (int32_t i = 0; i < n && status == SL_OK; i++) {
             if (step < n_branch[i]) {
                 if (step == n_branch[i] - 1) {
-                    memcpy(out_logits + (size_t) i * eng->n_vocab, llama_get_logits_ith(eng->ctx, row),
-                           sizeof(float) * (size_t) eng->n_vocab);
+                    const float * logits = llama_get_logits_ith(eng->ctx, row);
+                    if (!logits) {
+                        status = sl_set_error(eng, SL_ERR_DECODE, "llama.cpp gave no logits for branch %d", i);
+                        break;
+                    }
+                    memcpy(out_logits + (size_t) i * eng->n_vocab, logits, sizeof(float) * (size_t) eng->n_vocab);
                 }
                 row++;
             }
