@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import tomllib
 from pathlib import Path
@@ -38,6 +39,19 @@ HIDDEN_IMPORTS = [
 # path, our extension binds to those by soname). PyInstaller would add a second copy
 # at the top level as dependencies of our extension: leave those out.
 LLAMA_PREFIXES = ("libllama", "libggml", "libmtmd", "llama.dll", "ggml", "mtmd.dll")
+
+
+def package_root() -> str:
+    """The sys.path entry that holds the `stagelens` this Python imports: site-packages for a
+    release venv (with its compiled extension), app/ for an editable install. Never the source
+    tree by default: a fresh clone's app/ has no compiled extension."""
+    spec = importlib.util.find_spec("stagelens")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("stagelens is not installed in the Python running PyInstaller")
+    package_dir = Path(next(iter(spec.submodule_search_locations)))
+    if not any((package_dir / "engine").glob("_native*")):
+        raise SystemExit(f"{package_dir} has no compiled engine extension: install StageLens with pip first")
+    return str(package_dir.parent)
 
 
 def datas() -> list[tuple[str, str]]:

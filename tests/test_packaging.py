@@ -138,11 +138,38 @@ def test_frozen_app_answers_and_keeps_one_libllama(frozen_app, tiny_model, tmp_p
 
 
 @pytest.mark.slow
+def test_frozen_app_ships_the_demo_model_and_keeps_data_in_platformdirs(frozen_app, tmp_path):
+    internal = frozen_app / "_internal"
+    assert (internal / "models/demo/demo-text.gguf").is_file() and (internal / "models/demo/demo-mmproj.gguf").is_file()
+    assert (internal / "models/catalog.json").is_file()
+    before = _files(frozen_app)
+    # no STAGELENS_HOME: the platformdirs defaults, under an XDG layout of our own
+    env = {k: v for k, v in _env(tmp_path).items() if k != "STAGELENS_HOME"}
+    env.update(HOME=str(tmp_path / "user"), XDG_DATA_HOME=str(tmp_path / "xdg-data"),
+               XDG_CONFIG_HOME=str(tmp_path / "xdg-config"), XDG_CACHE_HOME=str(tmp_path / "xdg-cache"))
+    info = json.loads(subprocess.run([str(frozen_app / "stagelens"), "info", "--json"], capture_output=True, text=True,
+                                     timeout=120, env=env, check=True).stdout)
+    assert info["data_dir"].startswith(str(tmp_path / "xdg-data"))
+    listed = subprocess.run([str(frozen_app / "stagelens"), "models", "list", "--json"], capture_output=True,
+                            text=True, timeout=120, env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "qwen" in listed.stdout.lower(), "the catalog is bundled"
+    answer = subprocess.run([str(frozen_app / "stagelens"), "ask", str(internal / "resources/samples/scene-1.png"),
+                             "-q", "How many shapes are there?", "--json"], capture_output=True, text=True,
+                            timeout=300, env=env)
+    assert answer.returncode == 0, answer.stderr
+    assert "demo-text.gguf" in json.loads(answer.stdout)["model"]["path"], "the bundled demo model is the default"
+    assert _files(frozen_app) == before, "the frozen app wrote inside its own folder"
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("stagelens.ui.app") is None, reason="the window is not built yet")
 def test_frozen_app_passes_its_self_test(frozen_app, tmp_path):
+    before = _files(frozen_app)
     out = subprocess.run([str(frozen_app / "stagelens"), "--self-test"], capture_output=True, text=True,
                          timeout=300, env=_env(tmp_path))
     assert out.returncode == 0, out.stdout + out.stderr
+    assert _files(frozen_app) == before, "the frozen app wrote inside its own folder"
 
 
 @pytest.mark.slow
@@ -154,3 +181,6 @@ def test_frozen_app_without_display_says_so(frozen_app, tmp_path):
     out = subprocess.run([str(frozen_app / "stagelens")], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode != 0
     assert "Traceback" not in out.stderr and "display" in (out.stderr + out.stdout).lower()
+    env["DISPLAY"] = ":987"  # set, but no server answers: Qt would abort
+    out = subprocess.run([str(frozen_app / "stagelens")], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 2 and "no display" in out.stderr and "Traceback" not in out.stderr

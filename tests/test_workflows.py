@@ -64,4 +64,28 @@ def test_platform_scripts_cover_signing_and_runtime():
     assert "vcomp140.dll" in win_spec
     iss = (ROOT / "packaging/windows/installer.iss").read_text()
     assert "[Setup]" in iss and "{#AppVersion}" in iss
-    assert "-DGGML_CUDA=on" in (ROOT / "packaging/windows/build.ps1").read_text()
+    win_build = (ROOT / "packaging/windows/build.ps1").read_text()
+    assert "-DGGML_CUDA=on -DGGML_CUDA_NO_VMM=ON" in win_build, "a CUDA build must start without the NVIDIA driver"
+    assert "cudart64_*.dll" in win_build and "cublasLt64_*.dll" in win_build
+
+
+def test_macos_signing_finds_every_macho_deepest_first(tmp_path):
+    sys.path.insert(0, str(ROOT / "packaging" / "macos"))
+    try:
+        from macho_files import macho_files
+    finally:
+        sys.path.pop(0)
+    app = tmp_path / "StageLens.app"
+    framework_binary = app / "Contents/Frameworks/QtCore.framework/Versions/A/QtCore"
+    main_binary = app / "Contents/MacOS/stagelens"
+    dylib = app / "Contents/Frameworks/llama_cpp/lib/libllama.dylib"
+    for path, head in ((framework_binary, b"\xcf\xfa\xed\xfe"), (main_binary, b"\xca\xfe\xba\xbe"),
+                       (dylib, b"\xcf\xfa\xed\xfe"), (app / "Contents/Info.plist", b"<?xml"),
+                       (app / "Contents/Resources/icon.icns", b"icns")):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(head + b"\0" * 64)
+    (app / "Contents/Frameworks/QtCore").symlink_to(framework_binary)
+    found = macho_files(app)
+    assert set(found) == {framework_binary, main_binary, dylib}, "by magic number, not by suffix; links skipped"
+    assert found[0] == framework_binary and found[-1] == main_binary, "deepest first"
+    assert "macho_files.py" in (ROOT / "packaging/macos/build.sh").read_text()

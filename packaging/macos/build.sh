@@ -21,10 +21,14 @@ APP="build/pyinstaller/dist/StageLens.app"
 # smoke test before signing
 QT_QPA_PLATFORM=offscreen "$APP/Contents/MacOS/stagelens" --self-test
 
-# sign inside-out: every dylib/.so, then the app, with the hardened runtime
+# sign inside-out with the hardened runtime: every Mach-O file, deepest first (Qt framework
+# binaries and the Python library have no .dylib suffix, so go by magic number, not by name),
+# then the app itself
 IDENTITY="${APPLE_SIGN_IDENTITY:--}"
-find "$APP/Contents" -type f \( -name '*.dylib' -o -name '*.so' \) -print0 |
-  xargs -0 codesign --force --timestamp --options runtime --sign "$IDENTITY"
+"$PY" packaging/macos/macho_files.py "$APP" |
+  while IFS= read -r -d '' f; do
+    codesign --force --timestamp --options runtime --sign "$IDENTITY" "$f"
+  done
 codesign --force --timestamp --options runtime --entitlements packaging/macos/entitlements.plist \
   --sign "$IDENTITY" "$APP"
 codesign --verify --deep --strict --verbose=2 "$APP"
