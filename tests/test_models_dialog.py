@@ -69,6 +69,10 @@ def test_dialog_catalog_download_pause_resume_installed(qtbot, dialog, hub, tmp_
     assert card.pause.isVisible() and card.cancel.isVisible() and not card.download.isEnabled()
     assert "%" in card.rows[0].detail.text()
     shot(dialog, "2_downloading")
+    # the server stays silent: the row stops showing the last burst's speed and says so
+    qtbot.waitUntil(lambda: "waiting for the server" in card.rows[0].detail.text(), timeout=30000)
+    assert "/s" not in card.rows[0].detail.text() and "left" not in card.rows[0].detail.text()
+    shot(dialog, "2b_server_silent")
 
     qtbot.mouseClick(card.pause, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "Paused" in card.status.text(), timeout=30000)
@@ -139,3 +143,75 @@ def test_dialog_import_and_gpu_tab(qtbot, dialog, tiny_model, tmp_path):
     dialog.gpu_mode.setCurrentText("auto")
     assert layers[-1] == "auto"
     shot(dialog, "8_gpu")
+
+
+def test_gated_model_points_at_the_token_field_and_the_typed_token_downloads_it(
+        qtbot, dialog, hub, tmp_path):  # noqa: F811
+    for f in hub.files.values():
+        f.token, f.stall_after = "hf_secret_for_test", None
+    card = dialog.cards["tiny-vlm"]
+    assert dialog.token.echoMode() == dialog.token.EchoMode.Password
+    qtbot.mouseClick(card.download, Qt.MouseButton.LeftButton)
+    # the card may show Failed (its refresh timer) before the failure event reaches the dialog
+    qtbot.waitUntil(lambda: "Hub token field" in dialog.message.text(), timeout=30000)
+    assert "Failed" in card.status.text() and "gated" in dialog.message.text()
+    assert dialog.token.styleSheet(), "the token field is marked as the place to act"
+    shot(dialog, "9_token_needed")
+
+    qtbot.keyClicks(dialog.token, "hf_secret_for_test")
+    assert dialog.manager.token == "hf_secret_for_test" and not dialog.token.styleSheet()
+    qtbot.mouseClick(card.resume, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Installed" in card.status.text(), timeout=30000)
+    assert Registry(tmp_path / "models").get("tiny-vlm") is not None
+    # kept in memory only: nothing the app wrote holds the token
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and b"hf_secret_for_test" in p.read_bytes()]
+
+
+def test_installed_rows_show_parameters_size_and_vision_of_both_files(qtbot, dialog, tiny_model):
+    from stagelens.models.gguf_info import human_bytes, human_count, read_gguf_info
+    from stagelens.ui.models_dialog import InstalledRow
+
+    model = dialog.import_files(tiny_model.text, tiny_model.mmproj)
+    assert model is not None
+    row = dialog.installed_page.findChild(InstalledRow)
+    text_line, proj_line = (label.text() for label in row.facts)
+    text, proj = read_gguf_info(tiny_model.text), read_gguf_info(tiny_model.mmproj)
+    assert f"parameters {human_count(text.n_params)}" in text_line
+    assert f"size {human_bytes(text.file_size)}" in text_line and "text model" in text_line
+    assert f"parameters {human_count(proj.n_params)}" in proj_line
+    assert f"size {human_bytes(proj.file_size)}" in proj_line and "vision encoder yes" in proj_line
+    shot(dialog, "10_installed_details")
+
+
+def test_gpu_tab_opens_on_the_current_setting_and_plans_with_the_users_context(qtbot, dialog, tiny_model):
+    from stagelens.models.gguf_info import read_gguf_info
+    from stagelens.models.gpu import HEADROOM_BYTES, HEADROOM_FRACTION, backend_info, plan_offload
+    from test_models_local import _gpu
+
+    model = dialog.import_files(tiny_model.text, tiny_model.mmproj)
+    text, proj = read_gguf_info(model.text), read_gguf_info(model.mmproj)
+    # free VRAM that holds the whole model at 64 tokens of context but not at the 8192 default
+    small_ctx = 64
+    need = HEADROOM_BYTES + proj.file_size + text.file_size + text.kv_bytes_per_token * small_ctx
+    gpu = backend_info(_gpu(int(need / (1 - HEADROOM_FRACTION)) + 16))
+    at_small, at_default = (plan_offload(text, proj, n, gpu).n_gpu_layers for n in (small_ctx, 8192))
+    assert at_small != at_default
+
+    chosen = []
+    manual = ModelsDialog(manager=dialog.manager, catalog=[], backend=gpu, gpu_auto=False, n_gpu_layers=12,
+                          n_ctx=small_ctx)
+    qtbot.addWidget(manual)
+    manual.gpu_layers_chosen.connect(chosen.append)
+    assert manual.gpu_mode.currentText() == "manual"
+    assert manual.gpu_layers.value() == 12 and manual.gpu_layers.isEnabled()
+    assert f"auto = {at_small} layers" in manual.gpu_plan.text() and f"{small_ctx} tokens" in manual.gpu_plan.text()
+    assert chosen == [], "opening the dialog changes no setting"
+    manual.tabs.setCurrentIndex(2)
+    manual.show()
+    qtbot.waitExposed(manual)
+    shot(manual, "11_gpu_manual")
+
+    auto = ModelsDialog(manager=dialog.manager, catalog=[], backend=gpu, gpu_auto=True, n_gpu_layers=5)
+    qtbot.addWidget(auto)
+    assert auto.gpu_mode.currentText() == "auto" and not auto.gpu_layers.isEnabled()
+    assert auto.gpu_layers.value() == 5 and f"auto = {at_default} layers" in auto.gpu_plan.text()

@@ -517,3 +517,98 @@ def test_a_changed_file_on_the_hub_is_not_downloaded(hub, tmp_path, model_files)
     assert job.wait(60)
     assert isinstance(job.error, ChecksumError) and "different tiny-text.gguf" in str(job.error)
     assert not hub.gets("tiny-text.gguf")
+
+
+def test_progress_reports_speed_and_time_left_while_bytes_arrive(hub, tmp_path, model_files):
+    serve(hub, model_files, chunk=CHUNK, delay=0.005)  # a slow link: many chunks, each a moment apart
+    events = Events()
+    manager(hub, tmp_path, events, event_interval=0.0).download(entry_for(model_files))
+    moving = [f for e in events.items if e.state == "downloading" for f in e.files
+              if f.state == "downloading" and f.speed > 0 and f.eta is not None]
+    assert moving, "some progress event must carry a speed and a time left"
+    text = moving[-1].describe()
+    assert "/s" in text and "left" in text
+
+
+def test_speed_falls_while_the_server_is_silent_and_then_says_waiting(hub, tmp_path, model_files):
+    from stagelens.models.download import STALLED_AFTER
+
+    serve(hub, model_files)
+    hub.files[(REPO, "tiny-text.gguf")].stall_after = STALL
+    arrived = threading.Event()
+    events = Events()
+    events.hooks.append(lambda e: e.files[0].done >= STALL and arrived.set())
+    job = manager(hub, tmp_path, events, event_interval=0.0).start(entry_for(model_files))
+    assert arrived.wait(60)
+    last = job._bytes_at[0]
+    at_last, later = job.event(now=last + 0.01).files[0], job.event(now=last + STALLED_AFTER / 2).files[0]
+    assert at_last.speed > later.speed > 0, "a silent server must not keep the last burst's speed"
+    assert later.eta > at_last.eta
+    silent = job.event(now=last + STALLED_AFTER + 0.5).files[0]
+    assert silent.speed == 0 and silent.eta is None
+    assert "waiting for the server" in silent.describe() and "/s" not in silent.describe()
+    job.cancel()
+    assert job.wait(60)
+
+
+def _until(condition, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def _two_quants(model_files) -> CatalogEntry:
+    from dataclasses import replace
+
+    text = model_files[0][1]
+    entry = entry_for(model_files)
+    q8 = CatalogFile("tiny-text-q8.gguf", len(text), hashlib.sha256(text).hexdigest())
+    return replace(entry, quants={"F32": entry.quants["F32"], "Q8_0": q8})
+
+
+def test_two_quants_of_one_model_share_the_projector_download(hub, tmp_path, model_files):
+    entry = _two_quants(model_files)
+    serve(hub, [*model_files, ("tiny-text-q8.gguf", model_files[0][1])])
+    hub.files[(REPO, "tiny-mmproj.gguf")].stall_after = STALL
+    events = Events()
+    mgr = manager(hub, tmp_path, events, event_interval=0.0)
+    a = mgr.start(entry, "F32")
+    assert _until(lambda: a.files[1].done >= STALL), "the first download reaches the projector"
+    b = mgr.start(entry, "Q8_0")
+    assert _until(lambda: b.files[1].state == "waiting" or b.finished), b.message
+    assert b.files[1].state == "waiting", "the second quantization must wait for the projector being fetched"
+    hub.release.set()
+    assert a.wait(60) and b.wait(60)
+    assert (a.state, b.state) == ("done", "done"), (a.message, b.message)
+    mmproj = tmp_path / "models" / "tiny-vlm" / "tiny-mmproj.gguf"
+    assert hashlib.sha256(mmproj.read_bytes()).hexdigest() == entry.mmproj.sha256
+    assert sum(r.sent for r in hub.gets("tiny-mmproj.gguf")) == len(model_files[1][1]), "fetched once"
+    assert {m.id for m in Registry(tmp_path / "models").list()} == {"tiny-vlm", "tiny-vlm-q8_0"}
+
+
+def test_disk_check_counts_the_bytes_other_downloads_still_need(hub, tmp_path, model_files):
+    from stagelens.models.download import DISK_HEADROOM
+
+    other = [("other-text.gguf", model_files[0][1]), ("other-mmproj.gguf", model_files[1][1])]
+    serve(hub, model_files, stall_after=STALL)
+    serve(hub, other, repo="stagelens-test/other-GGUF")
+    pair = sum(len(data) for _name, data in model_files)
+    free = pair + DISK_HEADROOM + 1000  # room for one model at a time, not two
+    events = Events()
+    arrived = threading.Event()
+    events.hooks.append(lambda e: e.model_id == "tiny-vlm" and e.files[0].done >= STALL and arrived.set())
+    mgr = manager(hub, tmp_path, events, event_interval=0.0, free_space=lambda _p: free)
+    first = mgr.start(entry_for(model_files))
+    assert arrived.wait(60)
+    second = mgr.start(entry_for(other, model_id="other-vlm", repo="stagelens-test/other-GGUF"))
+    assert second.wait(60)
+    assert isinstance(second.error, DiskSpaceError)
+    assert "other downloads still need" in str(second.error)
+    assert not hub.gets("other-text.gguf"), "nothing is fetched when the space is taken"
+
+    hub.release.set()
+    assert first.wait(60) and first.state == "done"
+    assert second.resume().wait(60) and second.state == "done", "with the first one finished it fits"

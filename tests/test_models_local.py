@@ -130,6 +130,23 @@ def test_projector_found_next_to_the_text_model_by_name_and_metadata(folder, wid
     assert pairs_in_folder(folder) == [(folder / "tiny-text.gguf", folder / "tiny-mmproj.gguf")]
 
 
+@pytest.mark.parametrize("text_name, right, wrong", [
+    # the wrong projector sorts first, so picking the first one that fits would choose it
+    ("smolcat-Q8_0.gguf", "mmproj-smolcat-f16.gguf", "mmproj-bigdog-f16.gguf"),
+    ("zeta-vl-F32.gguf", "zeta-vl-mmproj-F16.gguf", "alpha-mmproj.gguf"),
+    # an exact name beats the generic "mmproj-model" file that could belong to anything
+    ("qwenish-Q4_K_M.gguf", "mmproj-qwenish-Q8_0.gguf", "mmproj-model-f16.gguf"),
+])
+def test_projector_choice_follows_the_name_when_two_fit(tmp_path, tiny_model, text_name, right, wrong):
+    d = tmp_path / "two-projectors"
+    d.mkdir()
+    shutil.copy(tiny_model.text, d / text_name)
+    for name in (right, wrong):
+        shutil.copy(tiny_model.mmproj, d / name)  # both fit the text model: only the name tells them apart
+    assert sorted(p.name for p in d.glob("*mmproj*"))[0] == wrong
+    assert find_projector(d / text_name) == d / right
+
+
 def test_import_registers_a_checked_pair(folder, registry):
     model = import_local(folder / "tiny-text.gguf", registry=registry)
     assert model.mmproj == str((folder / "tiny-mmproj.gguf").resolve())

@@ -101,7 +101,9 @@ class FileProgress:
             parts.append(f"{human_bytes(self.speed)}/s")
             parts.append(f"{format_eta(self.eta)} left")
         elif self.state == "downloading" and self.done < (self.total or 0):
-            parts.append("waiting for the server")
+            parts.append("waiting for the server…")
+        elif self.state == "waiting":
+            parts.append("waiting for another download of this file")
         elif self.state != "queued":
             parts.append(self.state)
         return " · ".join(parts)
@@ -128,6 +130,8 @@ class DownloadEvent:
 def format_eta(seconds: float | None) -> str:
     if seconds is None:
         return "unknown time"
+    if seconds < 0.5:
+        return "under 1 s"
     seconds = int(seconds + 0.5)
     if seconds < 60:
         return f"{seconds} s"
@@ -206,6 +210,7 @@ class DownloadJob:
         self._thread: threading.Thread | None = None
         self._finished = threading.Event()
         self._bytes_at: dict[int, float] = {}  # file index -> when bytes last arrived
+        self._speeds: dict[int, _Speed] = {}
 
     @property
     def model_id(self) -> str:
@@ -263,18 +268,32 @@ class DownloadJob:
         self.message = message
         self.manager._emit(self)
 
-    def event(self) -> DownloadEvent:
-        now = time.monotonic()
-        files = tuple(
-            replace(f, speed=0.0, eta=None)
-            if f.state == "downloading" and now - self._bytes_at.get(i, now) > STALLED_AFTER else f
-            for i, f in enumerate(self.files)
-        )
+    def event(self, now: float | None = None) -> DownloadEvent:
+        """The job as it stands at ``now`` (default: this moment): speeds are measured up to now,
+        so they fall while the server sends nothing instead of repeating the last burst."""
+        now = time.monotonic() if now is None else now
+        files = tuple(self._live(i, f, now) for i, f in enumerate(self.files))
         return DownloadEvent(self.id, self.model_id, self.state, files, self.message)
+
+    def _live(self, index: int, f: FileProgress, now: float) -> FileProgress:
+        if f.state != "downloading":
+            return f
+        last, speed = self._bytes_at.get(index), self._speeds.get(index)
+        if last is None or speed is None or now - last > STALLED_AFTER:
+            return replace(f, speed=0.0, eta=None)
+        rate = speed.rate(now)
+        eta = (f.total - f.done) / rate if rate > 0 and f.total is not None else None
+        return replace(f, speed=rate, eta=eta)
+
+    def remaining(self) -> dict[Path, int]:
+        """Bytes each unfinished file still needs, by final path."""
+        return {self.folder / spec.file: max(0, f.total - f.done)
+                for (_role, spec), f in zip(self.file_specs, self.files, strict=True)
+                if f.state != "done" and f.total is not None}
 
 
 class _Speed:
-    """Bytes per second over a sliding window."""
+    """Bytes per second over a sliding window that ends at the moment asked about."""
 
     def __init__(self, window: float = 3.0) -> None:
         self.window = window
@@ -282,10 +301,16 @@ class _Speed:
 
     def add(self, now: float, total: int) -> float:
         self.samples.append((now, total))
-        while len(self.samples) > 2 and now - self.samples[0][0] > self.window:
+        # keep one sample from before the window as its starting point
+        while len(self.samples) > 2 and self.samples[1][0] <= now - self.window:
             self.samples.popleft()
+        return self.rate(now)
+
+    def rate(self, now: float) -> float:
+        if not self.samples:
+            return 0.0
         t0, b0 = self.samples[0]
-        return (total - b0) / (now - t0) if now > t0 else 0.0
+        return (self.samples[-1][1] - b0) / (now - t0) if now > t0 else 0.0
 
 
 def _progress_class(job: DownloadJob, index: int, on_bytes: Callable[[int], None]):
@@ -445,6 +470,7 @@ class DownloadManager:
         job.folder.mkdir(parents=True, exist_ok=True)
         remotes: list[_Remote | None] = []
         need = 0
+        others = self._remaining_of_others(job)
         for i, (_role, spec) in enumerate(job.file_specs):
             final = job.folder / spec.file
             if final.is_file() and (spec.size is None or final.stat().st_size == spec.size):
@@ -452,20 +478,67 @@ class DownloadManager:
                 remotes.append(None)
                 continue
             remote = self._remote(job, spec)
-            have = self._usable_partial(job.folder / spec.file, remote)
+            have = self._partial_if_free(final, remote)
             job._set_file(i, total=remote.size, done=have, resumed_from=have)
-            need += remote.size - have
+            if final not in others:  # a file another download is fetching is counted there
+                need += remote.size - have
             remotes.append(remote)
-        free = self.free_space(job.folder)
-        if need + DISK_HEADROOM > free:
-            raise DiskSpaceError(
-                f"not enough disk space in {job.folder}: {job.model_id} needs {human_bytes(need)} more "
-                f"(plus {human_bytes(DISK_HEADROOM)} to spare) but only {human_bytes(free)} is free"
-            )
+        self._check_space(job, need, sum(others.values()))
         for i, remote in enumerate(remotes):
             if remote is not None:
-                self._fetch(job, i, remote)
+                self._fetch_once(job, i, remote)
         self._install(job)
+
+    def _remaining_of_others(self, job: DownloadJob) -> dict[Path, int]:
+        """Bytes the other running downloads still need, by file (a file two jobs share once)."""
+        with self._jobs_lock:
+            running = [j for j in self.jobs if j is not job and not j.finished]
+        remaining: dict[Path, int] = {}
+        for other in running:
+            for path, left in other.remaining().items():
+                remaining[path] = max(left, remaining.get(path, 0))
+        return remaining
+
+    def _check_space(self, job: DownloadJob, need: int, reserved: int) -> None:
+        free = self.free_space(job.folder)
+        if need + reserved + DISK_HEADROOM <= free:
+            return
+        others = f", and other downloads still need {human_bytes(reserved)} of it" if reserved else ""
+        raise DiskSpaceError(
+            f"not enough disk space in {job.folder}: {job.model_id} needs {human_bytes(need)} more "
+            f"(plus {human_bytes(DISK_HEADROOM)} to spare) but only {human_bytes(free)} is free{others}"
+        )
+
+    def _partial_if_free(self, final: Path, remote: _Remote) -> int:
+        """Like _usable_partial, but leaves alone a partial file another download is writing."""
+        lock = _file_lock(final)
+        if not lock.acquire(blocking=False):
+            return 0
+        try:
+            return self._usable_partial(final, remote)
+        finally:
+            lock.release()
+
+    def _fetch_once(self, job: DownloadJob, index: int, remote: _Remote) -> None:
+        """Fetch a file unless another download (another quantization sharing the projector) is
+        already fetching it: then wait for that one and use its verified file."""
+        final = job.folder / job.file_specs[index][1].file
+        lock = _file_lock(final)
+        if not lock.acquire(blocking=False):
+            job._set_file(index, state="waiting", speed=0.0, eta=None)
+            job._set_state("downloading", f"waiting for another download of {final.name}")
+            while not lock.acquire(timeout=0.2):
+                if job._stop_reason is not None:
+                    raise _Stop(job._stop_reason)
+        try:
+            if final.is_file() and final.stat().st_size == remote.size:
+                job._set_file(index, state="done", done=remote.size, total=remote.size, speed=0.0, eta=0.0)
+                self._emit(job)
+                return
+            self._usable_partial(final, remote)  # what the other download left may be stale now
+            self._fetch(job, index, remote)
+        finally:
+            lock.release()
 
     def _remote(self, job: DownloadJob, spec: CatalogFile) -> _Remote:
         from huggingface_hub import get_hf_file_metadata, hf_hub_url
@@ -523,7 +596,7 @@ class DownloadManager:
         have = part.stat().st_size if part.exists() else 0
         job._set_file(index, state="downloading", done=have, total=remote.size, resumed_from=have)
         job._set_state("downloading", f"downloading {spec.file}")
-        speed = _Speed()
+        speed = job._speeds[index] = _Speed()
         last_emit = [0.0]
 
         def on_bytes(n: int) -> None:
@@ -612,8 +685,15 @@ class DownloadManager:
 
     def _discard_partials(self, job: DownloadJob) -> None:
         for _role, spec in job.file_specs:
-            for path in _part_paths(job.folder / spec.file):
-                path.unlink(missing_ok=True)
+            final = job.folder / spec.file
+            lock = _file_lock(final)
+            if not lock.acquire(blocking=False):
+                continue  # another download is writing this partial file: it is not ours to delete
+            try:
+                for path in _part_paths(final):
+                    path.unlink(missing_ok=True)
+            finally:
+                lock.release()
 
     def _emit(self, job: DownloadJob) -> None:
         if self.on_event is not None:
@@ -625,6 +705,17 @@ class DownloadManager:
 def _shutdown(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
+
+
+_file_locks: dict[Path, threading.Lock] = {}
+_file_locks_guard = threading.Lock()
+
+
+def _file_lock(final: Path) -> threading.Lock:
+    """One lock per final file path, held while a job writes that file's partial download."""
+    key = final.resolve()
+    with _file_locks_guard:
+        return _file_locks.setdefault(key, threading.Lock())
 
 
 def _part_paths(final: Path) -> tuple[Path, Path]:
@@ -655,7 +746,7 @@ def _translate(exc: Exception, endpoint: str | None) -> DownloadError:
     if isinstance(exc, GatedRepoError):
         return AccessDeniedError(
             "this model is gated: accept its licence on its Hugging Face page, then give a token "
-            "(--token or the HF_TOKEN environment variable)"
+            "(the Hub token field of the Models window, --token, or the HF_TOKEN environment variable)"
         )
     response = getattr(exc, "response", None)
     request = getattr(response, "request", None)

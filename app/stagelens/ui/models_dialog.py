@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -27,13 +28,22 @@ from PySide6.QtWidgets import (
 )
 
 from stagelens.models.catalog import CatalogEntry, CatalogError, load_catalog
-from stagelens.models.download import FINISHED, DownloadEvent, DownloadJob, DownloadManager, FileProgress
-from stagelens.models.gguf_info import ModelFileError, human_bytes
+from stagelens.models.download import (
+    FINISHED,
+    AccessDeniedError,
+    DownloadEvent,
+    DownloadJob,
+    DownloadManager,
+    FileProgress,
+)
+from stagelens.models.gguf_info import GGUFInfo, ModelFileError, describe, human_bytes, read_gguf_info
 from stagelens.models.gpu import INSTALL_HINTS, BackendInfo, backend_info, plan_offload
 from stagelens.models.registry import InstalledModel, Registry, RegistryError
 
 GGUF_FILTER = "GGUF models (*.gguf);;All files (*)"
 REFRESH_MS = 250
+DEFAULT_N_CTX = 8192  # the app's default context when the caller does not say
+TOKEN_NEEDED_STYLE = "QLineEdit { border: 2px solid #d04040; border-radius: 4px; }"
 
 
 class _EventBridge(QObject):
@@ -215,15 +225,32 @@ class InstalledRow(QFrame):
         top.addWidget(use)
         top.addWidget(remove)
         layout.addLayout(top)
-        text = model.metadata.get("text", {})
-        facts = [f"{text.get('architecture', '?')}", f"{model.quant or text.get('quantization', '?')}",
-                 f"context {text.get('context_length') or '?'}",
-                 "chat template" if text.get("has_chat_template") else "no chat template",
-                 f"projector {model.metadata.get('mmproj', {}).get('projector_type') or '?'}"]
-        layout.addWidget(_muted(" · ".join(facts), self))
+        self.facts = [_muted(_file_facts(model, role), self) for role in ("text", "mmproj")]
+        for label in self.facts:
+            layout.addWidget(label)
         paths = _muted(f"{model.text}\n{model.mmproj}", self)
         paths.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(paths)
+
+
+def _file_info(model: InstalledModel, role: str) -> GGUFInfo:
+    """What the registry recorded about one file at install time, or the file itself."""
+    saved = model.metadata.get(role)
+    names = GGUFInfo.__dataclass_fields__
+    if isinstance(saved, dict) and names.keys() <= saved.keys():
+        return GGUFInfo(**{k: saved[k] for k in names})
+    return read_gguf_info(model.text if role == "text" else model.mmproj)
+
+
+def _file_facts(model: InstalledModel, role: str) -> str:
+    """One line of gguf_info.describe() rows: parameters, size, quantization, vision..."""
+    try:
+        rows = describe(_file_info(model, role))
+    except (ModelFileError, TypeError) as exc:
+        return f"{role}: {exc}"
+    head = dict(rows)
+    rest = [f"{label} {value}" for label, value in rows if label not in ("file", "role")]
+    return f"<b>{head['role']}</b> {head['file']}: " + " · ".join(rest)
 
 
 class ModelsDialog(QDialog):
@@ -233,8 +260,15 @@ class ModelsDialog(QDialog):
     gpu_layers_chosen = Signal(object)  # "auto" or an int
 
     def __init__(self, parent: QWidget | None = None, *, manager: DownloadManager | None = None,
-                 catalog: list[CatalogEntry] | None = None, backend: BackendInfo | None = None) -> None:
+                 catalog: list[CatalogEntry] | None = None, backend: BackendInfo | None = None,
+                 gpu_auto: bool | None = None, n_gpu_layers: int | None = None,
+                 n_ctx: int | None = None) -> None:
         super().__init__(parent)
+        # the GPU settings in force; a main window that does not pass them has them in .settings
+        current = getattr(parent, "settings", None)
+        self.gpu_auto = bool(gpu_auto if gpu_auto is not None else getattr(current, "gpu_auto", True))
+        self.n_gpu_layers = int(n_gpu_layers if n_gpu_layers is not None else getattr(current, "n_gpu_layers", 0))
+        self.n_ctx = int(n_ctx or getattr(current, "n_ctx", 0) or DEFAULT_N_CTX)
         self.setWindowTitle("Models")
         self.setAccessibleName("Models")
         self.resize(780, 620)
@@ -300,6 +334,7 @@ class ModelsDialog(QDialog):
             "Vision models llama.cpp can run: each is a text model plus its vision projector (mmproj). "
             f"Files go to {self.registry.folder}. None of them was trained on the four-stage format, "
             "so StageLens guides them through the stages.", inner))
+        col.addLayout(self._build_token_row(inner))
         if error:
             col.addWidget(QLabel(error, inner))
         for entry in self.catalog:
@@ -312,6 +347,25 @@ class ModelsDialog(QDialog):
             col.addWidget(card)
         col.addStretch(1)
         return self._scroll(inner)
+
+    def _build_token_row(self, parent: QWidget) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Hub token:", parent))
+        self.token = QLineEdit(parent)
+        self.token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.token.setPlaceholderText("hf_… (only for gated or private models)")
+        self.token.setAccessibleName("Hugging Face token")
+        if isinstance(self.manager.token, str):
+            self.token.setText(self.manager.token)
+        self.token.textChanged.connect(self._token_changed)
+        row.addWidget(self.token, 1)
+        row.addWidget(_muted("kept in memory until StageLens quits, never saved to disk", parent))
+        return row
+
+    def _token_changed(self, text: str) -> None:
+        # None lets huggingface-hub fall back to HF_TOKEN or a saved `hf auth login`
+        self.manager.token = text.strip() or None
+        self.token.setStyleSheet("")
 
     def _build_installed(self) -> QWidget:
         self.installed_layout = QVBoxLayout(self.installed_page)
@@ -339,9 +393,16 @@ class ModelsDialog(QDialog):
         self.gpu_mode.addItems(["auto", "manual"])
         self.gpu_mode.setAccessibleName("GPU layers mode")
         self.gpu_layers = QSpinBox(page)
-        self.gpu_layers.setRange(0, 999)
+        self.gpu_layers.setRange(-1, 999)
+        self.gpu_layers.setSpecialValueText("all")  # -1, as in Settings: every layer on the GPU
         self.gpu_layers.setAccessibleName("Number of GPU layers")
-        self.gpu_layers.setEnabled(False)
+        for widget in (self.gpu_mode, self.gpu_layers):
+            widget.blockSignals(True)
+        self.gpu_mode.setCurrentText("auto" if self.gpu_auto else "manual")
+        self.gpu_layers.setValue(self.n_gpu_layers)
+        for widget in (self.gpu_mode, self.gpu_layers):
+            widget.blockSignals(False)
+        self.gpu_layers.setEnabled(not self.gpu_auto)
         self.gpu_mode.currentTextChanged.connect(self._gpu_mode_changed)
         self.gpu_layers.valueChanged.connect(lambda v: self.gpu_layers_chosen.emit(v))
         row.addWidget(self.gpu_mode)
@@ -372,10 +433,10 @@ class ModelsDialog(QDialog):
             self.gpu_plan.setText("'auto' puts as many layers on the GPU as fit in its free memory, "
                                   "keeping some free for the compute buffers.")
             return
-        lines = []
+        lines = [f"With {self.n_ctx} tokens of context (Settings):"]
         for m in models[:6]:
             try:
-                plan = plan_offload(m.text, m.mmproj, 8192, self.backend)
+                plan = plan_offload(m.text, m.mmproj, self.n_ctx, self.backend)
                 lines.append(f"{m.name}: auto = {plan.n_gpu_layers} layers ({plan.reason})")
             except ModelFileError as exc:
                 lines.append(f"{m.name}: {exc}")
@@ -387,6 +448,7 @@ class ModelsDialog(QDialog):
         while self.installed_layout.count():
             item = self.installed_layout.takeAt(0)
             if item.widget() is not None:
+                item.widget().hide()  # deleteLater() waits for the event loop; do not paint it meanwhile
                 item.widget().deleteLater()
         try:
             models = self.registry.list()
@@ -497,6 +559,12 @@ class ModelsDialog(QDialog):
             self._say(f"{job.entry.name} is installed and ready to use")
             self.refresh_installed()
             self._update_gpu_plan()
+        elif event.state == "failed" and isinstance(job.error, AccessDeniedError):
+            self._say(f"{job.entry.name}: {event.message}. Paste a Hugging Face token in the "
+                      "Hub token field at the top of the Catalog, then press Resume.", error=True)
+            self.tabs.setCurrentIndex(0)
+            self.token.setStyleSheet(TOKEN_NEEDED_STYLE)
+            self.token.setFocus()
         elif event.state == "failed":
             self._say(f"{job.entry.name}: {event.message}", error=True)
 
