@@ -1,10 +1,11 @@
 """Build the Linux one-folder app, its tar.gz and its .deb into dist/.
 
-    python3 packaging/build.py                 # release: llama.cpp built for any x86-64 CPU
+    python3 packaging/build.py                 # release: llama.cpp built for x86-64 with AVX2
     python3 packaging/build.py --env current   # quick: reuse the running Python's packages
 
 A release build makes build/release-venv once, with llama-cpp-python compiled with
--DGGML_NATIVE=OFF (no -march=native), so the binary runs on any x86-64 machine.
+-DGGML_NATIVE=OFF (no -march=native): the binary needs AVX2, FMA and F16C (Intel Haswell,
+AMD Zen or newer), not the build machine's own instruction set.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ import common  # noqa: E402
 
 ROOT = common.ROOT
 LLAMA_PIN = "llama-cpp-python==0.3.36"
-DEB_DEPENDS = "libc6, libgl1, libegl1, libfontconfig1, libxkbcommon0, libxkbcommon-x11-0, libdbus-1-3, libxcb-cursor0"
+# Qt's xcb plugin needs libxcb-icccm4 and libxcb-keysyms1, which PyInstaller cannot bundle when the
+# build machine lacks them (its log says "Library not found")
+DEB_DEPENDS = ("libc6, libgl1, libegl1, libfontconfig1, libxkbcommon0, libxkbcommon-x11-0, libdbus-1-3, "
+               "libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1")
 
 
 def run(cmd: list[str], **kw) -> None:
