@@ -183,3 +183,11 @@ def test_directly_imported_packages_are_declared():
                     if top != "stagelens" and dist.lower().replace("_", "-") not in names:
                         missing.add((top, dist))
     assert not missing
+
+
+def test_gpu_layers_take_auto_and_refuse_nonsense(scene_path, model_args):
+    out = run("ask", str(scene_path), "-q", "What is here?", *model_args, "--n-gpu-layers", "auto",
+              "--max-stage-tokens", "4", "--json")
+    assert out.returncode == 0, out.stderr
+    bad = run("ask", str(scene_path), "-q", "What is here?", *model_args, "--n-gpu-layers", "lots")
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "GPU layers" in bad.stderr

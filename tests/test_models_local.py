@@ -268,8 +268,11 @@ def test_auto_layers_fit_free_vram_with_headroom(tiny_model):
 def test_manual_gpu_layers(tiny_model):
     assert resolve_gpu_layers("12", tiny_model.text, None, 4096) == 12
     assert resolve_gpu_layers(0, tiny_model.text, None, 4096) == 0
+    assert resolve_gpu_layers("-1", tiny_model.text, None, 4096) == -1, "llama.cpp's 'every layer'"
     with pytest.raises(ValueError, match="'auto' or a whole number"):
         resolve_gpu_layers("lots", tiny_model.text, None, 4096)
+    with pytest.raises(ValueError, match="-1 \\(all\\)"):
+        resolve_gpu_layers(-2, tiny_model.text, None, 4096)
 
 
 # --- CLI ----------------------------------------------------------------------------------------

@@ -31,7 +31,8 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--model", "-m", help="text model GGUF (default: the shipped demo model)")
     g.add_argument("--mmproj", help="vision projector GGUF (mmproj)")
-    g.add_argument("--n-gpu-layers", type=int, default=0, help="layers to offload to the GPU (-1: all)")
+    g.add_argument("--n-gpu-layers", default="0",
+                   help="layers to offload to the GPU: a number, -1 for all, or auto (fit in free VRAM)")
     g.add_argument("--n-ctx", type=int, default=8192, help="context size in tokens")
     g.add_argument("--threads", type=int, default=0,
                    help="CPU threads (0: one per core up to 4 cores, else half the cores)")
@@ -200,10 +201,16 @@ def _load_engine(args: argparse.Namespace, max_beam: int):
         args.model, args.mmproj = str(demo.text), str(demo.mmproj)
     if not args.mmproj:
         raise CliError(f"{Path(args.model).name} needs its vision projector: pass --mmproj MMPROJ.gguf")
+    from stagelens.models.gpu import resolve_gpu_layers
+
+    try:
+        n_gpu_layers = resolve_gpu_layers(args.n_gpu_layers, args.model, args.mmproj, args.n_ctx)
+    except (OSError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
     settings = LoadSettings(
         model=args.model,
         mmproj=args.mmproj,
-        n_gpu_layers=args.n_gpu_layers,
+        n_gpu_layers=n_gpu_layers,
         n_ctx=args.n_ctx,
         n_threads=args.threads,
         max_beam=max(8, max_beam),

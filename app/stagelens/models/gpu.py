@@ -109,7 +109,7 @@ def plan_offload(text: GGUFInfo | str | Path, mmproj: GGUFInfo | str | Path | No
 
 def resolve_gpu_layers(setting: str | int, text: str | Path, mmproj: str | Path | None, n_ctx: int,
                        info: BackendInfo | None = None) -> int:
-    """``"auto"`` → plan_offload; a number is used as given (0 = CPU only)."""
+    """``"auto"`` → plan_offload; a number is used as given (0 = CPU only, -1 = every layer)."""
     if isinstance(setting, str):
         if setting.strip().lower() == "auto":
             return plan_offload(text, mmproj, n_ctx, info).n_gpu_layers
@@ -117,6 +117,6 @@ def resolve_gpu_layers(setting: str | int, text: str | Path, mmproj: str | Path 
             setting = int(setting)
         except ValueError:
             raise ValueError(f"GPU layers must be 'auto' or a whole number, not {setting!r}") from None
-    if setting < 0:
-        raise ValueError("GPU layers cannot be negative (0 keeps everything on the CPU)")
+    if setting < -1:
+        raise ValueError("GPU layers must be 'auto', -1 (all), 0 (CPU only) or a positive number")
     return setting
