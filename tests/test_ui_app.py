@@ -61,6 +61,29 @@ def test_self_test_reports_a_broken_model(tmp_path):
     assert "self-test: FAILED" in result.stderr and "Traceback" not in result.stderr
 
 
+_SELF_TEST_WITH_A_FAILING_SLOT = textwrap.dedent("""
+    import sys
+    from stagelens.cli import main
+    from stagelens.ui.answer_view import AnswerCard
+
+    update_live = AnswerCard.update_live
+
+    def broken(self):  # raises inside a guarded slot: the window carries on, the self-test must not pass
+        update_live(self)
+        raise RuntimeError("boom in a slot")
+
+    AnswerCard.update_live = broken
+    sys.exit(main(["--self-test"]))
+""")
+
+
+def test_self_test_fails_when_a_slot_raised(tmp_path, tiny_as_demo):
+    result = _run(["-c", _SELF_TEST_WITH_A_FAILING_SLOT], _env(tmp_path, tiny_as_demo))
+    assert result.returncode == 1, result.stdout
+    line = next(x for x in result.stderr.splitlines() if "self-test:" in x)
+    assert "self-test: FAILED" in line and "boom in a slot" in line
+
+
 def test_without_a_display_it_says_so_in_one_line(tmp_path):
     env = _env(tmp_path)
     for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):

@@ -44,6 +44,8 @@ _Source = str | os.PathLike[str] | bytes
 _WANTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "DIB", "TIFF", "ICO", "PPM", "QOI", "AVIF")
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 _WHITE = (255, 255, 255, 255)
+# What users are told they may give; the decoder accepts a few more (ICO, PPM, QOI, AVIF).
+READABLE_FORMATS = "PNG, JPEG, WebP, GIF, BMP, TIFF"
 
 
 class ImageError(ValueError):
@@ -163,9 +165,9 @@ def _decode(fp: BinaryIO, label: str) -> Image.Image:
     except ImageError:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise ImageError(f"{label} is too large to load safely (Pillow flagged it as a decompression bomb)") from None
+        raise ImageError(f"{label} is too large to load safely (it would decode to too many pixels)") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{label} is not an image Pillow can read") from None
+        raise ImageError(f"{label} is not an image StageLens can read ({READABLE_FORMATS})") from None
     except MemoryError:
         raise ImageError(f"{label} is too large to decode in the available memory") from None
     # Pillow's decoders raise a wide range of types on malformed input (OSError,

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLay
 from stagelens.ui.beam_inspector import BeamInspector
 from stagelens.ui.conversation import AnswerVersion, TurnState
 from stagelens.ui.image_strip import ImagePreview, ImageThumb
-from stagelens.ui.stage_panel import HIDDEN_STAGES, ReasoningPanel
+from stagelens.ui.stage_panel import HIDDEN_STAGES, ReasoningPanel, format_duration
 
 THUMB_SMALL = 48
 BUBBLE_MAX = 560
@@ -33,8 +33,8 @@ def summary_line(version: AnswerVersion) -> str:
     beam = trace.settings.get("beam", 1)
     done = sum(1 for s in trace.stages if s.name in HIDDEN_STAGES and s.complete)
     if trace.cancelled:
-        return f"Stopped after {trace.stats.wall_s:.1f} s · {done} of 3 stages · beam {beam}"
-    return f"Reasoned in {trace.stats.wall_s:.1f} s · beam {beam}"
+        return f"Stopped after {format_duration(trace.stats.wall_s)} · {done} of 3 stages · beam {beam}"
+    return f"Reasoned in {format_duration(trace.stats.wall_s)} · beam {beam}"
 
 
 class AnswerCard(QFrame):
@@ -98,6 +98,7 @@ class AnswerCard(QFrame):
         self.conclusion.setTextFormat(Qt.TextFormat.PlainText)
         self.conclusion.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.conclusion.setAccessibleName("Answer")
+        self.conclusion.setMinimumWidth(1)  # one long unbreakable word must not widen the conversation
         layout.addWidget(self.conclusion)
 
         actions = QHBoxLayout()
@@ -146,6 +147,9 @@ class AnswerCard(QFrame):
         self.prev_button.setEnabled(not live and self.turn.selected > 0)
         self.next_button.setEnabled(not live and self.turn.selected < n - 1)
         done = version is not None and not live
+        # the answer's actions appear once there is an answer to act on
+        for button in (self.copy_button, self.regenerate_button, self.inspector_button):
+            button.setVisible(done)
         self.copy_button.setEnabled(done and bool(version.conclusion))
         self.regenerate_button.setEnabled(done and self.regenerate_allowed)
         has_trace = done and version.trace is not None

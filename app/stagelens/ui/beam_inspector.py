@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from stagelens.engine import Trace
-from stagelens.ui.stage_panel import TITLES
+from stagelens.ui.stage_panel import TITLES, format_duration
 
 COLUMNS = ("Stage / candidate", "Score", "Tokens", "Time", "Ended by", "Text")
 SCORE_NAMES = {"logprob": "mean log-prob", "judge": "judge margin", "python": "custom score"}
@@ -66,8 +66,8 @@ class BeamInspector(QFrame):
                 mark = "★ " if cand.selected else "   "
                 score = "—" if cand.score is None else f"{cand.score:+.3f}"
                 item = QTreeWidgetItem([
-                    f"{mark}#{i + 1}", score, str(cand.n_tokens), f"{cand.wall_s:.2f} s", cand.closed_by,
-                    " ".join(cand.text.split()),
+                    f"{mark}#{i + 1}", score, str(cand.n_tokens), format_duration(cand.wall_s, digits=2),
+                    cand.closed_by, " ".join(cand.text.split()),
                 ])
                 item.setData(0, Qt.ItemDataRole.UserRole, cand.text)
                 item.setToolTip(5, cand.text[:2000])
@@ -83,9 +83,12 @@ class BeamInspector(QFrame):
         for col in range(5):
             self.tree.resizeColumnToContents(col)
         rows = sum(1 + len(s.candidates) for s in trace.stages)
-        row_height = max(self.tree.sizeHintForRow(0), self.fontMetrics().height() + 2)
+        # rows are uniform: the first row's real height, so no blank space is left below the last one
+        row_height = self.tree.sizeHintForRow(0)
+        if row_height <= 0:
+            row_height = self.fontMetrics().height() + 2
         header = self.tree.header().sizeHint().height()
-        self.tree.setFixedHeight(min(360, header + rows * row_height + 2 * self.tree.frameWidth() + 4))
+        self.tree.setFixedHeight(min(360, header + rows * row_height + 2 * self.tree.frameWidth()))
 
     def candidate_rows(self) -> list[tuple[str, int, bool]]:
         """(stage title, candidate count, whether a winner is marked) for each stage shown."""

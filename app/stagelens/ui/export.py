@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from stagelens.ui.conversation import TurnState
+from stagelens.ui.conversation import AnswerVersion, TurnState
 from stagelens.ui.stage_panel import TITLES
 
 EXPORT_SCHEMA = 1
@@ -16,11 +16,12 @@ def to_markdown(title: str, turns: list[TurnState]) -> str:
         lines += [f"## Question {n}", "", turn.question.strip(), ""]
         if turn.images:
             lines += [f"Images: {', '.join(f'`{i.name}`' for i in turn.images)}", ""]
-        answer = turn.answer
-        if answer is None:
+        finished, selected = finished_answers(turn)
+        if selected is None:
             continue
+        answer = finished[selected]
         if answer.trace is None:
-            lines += [f"> The model could not answer: {answer.error}", ""]
+            lines += [f"> The model could not answer: {answer.error or 'unknown error'}", ""]
             continue
         trace = answer.trace
         for stage in trace.stages:
@@ -37,23 +38,31 @@ def to_markdown(title: str, turns: list[TurnState]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def to_json(title: str, turns: list[TurnState]) -> str:
-    data = {
-        "schema": EXPORT_SCHEMA,
-        "title": title,
-        "turns": [
-            {
-                "question": turn.question,
-                "images": [{"name": i.name, "original_size": list(i.original_size),
-                            "sent_size": list(i.sent_size)} for i in turn.images],
-                "selected": turn.selected,
-                "answers": [
-                    {"trace": v.trace.to_json(), "error": None} if v.trace is not None
-                    else {"trace": None, "error": v.error}
-                    for v in turn.versions if not v.live
-                ],
-            }
-            for turn in turns
+def finished_answers(turn: TurnState) -> tuple[list[AnswerVersion], int | None]:
+    """The turn's answers that are done (one being written is left out) and the index among them of
+    the one to show: the selected answer, or the latest finished one while the selected is unfinished."""
+    finished = [v for v in turn.versions if not v.live]
+    if not finished:
+        return finished, None
+    chosen = turn.answer
+    return finished, next((i for i, v in enumerate(finished) if v is chosen), len(finished) - 1)
+
+
+def _json_turn(turn: TurnState) -> dict:
+    finished, selected = finished_answers(turn)
+    return {
+        "question": turn.question,
+        "images": [{"name": i.name, "original_size": list(i.original_size),
+                    "sent_size": list(i.sent_size)} for i in turn.images],
+        "selected": selected,
+        "answers": [
+            {"trace": v.trace.to_json(), "error": None} if v.trace is not None
+            else {"trace": None, "error": v.error or "unknown error"}
+            for v in finished
         ],
     }
+
+
+def to_json(title: str, turns: list[TurnState]) -> str:
+    data = {"schema": EXPORT_SCHEMA, "title": title, "turns": [_json_turn(turn) for turn in turns]}
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

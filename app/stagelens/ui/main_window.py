@@ -36,6 +36,7 @@ from stagelens.ui.image_strip import ImageStrip
 from stagelens.ui.images_input import PendingImage, image_from_path, images_from_mime, mime_has_images
 from stagelens.ui.question_box import QuestionBox
 from stagelens.ui.sidebar import Sidebar
+from stagelens.ui.stage_panel import format_duration
 from stagelens.ui.worker import AskJob, EngineThread, HistoryInput, ImageInput
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,13 @@ class MainWindow(QMainWindow):
         self.banner_default = QPushButton("Use default model", self.banner)
         self.banner_default.setAccessibleName("Use the default model")
         self.banner_default.clicked.connect(guarded(self.use_default_model))
+        self.banner_models = QPushButton("Models…", self.banner)
+        self.banner_models.setAccessibleName("Open the model manager")
+        self.banner_models.setToolTip("Choose, download or import a model")
+        self.banner_models.clicked.connect(guarded(self.open_models_manager))
+        self.banner_models.setVisible(_models_dialog_class() is not None)
         banner_row.addWidget(self.banner_text, 1)
+        banner_row.addWidget(self.banner_models)
         banner_row.addWidget(self.banner_pick)
         banner_row.addWidget(self.banner_default)
         self.banner.setVisible(False)
@@ -155,7 +162,8 @@ class MainWindow(QMainWindow):
         self.empty = self._build_empty_state(right)
         column.addWidget(self.empty, 1)
 
-        self.strip = ImageStrip(right)
+        self.strip = ImageStrip(right, max_side=self.max_side)
+        self.strip.download_failed.connect(lambda message: self.statusBar().showMessage(message, 6000))
         column.addWidget(self.strip)
         self.question = QuestionBox(right)
         self.question.send_clicked.connect(guarded(self.send))
@@ -165,6 +173,7 @@ class MainWindow(QMainWindow):
         self.question.edit.images_pasted.connect(guarded(self.add_from_mime))
         self.question.edit.textChanged.connect(self._update_send_enabled)
         self.strip.changed.connect(self._update_send_enabled)
+        self.strip.changed.connect(self._update_empty_state)
         column.addWidget(self.question)
 
         splitter.addWidget(self.sidebar)
@@ -186,9 +195,11 @@ class MainWindow(QMainWindow):
         self.backend_label.setAccessibleName("Backend")
         self.speed_label = QLabel("", status)
         self.speed_label.setAccessibleName("Speed of the last answer")
-        status.addPermanentWidget(self.model_label)
-        status.addPermanentWidget(self.backend_label)
-        status.addPermanentWidget(self.speed_label)
+        for label in (self.model_label, self.backend_label, self.speed_label):
+            label.setObjectName("statusItem")  # the theme separates the items
+            status.addPermanentWidget(label)
+        self._set_status_item(self.backend_label, "")
+        self._set_status_item(self.speed_label, "")
         self.question.edit.setFocus()
         self._update_send_enabled()
 
@@ -230,12 +241,8 @@ class MainWindow(QMainWindow):
                                           self.export_dialog)
         file_menu.addSeparator()
         self._action(file_menu, "&Settings…", QKeySequence("Ctrl+,"), self.open_settings)
-        try:
-            from stagelens.ui.models_dialog import ModelsDialog  # issue 5's model manager, when present
-        except ImportError:
-            ModelsDialog = None  # noqa: N806
-        if ModelsDialog is not None:
-            self._action(file_menu, "&Models…", None, lambda: self.open_models(ModelsDialog))
+        if _models_dialog_class() is not None:
+            self._action(file_menu, "&Models…", None, self.open_models_manager)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         edit_menu = self.menuBar().addMenu("&Edit")
@@ -243,8 +250,9 @@ class MainWindow(QMainWindow):
         paste.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         self._action(edit_menu, "&Stop answering", None, self.stop)
         view_menu = self.menuBar().addMenu("&View")
-        self._action(view_menu, "Show &reasoning expanded", None, self._toggle_default_expanded,
-                     checkable=True, checked=self.settings.reasoning_expanded)
+        self.expanded_action = self._action(view_menu, "Show &reasoning expanded", None,
+                                            self._set_default_expanded, checkable=True,
+                                            checked=self.settings.reasoning_expanded)
         self.stop_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
         self.stop_shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
         self.stop_shortcut.activated.connect(self.stop)
@@ -255,7 +263,10 @@ class MainWindow(QMainWindow):
             action.setShortcut(QKeySequence(key))
         action.setCheckable(checkable)
         action.setChecked(checked)
-        action.triggered.connect(guarded(lambda *_: slot()))
+        if checkable:  # the slot gets the new check state, never a flip of what it remembers
+            action.triggered.connect(guarded(lambda *_: slot(action.isChecked())))
+        else:
+            action.triggered.connect(guarded(lambda *_: slot()))
         menu.addAction(action)
         self.addAction(action)
         return action
@@ -270,6 +281,11 @@ class MainWindow(QMainWindow):
         from stagelens.models.default import default_model
 
         return default_model()
+
+    def open_models_manager(self) -> None:
+        dialog_class = _models_dialog_class()
+        if dialog_class is not None:
+            self.open_models(dialog_class)
 
     def open_models(self, dialog_class) -> None:
         dialog = dialog_class(self)
@@ -334,7 +350,7 @@ class MainWindow(QMainWindow):
         if model is not None and model.is_placeholder:
             self.model_label.setToolTip("Random weights for testing: answers are meaningless. "
                                         "Choose a real model in Settings (Ctrl+,).")
-        self.backend_label.setText(backend)
+        self._set_status_item(self.backend_label, backend)
         self._update_send_enabled()
         self.statusBar().showMessage("Model ready", 3000)
         self.model_loaded.emit()
@@ -343,7 +359,7 @@ class MainWindow(QMainWindow):
     def _on_load_failed(self, message: str) -> None:
         self.model_ready = False
         self.model_label.setText("No model loaded")
-        self.backend_label.setText("")
+        self._set_status_item(self.backend_label, "")
         self.banner_text.setText(f"<b>The model could not be loaded.</b><br>{_html(message)}")
         custom = bool(self.settings.model_text)
         self.banner_default.setVisible(custom)
@@ -389,11 +405,15 @@ class MainWindow(QMainWindow):
     def add_sample_image(self) -> None:
         from stagelens.resources import sample_images
 
-        samples = sorted(sample_images(), key=lambda p: p.name != "shapes.png")
+        # the demo model only knows its 64x64 shape scenes: give it one of those and a question it was taught
+        demo = self.model is not None and self.model.kind == "demo"
+        first, question = (("scene-1.png", "How many shapes are there?") if demo
+                           else ("shapes.png", "What shapes are in this picture?"))
+        samples = sorted(sample_images(), key=lambda p: p.name != first)
         if samples:
             self.add_image_paths([samples[0]])
             if not self.question.text().strip():
-                self.question.edit.setPlainText("What shapes are in this picture?")
+                self.question.edit.setPlainText(question)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
         if mime_has_images(event.mimeData()):
@@ -445,7 +465,7 @@ class MainWindow(QMainWindow):
         self.question.edit.clear()
         self.strip.clear()
         if skipped:
-            self.statusBar().showMessage(f"{skipped} unreadable image(s) were not sent", 6000)
+            self.statusBar().showMessage(f"{skipped} image(s) not sent: unreadable or still downloading", 6000)
         self.show_conversation()
         self._start(turn, regenerate=False)
 
@@ -482,6 +502,7 @@ class MainWindow(QMainWindow):
         self.running = RunningJob(job, self.conversation, turn, version, regenerate)
         self.question.set_answering(True)
         self._update_send_enabled()
+        self._update_export_enabled()
         self._refresh_cards()
         self.statusBar().showMessage("Answering… (Esc stops)")
         self.engine.ask_requested.emit(job)
@@ -508,9 +529,9 @@ class MainWindow(QMainWindow):
         if running is None:
             return
         running.version.trace = trace
-        self.speed_label.setText(f"{trace.stats.tokens_per_s:.1f} tok/s")
-        self.statusBar().showMessage("Stopped" if trace.cancelled else f"Answered in {trace.stats.wall_s:.1f} s",
-                                     4000)
+        self._set_status_item(self.speed_label, f"{trace.stats.tokens_per_s:.1f} tok/s")
+        done = "Stopped" if trace.cancelled else f"Answered in {format_duration(trace.stats.wall_s)}"
+        self.statusBar().showMessage(done, 4000)
         self._save(running, AnswerRecord(trace.dumps(indent=None)))
         self._after_answer(running)
 
@@ -532,6 +553,7 @@ class MainWindow(QMainWindow):
         running.version.live = False
         self.question.set_answering(False)
         self._update_send_enabled()
+        self._update_export_enabled()
         return running
 
     def _after_answer(self, running: RunningJob) -> None:
@@ -643,12 +665,24 @@ class MainWindow(QMainWindow):
             card.reasoning_toggled.connect(guarded(self._remember_expanded))
             self.thread_layout.insertWidget(self.thread_layout.count() - 1, card)
             self.cards.append(card)
-        has_turns = bool(self.conversation.turns)
         self.setWindowTitle(f"{self.conversation.title} — StageLens" if self.conversation.id else "StageLens")
-        self.scroll.setVisible(has_turns)
-        self.empty.setVisible(not has_turns)
-        self.export_action.setEnabled(has_turns)
+        self._update_empty_state()
+        self._update_export_enabled()
         self._refresh_cards()
+
+    def _update_empty_state(self) -> None:
+        """"Ask about an image" only while there is neither a conversation nor an image to ask about."""
+        empty = not self.conversation.turns and not self.strip.images
+        self.scroll.setVisible(not empty)
+        self.empty.setVisible(empty)
+
+    def _set_status_item(self, label: QLabel, text: str) -> None:
+        label.setText(text)
+        label.setVisible(bool(text))
+
+    def _update_export_enabled(self) -> None:
+        # an answer being written would be exported half done
+        self.export_action.setEnabled(bool(self.conversation.turns) and self.running is None)
 
     def _refresh_cards(self) -> None:
         last = self.conversation.turns[-1] if self.conversation.turns else None
@@ -678,6 +712,7 @@ class MainWindow(QMainWindow):
     def apply_settings(self, new: AppSettings) -> None:
         reload = new.load_key() != self.settings.load_key() or not self.model_ready
         self.settings = new
+        self._sync_expanded()
         self._store_settings()
         self._refresh_cards()
         if reload:
@@ -688,12 +723,17 @@ class MainWindow(QMainWindow):
 
     def _remember_expanded(self, expanded: bool) -> None:
         self.settings = replace(self.settings, reasoning_expanded=expanded)
-        for card in self.cards:
-            card.reasoning_expanded = expanded
+        self._sync_expanded()
         self._store_settings()
 
-    def _toggle_default_expanded(self) -> None:
-        self._remember_expanded(not self.settings.reasoning_expanded)
+    def _sync_expanded(self) -> None:
+        expanded = self.settings.reasoning_expanded
+        self.expanded_action.setChecked(expanded)
+        for card in self.cards:
+            card.reasoning_expanded = expanded
+
+    def _set_default_expanded(self, checked: bool) -> None:
+        self._remember_expanded(checked)
 
     def _store_settings(self) -> None:
         if not self._save_settings_file:
@@ -705,13 +745,15 @@ class MainWindow(QMainWindow):
 
     # -------------------------------------------------------------- export
     def export_dialog(self) -> None:
-        if not self.conversation.turns:
+        if not self.conversation.turns or self.running is not None:
             return
         name = "".join(c if c.isalnum() or c in " -_" else "_" for c in self.conversation.title).strip() or "chat"
         path, chosen = QFileDialog.getSaveFileName(self, "Export conversation", f"{name}.md",
                                                    "Markdown with stages (*.md);;JSON with full traces (*.json)")
         if path:
             fmt = "json" if path.lower().endswith(".json") or "JSON" in chosen else "md"
+            if not Path(path).suffix:  # the format chosen in the dialog names the file
+                path += f".{fmt}"
             try:
                 self.export_to(Path(path), fmt)
             except OSError as exc:
@@ -736,6 +778,14 @@ class MainWindow(QMainWindow):
         self.engine.stop(self.running.job if self.running else None)
         self.history.close()
         super().closeEvent(event)
+
+
+def _models_dialog_class():
+    try:
+        from stagelens.ui import models_dialog  # the model manager, when present
+    except ImportError:
+        return None
+    return models_dialog.ModelsDialog
 
 
 def _input(image: PendingImage) -> ImageInput:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+import logging
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -25,7 +27,53 @@ from PySide6.QtWidgets import (
 
 from stagelens.settings_store import SCORER_CHOICES, AppSettings
 
+log = logging.getLogger(__name__)
+
 GGUF_FILTER = "GGUF models (*.gguf);;All files (*)"
+LABEL_WIDTH = 130  # one label column for every group, so the fields line up
+
+
+@dataclass(frozen=True)
+class KnownModel:
+    """A model to offer by name: empty paths mean "the default model"."""
+
+    name: str
+    text: str = ""
+    mmproj: str = ""
+
+
+def known_models(default_model_name: str) -> list[KnownModel]:
+    """The default model, the demo model when it is not the default, and every installed model."""
+    from stagelens.models.default import demo_model
+    from stagelens.models.registry import RegistryError, installed_models
+
+    models = [KnownModel(f"Default: {default_model_name}")]
+    demo = demo_model()
+    if demo is not None and demo.name != default_model_name:
+        models.append(KnownModel(demo.name, str(demo.text), str(demo.mmproj)))
+    try:
+        installed = installed_models()
+    except (RegistryError, OSError) as exc:
+        log.warning("installed models could not be listed: %s", exc)
+        installed = []
+    models += [KnownModel(m.name, m.text, m.mmproj) for m in installed]
+    return models
+
+
+def _form(box: QGroupBox) -> QFormLayout:
+    form = QFormLayout(box)
+    form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    return form
+
+
+def _add_row(form: QFormLayout, label: str, field: QWidget) -> None:
+    caption = QLabel(label, form.parentWidget())
+    caption.setMinimumWidth(LABEL_WIDTH)
+    caption.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    if label:
+        caption.setBuddy(field)
+    form.addRow(caption, field)
 
 
 class FileField(QWidget):
@@ -61,20 +109,29 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(self)
 
         model_box = QGroupBox("Model", self)
-        model_form = QFormLayout(model_box)
+        model_form = _form(model_box)
+        self.model_choice = QComboBox(model_box)
+        self.model_choice.setAccessibleName("Model")
+        self.model_choice.setToolTip("The default model, the demo model and the models installed with File > Models…")
         self.text_field = FileField("Text model file", f"Default: {default_model_name}", model_box)
         self.mmproj_field = FileField("Vision projector file", "mmproj GGUF that belongs to the text model", model_box)
         self.text_field.edit.setText(settings.model_text)
         self.mmproj_field.edit.setText(settings.model_mmproj)
-        model_form.addRow("Text model:", self.text_field)
-        model_form.addRow("Vision projector:", self.mmproj_field)
-        hint = QLabel("Leave both empty to use the default model.", model_box)
+        self._fill_models(known_models(default_model_name))
+        self.model_choice.activated.connect(self._model_chosen)
+        self.text_field.edit.textChanged.connect(self._match_model)
+        self.mmproj_field.edit.textChanged.connect(self._match_model)
+        _add_row(model_form, "Model:", self.model_choice)
+        _add_row(model_form, "Text model:", self.text_field)
+        _add_row(model_form, "Vision projector:", self.mmproj_field)
+        hint = QLabel("Pick a model above, or choose any local text GGUF and its vision projector.", model_box)
         hint.setObjectName("hint")
-        model_form.addRow("", hint)
+        hint.setWordWrap(True)
+        _add_row(model_form, "", hint)
         layout.addWidget(model_box)
 
         search_box = QGroupBox("Answering", self)
-        search_form = QFormLayout(search_box)
+        search_form = _form(search_box)
         self.beam = self._spin(1, 16, settings.beam, "Beam width", "Candidates written for every stage")
         self.scorer = QComboBox(search_box)
         self.scorer.setAccessibleName("Scorer")
@@ -91,21 +148,23 @@ class SettingsDialog(QDialog):
         self.expanded = QCheckBox("Show the reasoning expanded after each answer", search_box)
         self.expanded.setChecked(settings.reasoning_expanded)
         self.expanded.setAccessibleName("Reasoning expanded by default")
-        search_form.addRow("Beam width:", self.beam)
-        search_form.addRow("Scorer:", self.scorer)
-        search_form.addRow("Temperature:", self.temperature)
-        search_form.addRow("Stage token budget:", self.stage_tokens)
-        search_form.addRow("", self.expanded)
+        self.stage_tokens.setSuffix(" tokens")
+        _add_row(search_form, "Beam width:", self.beam)
+        _add_row(search_form, "Scorer:", self.scorer)
+        _add_row(search_form, "Temperature:", self.temperature)
+        _add_row(search_form, "Stage token budget:", self.stage_tokens)
+        _add_row(search_form, "", self.expanded)
         layout.addWidget(search_box)
 
         load_box = QGroupBox("Performance", self)
-        load_form = QFormLayout(load_box)
+        load_form = _form(load_box)
         self.gpu_layers = self._spin(-1, 1000, settings.n_gpu_layers, "GPU layers", "-1: all layers on the GPU")
         self.gpu_layers.setSpecialValueText("All")
         self.threads = self._spin(0, 256, settings.n_threads, "CPU threads", "0: automatic")
         self.threads.setSpecialValueText("Automatic")
         self.n_ctx = self._spin(512, 262144, settings.n_ctx, "Context size", "Tokens the conversation may hold")
         self.n_ctx.setSingleStep(1024)
+        self.n_ctx.setSuffix(" tokens")
         self.image_side = self._spin(64, 4096, settings.image_max_side, "Image max side",
                                      "Images are downscaled so their longest side fits")
         self.image_side.setSuffix(" px")
@@ -114,11 +173,11 @@ class SettingsDialog(QDialog):
         self.gpu_auto.setChecked(settings.gpu_auto)
         self.gpu_auto.toggled.connect(lambda on: self.gpu_layers.setEnabled(not on))
         self.gpu_layers.setEnabled(not settings.gpu_auto)
-        load_form.addRow("GPU layers:", self.gpu_layers)
-        load_form.addRow("", self.gpu_auto)
-        load_form.addRow("CPU threads:", self.threads)
-        load_form.addRow("Context size:", self.n_ctx)
-        load_form.addRow("Image max side:", self.image_side)
+        _add_row(load_form, "GPU layers:", self.gpu_layers)
+        _add_row(load_form, "", self.gpu_auto)
+        _add_row(load_form, "CPU threads:", self.threads)
+        _add_row(load_form, "Context size:", self.n_ctx)
+        _add_row(load_form, "Image max side:", self.image_side)
         layout.addWidget(load_box)
 
         note = QLabel("Changes apply to the next question.", self)
@@ -134,6 +193,10 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
         buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults).clicked.connect(self._restore)
+        for button, name in ((QDialogButtonBox.StandardButton.Ok, "Save settings"),
+                             (QDialogButtonBox.StandardButton.Cancel, "Cancel"),
+                             (QDialogButtonBox.StandardButton.RestoreDefaults, "Restore default settings")):
+            buttons.button(button).setAccessibleName(name)
         layout.addWidget(buttons)
 
     def _spin(self, low: int, high: int, value: int, name: str, tip: str) -> QSpinBox:
@@ -143,6 +206,32 @@ class SettingsDialog(QDialog):
         spin.setAccessibleName(name)
         spin.setToolTip(tip)
         return spin
+
+    def _fill_models(self, models: list[KnownModel]) -> None:
+        for model in models:
+            self.model_choice.addItem(model.name, model)
+            self.model_choice.setItemData(self.model_choice.count() - 1, model.text or "the default model",
+                                          Qt.ItemDataRole.ToolTipRole)
+        self.model_choice.addItem("Other files (chosen below)", None)
+        self._match_model()
+
+    def _model_chosen(self, index: int) -> None:
+        model = self.model_choice.itemData(index)
+        if isinstance(model, KnownModel):
+            self.text_field.edit.setText(model.text)
+            self.mmproj_field.edit.setText(model.mmproj)
+            self.error_label.setVisible(False)
+
+    def _match_model(self) -> None:
+        """Show which known model the file fields hold, or "Other files"."""
+        text, mmproj = self.text_field.edit.text().strip(), self.mmproj_field.edit.text().strip()
+        other = self.model_choice.count() - 1
+        for i in range(other):
+            model = self.model_choice.itemData(i)
+            if (model.text, model.mmproj) == (text, mmproj):
+                self.model_choice.setCurrentIndex(i)
+                return
+        self.model_choice.setCurrentIndex(other)
 
     def _restore(self) -> None:
         d = AppSettings()

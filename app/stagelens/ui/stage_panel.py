@@ -11,6 +11,14 @@ TITLES = {"summary": "Summary", "caption": "Caption", "reasoning": "Reasoning", 
 LIVE_TAIL_CHARS = 320
 
 
+def format_duration(seconds: float, digits: int = 1) -> str:
+    """Seconds as people read them: "2.4 s", or milliseconds below a tenth of a second."""
+    if seconds >= 0.1:
+        return f"{seconds:.{digits}f} s"
+    ms = seconds * 1000
+    return "<1 ms" if ms < 1 else f"{ms:.0f} ms"
+
+
 class StageSection(QWidget):
     def __init__(self, name: str, text: str, parent: QWidget | None = None, note: str = "") -> None:
         super().__init__(parent)
@@ -21,12 +29,16 @@ class StageSection(QWidget):
         self.title = QLabel(TITLES.get(name, name.title()) + (f"  <span style='font-weight:normal'>· {note}</span>"
                                                               if note else ""), self)
         self.title.setObjectName("stageTitle")
-        self.body = QLabel(text or "—", self)
+        self.body = QLabel(text.strip() or "—", self)
         self.body.setObjectName("stageText")
         self.body.setWordWrap(True)
         self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.body.setAccessibleName(f"{TITLES.get(name, name)} stage")
-        self.body.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        # Preferred, not Minimum: a wrapped label's size hint is measured at a narrow width, and as a
+        # minimum it would leave blank lines around the text at the real width
+        self.body.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.body.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.body.setMinimumWidth(1)  # one long unbreakable word must not widen the conversation
         layout.addWidget(self.title)
         layout.addWidget(self.body)
 
@@ -53,6 +65,7 @@ class ReasoningPanel(QFrame):
         self.live_label.setObjectName("liveTail")
         self.live_label.setWordWrap(True)
         self.live_label.setAccessibleName("Current stage, live")
+        self.live_label.setMinimumWidth(1)
         layout.addWidget(self.live_label)
         self.sections_box = QWidget(self)
         self._sections_layout = QVBoxLayout(self.sections_box)
@@ -77,10 +90,12 @@ class ReasoningPanel(QFrame):
         title = TITLES.get(stage, stage)
         if stage in HIDDEN_STAGES:
             step = HIDDEN_STAGES.index(stage) + 1
-            self.header.setText(f"Reasoning · {title} ({step} of {len(HIDDEN_STAGES)})…")
+            self.header.setText(f"Thinking · step {step} of {len(HIDDEN_STAGES)}: {title}…")
         else:
-            self.header.setText("Reasoning · done, writing the answer…")
+            self.header.setText("Thinking · done, writing the answer…")
+        self.header.setAccessibleDescription(self.header.text())
         self.header.setArrowType(Qt.ArrowType.DownArrow)
+        text = text.strip()
         tail = text[-LIVE_TAIL_CHARS:]
         if len(text) > LIVE_TAIL_CHARS:
             tail = "…" + tail[tail.find(" ") + 1:] if " " in tail else "…" + tail
@@ -106,6 +121,7 @@ class ReasoningPanel(QFrame):
         self.header.setChecked(expanded)
         self.header.setArrowType(Qt.ArrowType.DownArrow if expanded else Qt.ArrowType.RightArrow)
         self.header.setText(self.summary_line)
+        self.header.setAccessibleDescription(self.summary_line)
         self.sections_box.setVisible(expanded)
         self.live_label.setVisible(False)
 

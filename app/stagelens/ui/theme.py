@@ -49,6 +49,7 @@ def stylesheet(palette: QPalette | None = None) -> str:
                font-size: 8pt; }}
 #sendButton[stop="true"] {{ background: {stop}; color: white; border-radius: 6px; }}
 #banner {{ background: {_mix(window, QColor(error), 0.15)}; border: 1px solid {error}; border-radius: 8px; }}
+#statusItem {{ border: none; border-left: 1px solid {border}; padding: 0 8px; }}
 #emptyTitle {{ font-size: 20pt; font-weight: 600; }}
 #emptyText {{ color: {muted}; }}
 #dropOverlay {{ background: {_mix(window, accent, 0.25)}; border: 3px dashed {accent.name()}; border-radius: 16px;
