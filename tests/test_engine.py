@@ -11,6 +11,8 @@ from stagelens.engine import (
     STAGE_NAMES,
     CancelFlag,
     ContextOverflowError,
+    DecodeError,
+    ImageRejectedError,
     KVCacheFullError,
     ModelLoadError,
     NoVisionError,
@@ -284,6 +286,43 @@ def test_bad_model_files(tiny_model, tmp_path):
 def test_image_marker_mismatch_is_a_clear_error(engine, scene):
     with pytest.raises(ValueError, match="image markers"):
         engine._native.prepare("no marker here", [(*scene.sent_size, scene.rgb, scene.digest)])
+
+
+def test_a_question_quoting_the_media_marker_claims_no_image(engine, scene):
+    marker = engine.marker
+    question = f"What does {marker} mean in this picture?"
+    trace = engine.answer([scene], question, settings=settings(beam=1))
+    assert trace.stats.image_encodes == 1 and len(trace.stages) == 4
+    assert engine.render_prompt((), question, 1).count(marker) == 1
+    history = [Turn(question, (scene,), f"<SUMMARY>It quotes {marker}.</SUMMARY>")]
+    follow_up = engine.answer([], f"And {marker} again?", history=history, settings=settings(beam=1))
+    assert len(follow_up.stages) == 4, "a marker in the earlier answer claims no image either"
+
+
+def _stage_texts(trace: Trace) -> list[list[str]]:
+    return [[c.text for c in stage.candidates] for stage in trace.stages]
+
+
+@pytest.mark.parametrize("after", [1, 2, 5, 30])  # the prompt, a stage's first step, mid-stage, later
+def test_decode_failure_is_an_exception_and_leaves_no_stale_cache(engine, scene, after):
+    reference = engine.answer([scene], QUESTION, settings=settings(beam=2))
+    engine.reset_cache()
+    engine._native._inject_fault("decode", after)
+    with pytest.raises(DecodeError, match="llama_decode failed with code -1 while"):
+        engine.answer([scene], QUESTION, settings=settings(beam=2))
+    again = engine.answer([scene], QUESTION, settings=settings(beam=2))
+    assert _stage_texts(again) == _stage_texts(reference), "what the failed call left in the cache was not reused"
+
+
+def test_image_the_projector_rejects_is_an_exception_and_the_engine_goes_on(engine, scene):
+    engine.reset_cache()
+    engine._native._inject_fault("image", 1)
+    with pytest.raises(ImageRejectedError, match="could not encode the image"):
+        engine.answer([scene], QUESTION, settings=settings(beam=2))
+    again = engine.answer([scene], QUESTION, settings=settings(beam=2))
+    assert again.stats.image_encodes == 1 and len(again.stages) == 4
+    with pytest.raises(ValueError, match="unknown fault"):
+        engine._native._inject_fault("disk", 1)
 
 
 def test_beam_beyond_what_was_loaded(engine, scene):

@@ -13,7 +13,14 @@ from pathlib import Path
 
 from stagelens.engine import native
 from stagelens.engine.compat import check_projector_fits
-from stagelens.engine.prompt import ChatTemplate, Message, TemplateError, stage_texts, user_content
+from stagelens.engine.prompt import (
+    ChatTemplate,
+    Message,
+    TemplateError,
+    stage_texts,
+    user_content,
+    without_marker,
+)
 from stagelens.engine.settings import LoadSettings, SearchSettings
 from stagelens.engine.trace import Candidate, ModelInfo, Stage, Stats, Trace
 from stagelens.images import PreparedImage, load_image
@@ -157,7 +164,7 @@ class Engine:
         messages: list[Message] = []
         for turn in history:
             messages.append(Message("user", user_content(turn.question, len(turn.images), self.marker)))
-            messages.append(Message("assistant", turn.assistant_text))
+            messages.append(Message("assistant", without_marker(turn.assistant_text, self.marker)))
         messages.append(Message("user", user_content(question, n_images, self.marker)))
         return self.template.render(messages, add_generation_prompt=True)
 

@@ -94,7 +94,13 @@ def _raise_exception(message: str) -> None:
 
 
 def user_content(question: str, n_images: int, marker: str) -> str:
-    return "".join(f"{marker}\n" for _ in range(n_images)) + question
+    return "".join(f"{marker}\n" for _ in range(n_images)) + without_marker(question, marker)
+
+
+def without_marker(text: str, marker: str) -> str:
+    """Text from the user or the model must not contain libmtmd's media marker: each one would
+    claim an image of its own. A zero-width space keeps it readable but inert."""
+    return text.replace(marker, f"{marker[:1]}\u200b{marker[1:]}")
 
 
 @dataclass(frozen=True)

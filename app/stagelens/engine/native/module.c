@@ -820,6 +820,25 @@ static PyObject * Engine_reset(EngineObject * self, PyObject * unused) {
     Py_RETURN_NONE;
 }
 
+static PyObject * Engine_inject_fault(EngineObject * self, PyObject * args) {
+    const char * kind;
+    int after;
+    if (!PyArg_ParseTuple(args, "si", &kind, &after)) return NULL;
+    if (after < 0) {
+        PyErr_SetString(PyExc_ValueError, "after must be >= 0 (0 turns the fault off)");
+        return NULL;
+    }
+    if (strcmp(kind, "decode") == 0) {
+        self->eng.fault_decode_in = after;
+    } else if (strcmp(kind, "image") == 0) {
+        self->eng.fault_image_in = after;
+    } else {
+        PyErr_Format(PyExc_ValueError, "unknown fault %s (decode or image)", kind);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject * Engine_trunk_units(EngineObject * self, PyObject * unused) {
     if (Engine_enter(self) < 0) return NULL;
     const sl_trunk * t = &self->eng.trunk;
@@ -881,6 +900,8 @@ static PyMethodDef Engine_methods[] = {
     {"fork_logits", (PyCFunction) Engine_fork_logits, METH_VARARGS,
      "fork_logits(units, branches) -> list[bytes]: final float32 logits of each branch decoded in parallel"},
     {"reset", (PyCFunction) Engine_reset, METH_NOARGS, "Forget the cached prefix."},
+    {"_inject_fault", (PyCFunction) Engine_inject_fault, METH_VARARGS,
+     "_inject_fault(kind, n): for tests, the n-th next 'decode' or 'image' encode fails (0: off)."},
     {"trunk_units", (PyCFunction) Engine_trunk_units, METH_NOARGS, "The cached prefix: list[int | ImageChunk]."},
     {"meta", (PyCFunction) Engine_meta, METH_O, "A GGUF metadata value as a string, or None."},
     {"info", (PyCFunction) Engine_info, METH_NOARGS, "Model and context facts."},

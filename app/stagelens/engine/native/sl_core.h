@@ -60,6 +60,8 @@ typedef struct {
     int32_t n_ctx, n_batch, n_seq_max, n_vocab;
     sl_trunk trunk;
     atomic_int * cancel;        /* set during a call; read by every step and by decode's abort hook */
+    int32_t fault_decode_in;    /* tests only (Engine._inject_fault): the n-th next llama_decode or */
+    int32_t fault_image_in;     /* image encode reports failure after writing its cells; 0 = off */
     int status;
     char err[1024];
 } sl_engine;

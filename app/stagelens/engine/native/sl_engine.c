@@ -240,8 +240,13 @@ int sl_batch_add(struct llama_batch * b, llama_token tok, llama_pos pos, llama_s
     return i;
 }
 
+static bool sl_fault_fires(int32_t * countdown) {
+    return *countdown > 0 && --*countdown == 0;
+}
+
 int sl_decode_checked(sl_engine * eng, struct llama_batch batch, const char * what) {
     int32_t r = llama_decode(eng->ctx, batch);
+    if (r == 0 && sl_fault_fires(&eng->fault_decode_in)) r = -1; /* after the work: the worst case for the cache */
     if (r == 0) return SL_OK;
     if (r == 2 || (eng->cancel && atomic_load(eng->cancel))) {
         eng->status = SL_CANCELLED;
@@ -381,8 +386,9 @@ static int sl_eval_image(sl_engine * eng, sl_unit * u, int64_t * image_encodes, 
     }
     llama_pos new_pos = t->kv_pos;
     sl_log_clear();
-    int32_t r = mtmd_helper_eval_chunk_single(eng->mctx, eng->ctx, u->chunk, t->kv_pos, 0,
-                                              eng->n_batch, false, &new_pos);
+    int32_t r = mtmd_helper_eval_chunk_single(eng->mctx, eng->ctx, u->chunk, t->kv_pos, 0, eng->n_batch, false,
+                                              &new_pos);
+    if (r == 0 && sl_fault_fires(&eng->fault_image_in)) r = -1;
     if (r != 0) {
         sl_trunk_rollback(eng, t->kv_pos);
         if (eng->cancel && atomic_load(eng->cancel)) {
