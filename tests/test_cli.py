@@ -191,3 +191,14 @@ def test_gpu_layers_take_auto_and_refuse_nonsense(scene_path, model_args):
     assert out.returncode == 0, out.stderr
     bad = run("ask", str(scene_path), "-q", "What is here?", *model_args, "--n-gpu-layers", "lots")
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "GPU layers" in bad.stderr
+
+
+def test_bench_bad_files_get_one_line(tmp_path, scene_path, model_args):
+    missing = run("bench", "--model", str(tmp_path / "nope.gguf"), "--mmproj", str(tmp_path / "nope-mmproj.gguf"),
+                  "--image", str(scene_path), "--beams", "1")
+    assert missing.returncode == 2 and missing.stderr.strip().count("\n") == 0, missing.stderr
+    assert "nope.gguf" in missing.stderr and "Traceback" not in missing.stderr
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    bad_image = run("bench", *model_args, "--image", str(text), "--beams", "1")
+    assert bad_image.returncode == 2 and "notes.png" in bad_image.stderr and "Traceback" not in bad_image.stderr

@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from stagelens.cli import CliError
-from stagelens.engine import Engine, LoadSettings, SearchSettings
+from stagelens.engine import Engine, EngineError, LoadSettings, ModelMismatchError, SearchSettings, TemplateError
 from stagelens.engine.engine import default_threads
-from stagelens.images import load_image
+from stagelens.images import ImageError, load_image
 
 QUESTION = "How many red cups are on the table, and where is the blue one?"
 
@@ -153,9 +153,17 @@ def run_bench_command(args: argparse.Namespace) -> int:
         return 2
     model, mmproj, label = _model_files(args)
     image = args.image or _default_image()
+    try:
+        load_image(image, max_side=224)
+    except ImageError as exc:
+        raise CliError(str(exc)) from exc
     settings = LoadSettings(model=model, mmproj=mmproj, n_gpu_layers=args.n_gpu_layers, n_ctx=8192,
                             n_threads=args.threads, max_beam=max(8, max(beams)), image_max_side=224)
-    with Engine(settings) as engine:
+    try:
+        engine = Engine(settings)
+    except (EngineError, ModelMismatchError, TemplateError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
+    with engine:
         rows = run_bench(engine, image, beams, args.scorer, args.max_stage_tokens, not args.no_reference,
                          args.repeat)
         meta = {"model": label, "backend": engine.backend, "image": image, "max_stage_tokens": args.max_stage_tokens,
