@@ -29,8 +29,8 @@ TINY = {"v_embd": 32, "v_layers": 1, "v_heads": 2, "v_ff": 64, "n_embd": 64, "n_
 PARITY_TOLERANCE = 0.05
 
 # Regression guard: greedy accuracy on the first 40 held-out items with stage forcing off.
-# Measured 0.375 (15/40; 0.315 on all 200, see models/demo/README.md); the floor sits below it.
-GREEDY_ACCURACY_FLOOR = 0.25
+# Measured 0.425 (17/40; 0.395 on all 200, see models/demo/README.md); the floor sits below it.
+GREEDY_ACCURACY_FLOOR = 0.35
 N_GUARD_ITEMS = 40
 
 
