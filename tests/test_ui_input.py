@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import threading
-import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -15,10 +14,11 @@ import pytest
 pytest.importorskip("PySide6")
 
 from PIL import Image  # noqa: E402
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QThread, QUrl  # noqa: E402
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication  # noqa: E402
+from PySide6.QtCore import QMimeData, QPoint, Qt, QThread, QUrl  # noqa: E402
+from PySide6.QtGui import QGuiApplication  # noqa: E402
 from PySide6.QtWidgets import QApplication, QLabel  # noqa: E402
 
+from qt_drop import drop  # noqa: E402
 from stagelens.history import HistoryStore  # noqa: E402
 from stagelens.models.default import ModelChoice  # noqa: E402
 from stagelens.settings_store import AppSettings  # noqa: E402
@@ -125,18 +125,6 @@ def server(monkeypatch):
     srv = Server()
     yield srv
     srv.close()
-
-
-def drop(window: MainWindow, mime: QMimeData) -> None:
-    pos = QPointF(window.width() / 2, window.height() / 2)
-    with warnings.catch_warnings():  # PySide marks the only QDragEnterEvent constructor deprecated
-        warnings.simplefilter("ignore", DeprecationWarning)
-        enter = QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                                Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(window, enter)
-    assert enter.isAccepted()
-    event = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(window, event)
 
 
 def browser_mime(uris: list[str], html: str) -> QMimeData:

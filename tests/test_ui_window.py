@@ -5,7 +5,7 @@ demo model, so the pictures show real answers; the others use the tiny random-we
 from __future__ import annotations
 
 import json
-import warnings
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,10 +13,11 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage  # noqa: E402
+from PySide6.QtCore import QMimeData, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QGuiApplication, QImage  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from qt_drop import drop  # noqa: E402
 from stagelens.history import HistoryStore  # noqa: E402
 from stagelens.models.default import ModelChoice, demo_model  # noqa: E402
 from stagelens.resources import sample_images  # noqa: E402
@@ -98,18 +99,6 @@ def ask_and_wait(qtbot, window: MainWindow, question: str = "What is in the pict
         window.ask(question)
     turn = window.conversation.turns[-1]
     return turn, window._card_for(turn)
-
-
-def drop(window: MainWindow, mime: QMimeData) -> None:
-    pos = QPointF(window.width() / 2, window.height() / 2)
-    with warnings.catch_warnings():  # PySide marks the only QDragEnterEvent constructor deprecated
-        warnings.simplefilter("ignore", DeprecationWarning)
-        enter = QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                                Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(window, enter)
-    assert enter.isAccepted()
-    event = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(window, event)
 
 
 def test_drop_several_files_adds_thumbnails(demo_window, scene_path, tmp_path):
@@ -246,8 +235,27 @@ def test_follow_up_continues_the_conversation(window, qtbot, scene_path):
     assert turn.answer.trace.stats.image_encodes == 0, "the follow-up reuses the first turn's image"
 
 
-def test_stop_mid_answer_keeps_partial_text(make_window, qtbot, scene_path):
+def _hold_after_first_text_until_stopped(window: MainWindow, monkeypatch) -> None:
+    """The tiny model can finish a whole answer before the Esc key is processed; hold the
+    worker thread (in the engine's event callback) until the window has asked it to stop."""
+    engine = window.engine.worker._engine
+    answer = engine.answer
+
+    def answer_held(*args, on_event=None, cancel=None, **kwargs):
+        def relay(event) -> None:
+            on_event(event)
+            deadline = time.monotonic() + 60
+            while event.kind == "text" and not cancel.is_set() and time.monotonic() < deadline:
+                time.sleep(0.005)
+
+        return answer(*args, on_event=relay, cancel=cancel, **kwargs)
+
+    monkeypatch.setattr(engine, "answer", answer_held)
+
+
+def test_stop_mid_answer_keeps_partial_text(make_window, qtbot, scene_path, monkeypatch):
     window = make_window(max_stage_tokens=700, beam=1)
+    _hold_after_first_text_until_stopped(window, monkeypatch)
     window.add_image_paths([scene_path])
     stopped: list[bool] = []
 
