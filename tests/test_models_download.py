@@ -227,6 +227,19 @@ def manager(hub, tmp_path, events=None, **kw) -> DownloadManager:
     return DownloadManager(folder=tmp_path / "models", endpoint=hub.url, on_event=events, **kw)
 
 
+def start_until_the_server_stalls(hub, tmp_path, model_files):
+    """Start the tiny model's download; return once the server has sent STALL bytes of the
+    text model and gone silent."""
+    serve(hub, model_files)
+    hub.files[(REPO, "tiny-text.gguf")].stall_after = STALL
+    arrived = threading.Event()
+    events = Events()
+    events.hooks.append(lambda e: e.files[0].done >= STALL and arrived.set())
+    job = manager(hub, tmp_path, events, event_interval=0.0).start(entry_for(model_files))
+    assert arrived.wait(60)
+    return job
+
+
 # ---------------------------------------------------------------------------------------------
 # Tests
 # ---------------------------------------------------------------------------------------------
@@ -386,13 +399,7 @@ def test_stalled_server_then_cancel_ends_the_download_and_removes_the_partial_fi
 
     # without the cancel reaching the blocked read, the job would hang for this long
     monkeypatch.setattr(constants, "HF_HUB_DOWNLOAD_TIMEOUT", 600)
-    serve(hub, model_files)
-    hub.files[(REPO, "tiny-text.gguf")].stall_after = STALL
-    events = Events()
-    arrived = threading.Event()
-    events.hooks.append(lambda e: e.files[0].done >= STALL and arrived.set())
-    job = manager(hub, tmp_path, events, event_interval=0.0).start(entry_for(model_files))
-    assert arrived.wait(60)
+    job = start_until_the_server_stalls(hub, tmp_path, model_files)
     job.cancel()
     assert job.wait(60), "cancel must end a download that is waiting on a silent server"
     assert job.state == "cancelled" and job.error is None
@@ -460,13 +467,7 @@ def test_several_downloads_run_at_once(hub, tmp_path, model_files):
 
 
 def test_cancel_after_pause_deletes_the_partial_file(hub, tmp_path, model_files):
-    serve(hub, model_files)
-    hub.files[(REPO, "tiny-text.gguf")].stall_after = STALL
-    arrived = threading.Event()
-    events = Events()
-    events.hooks.append(lambda e: e.files[0].done >= STALL and arrived.set())
-    job = manager(hub, tmp_path, events, event_interval=0.0).start(entry_for(model_files))
-    assert arrived.wait(60)
+    job = start_until_the_server_stalls(hub, tmp_path, model_files)
     job.pause()
     assert job.wait(60) and job.state == "paused"
     part = tmp_path / "models" / "tiny-vlm" / "tiny-text.gguf.part"
@@ -533,13 +534,7 @@ def test_progress_reports_speed_and_time_left_while_bytes_arrive(hub, tmp_path, 
 def test_speed_falls_while_the_server_is_silent_and_then_says_waiting(hub, tmp_path, model_files):
     from stagelens.models.download import STALLED_AFTER
 
-    serve(hub, model_files)
-    hub.files[(REPO, "tiny-text.gguf")].stall_after = STALL
-    arrived = threading.Event()
-    events = Events()
-    events.hooks.append(lambda e: e.files[0].done >= STALL and arrived.set())
-    job = manager(hub, tmp_path, events, event_interval=0.0).start(entry_for(model_files))
-    assert arrived.wait(60)
+    job = start_until_the_server_stalls(hub, tmp_path, model_files)
     last = job._bytes_at[0]
     at_last, later = job.event(now=last + 0.01).files[0], job.event(now=last + STALLED_AFTER / 2).files[0]
     assert at_last.speed > later.speed > 0, "a silent server must not keep the last burst's speed"

@@ -137,7 +137,6 @@ class MainWindow(QMainWindow):
         self.banner_models.setAccessibleName("Open the model manager")
         self.banner_models.setToolTip("Choose, download or import a model")
         self.banner_models.clicked.connect(guarded(self.open_models_manager))
-        self.banner_models.setVisible(_models_dialog_class() is not None)
         banner_row.addWidget(self.banner_text, 1)
         banner_row.addWidget(self.banner_models)
         banner_row.addWidget(self.banner_pick)
@@ -241,8 +240,7 @@ class MainWindow(QMainWindow):
                                           self.export_dialog)
         file_menu.addSeparator()
         self._action(file_menu, "&Settings…", QKeySequence("Ctrl+,"), self.open_settings)
-        if _models_dialog_class() is not None:
-            self._action(file_menu, "&Models…", None, self.open_models_manager)
+        self._action(file_menu, "&Models…", None, self.open_models_manager)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         edit_menu = self.menuBar().addMenu("&Edit")
@@ -251,7 +249,7 @@ class MainWindow(QMainWindow):
         self._action(edit_menu, "&Stop answering", None, self.stop)
         view_menu = self.menuBar().addMenu("&View")
         self.expanded_action = self._action(view_menu, "Show &reasoning expanded", None,
-                                            self._set_default_expanded, checkable=True,
+                                            self._remember_expanded, checkable=True,
                                             checked=self.settings.reasoning_expanded)
         self.stop_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
         self.stop_shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
@@ -283,9 +281,9 @@ class MainWindow(QMainWindow):
         return default_model()
 
     def open_models_manager(self) -> None:
-        dialog_class = _models_dialog_class()
-        if dialog_class is not None:
-            self.open_models(dialog_class)
+        from stagelens.ui.models_dialog import ModelsDialog  # imports huggingface-hub: only when asked
+
+        self.open_models(ModelsDialog)
 
     def open_models(self, dialog_class) -> None:
         dialog = dialog_class(self)
@@ -732,9 +730,6 @@ class MainWindow(QMainWindow):
         for card in self.cards:
             card.reasoning_expanded = expanded
 
-    def _set_default_expanded(self, checked: bool) -> None:
-        self._remember_expanded(checked)
-
     def _store_settings(self) -> None:
         if not self._save_settings_file:
             return
@@ -778,14 +773,6 @@ class MainWindow(QMainWindow):
         self.engine.stop(self.running.job if self.running else None)
         self.history.close()
         super().closeEvent(event)
-
-
-def _models_dialog_class():
-    try:
-        from stagelens.ui import models_dialog  # the model manager, when present
-    except ImportError:
-        return None
-    return models_dialog.ModelsDialog
 
 
 def _input(image: PendingImage) -> ImageInput:
