@@ -40,9 +40,17 @@ else:
     # already (stagelens.engine imports llama_cpp first), so this is a fallback.
     rpath_args = ["-Wl,-rpath,$ORIGIN/../../llama_cpp/lib"]
 
-compile_args = ["/std:c11"] if sys.platform == "win32" else [
-    "-std=c11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter",
-]
+compile_args = (
+    ["/std:c11"]
+    if sys.platform == "win32"
+    else [
+        "-std=c11",
+        "-O2",
+        "-Wall",
+        "-Wextra",
+        "-Wno-unused-parameter",
+    ]
+)
 
 native = Extension(
     "stagelens.engine._native",
@@ -54,6 +62,7 @@ native = Extension(
     extra_compile_args=compile_args,
     extra_link_args=rpath_args,
 )
+
 
 class BuildPyWithResources(build_py):
     """Ship resources/, the demo model and the model catalog inside the package."""

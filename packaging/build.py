@@ -25,8 +25,10 @@ ROOT = common.ROOT
 LLAMA_PIN = "llama-cpp-python==0.3.36"
 # Qt's xcb plugin needs libxcb-icccm4 and libxcb-keysyms1, which PyInstaller cannot bundle when the
 # build machine lacks them (its log says "Library not found")
-DEB_DEPENDS = ("libc6, libgl1, libegl1, libfontconfig1, libxkbcommon0, libxkbcommon-x11-0, libdbus-1-3, "
-               "libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1")
+DEB_DEPENDS = (
+    "libc6, libgl1, libegl1, libfontconfig1, libxkbcommon0, libxkbcommon-x11-0, libdbus-1-3, "
+    "libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1"
+)
 
 
 def run(cmd: list[str], **kw) -> None:
@@ -53,8 +55,22 @@ def release_python(build_dir: Path) -> str:
 
 def pyinstaller(python: str, build_dir: Path) -> Path:
     out = build_dir / "pyinstaller"
-    run([python, "-m", "PyInstaller", "--noconfirm", "--clean", "--log-level", "WARN",
-         "--distpath", str(out / "dist"), "--workpath", str(out / "work"), str(ROOT / "packaging" / "stagelens.spec")])
+    run(
+        [
+            python,
+            "-m",
+            "PyInstaller",
+            "--noconfirm",
+            "--clean",
+            "--log-level",
+            "WARN",
+            "--distpath",
+            str(out / "dist"),
+            "--workpath",
+            str(out / "work"),
+            str(ROOT / "packaging" / "stagelens.spec"),
+        ]
+    )
     return out / "dist" / common.NAME
 
 

@@ -25,8 +25,9 @@ def time_to_window(exe: Path, display: str, home: Path, timeout: float = 60.0) -
     proc = subprocess.Popen([str(exe)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while time.perf_counter() - started < timeout:
-            found = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "StageLens"], env=env,
-                                   capture_output=True, text=True)
+            found = subprocess.run(
+                ["xdotool", "search", "--onlyvisible", "--name", "StageLens"], env=env, capture_output=True, text=True
+            )
             if found.stdout.strip():
                 return time.perf_counter() - started
             if proc.poll() is not None:
@@ -47,8 +48,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     display = ":97"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    xvfb = subprocess.Popen(
+        ["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         time.sleep(1.0)
         with tempfile.TemporaryDirectory() as home:
@@ -56,8 +60,10 @@ def main() -> int:
     finally:
         xvfb.terminate()
     warm = runs[1:] or runs
-    print(f"first run (cold): {runs[0]:.2f} s; median of {len(warm)} warm runs: {statistics.median(warm):.2f} s; "
-          f"all: {', '.join(f'{r:.2f}' for r in runs)}")
+    print(
+        f"first run (cold): {runs[0]:.2f} s; median of {len(warm)} warm runs: {statistics.median(warm):.2f} s; "
+        f"all: {', '.join(f'{r:.2f}' for r in runs)}"
+    )
     return 0
 
 

@@ -10,9 +10,7 @@ import pytest
 
 
 def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "stagelens", *args], capture_output=True, text=True, timeout=timeout
-    )
+    return subprocess.run([sys.executable, "-m", "stagelens", *args], capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +19,19 @@ def model_args(tiny_model) -> list[str]:
 
 
 def test_ask_prints_the_conclusion_of_the_trace(scene_path, model_args):
-    common = ["ask", str(scene_path), "-q", "How many red circles?", *model_args, "--beam", "2", "--seed", "5",
-              "--max-stage-tokens", "10"]
+    common = [
+        "ask",
+        str(scene_path),
+        "-q",
+        "How many red circles?",
+        *model_args,
+        "--beam",
+        "2",
+        "--seed",
+        "5",
+        "--max-stage-tokens",
+        "10",
+    ]
     plain = run(*common)
     assert plain.returncode == 0, plain.stderr
     traced = run(*common, "--json")
@@ -34,8 +43,18 @@ def test_ask_prints_the_conclusion_of_the_trace(scene_path, model_args):
 
 
 def test_ask_verbose_prints_all_four_stages(scene_path, model_args):
-    out = run("ask", str(scene_path), "-q", "What is shown?", *model_args, "--beam", "1", "--max-stage-tokens", "6",
-              "--verbose")
+    out = run(
+        "ask",
+        str(scene_path),
+        "-q",
+        "What is shown?",
+        *model_args,
+        "--beam",
+        "1",
+        "--max-stage-tokens",
+        "6",
+        "--verbose",
+    )
     assert out.returncode == 0, out.stderr
     wanted = ["SUMMARY:", "CAPTION:", "REASONING:", "CONCLUSION:"]
     assert [line for line in out.stdout.splitlines() if line in wanted] == wanted
@@ -82,8 +101,22 @@ def test_make_test_model(tmp_path):
 
 
 def test_bench_runs_every_mode(scene_path, model_args):
-    out = run("bench", *model_args, "--image", str(scene_path), "--beams", "1,2", "--max-stage-tokens", "6",
-              "--scorer", "judge", "--repeat", "3", "--json", timeout=300)
+    out = run(
+        "bench",
+        *model_args,
+        "--image",
+        str(scene_path),
+        "--beams",
+        "1,2",
+        "--max-stage-tokens",
+        "6",
+        "--scorer",
+        "judge",
+        "--repeat",
+        "3",
+        "--json",
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)["rows"]
     assert [(r["mode"], r["beam"]) for r in rows] == [("greedy", 1), ("beam", 2), ("reference", 2)]
@@ -186,16 +219,35 @@ def test_directly_imported_packages_are_declared():
 
 
 def test_gpu_layers_take_auto_and_refuse_nonsense(scene_path, model_args):
-    out = run("ask", str(scene_path), "-q", "What is here?", *model_args, "--n-gpu-layers", "auto",
-              "--max-stage-tokens", "4", "--json")
+    out = run(
+        "ask",
+        str(scene_path),
+        "-q",
+        "What is here?",
+        *model_args,
+        "--n-gpu-layers",
+        "auto",
+        "--max-stage-tokens",
+        "4",
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     bad = run("ask", str(scene_path), "-q", "What is here?", *model_args, "--n-gpu-layers", "lots")
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "GPU layers" in bad.stderr
 
 
 def test_bench_bad_files_get_one_line(tmp_path, scene_path, model_args):
-    missing = run("bench", "--model", str(tmp_path / "nope.gguf"), "--mmproj", str(tmp_path / "nope-mmproj.gguf"),
-                  "--image", str(scene_path), "--beams", "1")
+    missing = run(
+        "bench",
+        "--model",
+        str(tmp_path / "nope.gguf"),
+        "--mmproj",
+        str(tmp_path / "nope-mmproj.gguf"),
+        "--image",
+        str(scene_path),
+        "--beams",
+        "1",
+    )
     assert missing.returncode == 2 and missing.stderr.strip().count("\n") == 0, missing.stderr
     assert "nope.gguf" in missing.stderr and "Traceback" not in missing.stderr
     text = tmp_path / "notes.png"

@@ -20,8 +20,18 @@ from stagelens.images import load_image  # noqa: E402
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "models" / "demo"
 HELDOUT = DEMO_DIR / "heldout.jsonl"
-TINY = {"v_embd": 32, "v_layers": 1, "v_heads": 2, "v_ff": 64, "n_embd": 64, "n_layers": 1, "n_heads": 2,
-        "n_kv_heads": 1, "n_ff": 128, "n_ctx": 512}
+TINY = {
+    "v_embd": 32,
+    "v_layers": 1,
+    "v_heads": 2,
+    "v_ff": 64,
+    "n_embd": 64,
+    "n_layers": 1,
+    "n_heads": 2,
+    "n_kv_heads": 1,
+    "n_ff": 128,
+    "n_ctx": 512,
+}
 
 # Parity: |llama.cpp logit - PyTorch logit| over the whole vocabulary, F32 weights on both sides.
 # Measured on the shipped model: max 0.0013 at the 9 positions checked below, max 0.013 over the same
@@ -58,8 +68,9 @@ def demo_torch(demo_files):
 
 
 def test_short_training_run_lowers_the_loss(tmp_path: Path) -> None:
-    _, _, history = train(tmp_path, TINY, steps=30, batch_size=8, lr=3e-3, warmup=5, threads=1, save_every=0,
-                          log=lambda _: None)
+    _, _, history = train(
+        tmp_path, TINY, steps=30, batch_size=8, lr=3e-3, warmup=5, threads=1, save_every=0, log=lambda _: None
+    )
     first = history[0]["loss"]
     last = np.mean([h["loss"] for h in history[-5:]])
     assert last < first - 1.0, (first, last)
@@ -67,8 +78,10 @@ def test_short_training_run_lowers_the_loss(tmp_path: Path) -> None:
 
 
 def test_training_is_reproducible_from_its_seed(tmp_path: Path) -> None:
-    runs = [train(tmp_path / str(i), TINY, steps=3, batch_size=4, threads=1, save_every=0, log=lambda _: None)[2]
-            for i in range(2)]
+    runs = [
+        train(tmp_path / str(i), TINY, steps=3, batch_size=4, threads=1, save_every=0, log=lambda _: None)[2]
+        for i in range(2)
+    ]
     assert [h["loss"] for h in runs[0]] == [h["loss"] for h in runs[1]]
 
 

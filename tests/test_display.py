@@ -24,8 +24,7 @@ def _free_display_number() -> int:
 
 def _env(tmp_path: Path, **display: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
-    env.update(PYTHONPATH=str(APP_DIR), STAGELENS_HOME=str(tmp_path / "home"), XDG_RUNTIME_DIR=str(tmp_path),
-               **display)
+    env.update(PYTHONPATH=str(APP_DIR), STAGELENS_HOME=str(tmp_path / "home"), XDG_RUNTIME_DIR=str(tmp_path), **display)
     return env
 
 

@@ -179,7 +179,11 @@ def test_cancel_mid_stage_returns_a_partial_trace(engine, scene):
             cancel.set()
 
     trace = engine.answer(
-        [scene], QUESTION, settings=settings(max_stage_tokens=64), on_event=on_event, cancel=cancel,
+        [scene],
+        QUESTION,
+        settings=settings(max_stage_tokens=64),
+        on_event=on_event,
+        cancel=cancel,
         stream_interval_ms=0,
     )
     assert trace.cancelled
@@ -382,8 +386,14 @@ def test_handler_error_in_the_flush_after_a_cancel_propagates(engine, scene):
         cancel.set()
 
     with pytest.raises(RuntimeError, match="the window is gone"):
-        engine.answer([scene], QUESTION, settings=settings(beam=1, max_stage_tokens=64), on_event=on_event,
-                      cancel=cancel, stream_interval_ms=0)
+        engine.answer(
+            [scene],
+            QUESTION,
+            settings=settings(beam=1, max_stage_tokens=64),
+            on_event=on_event,
+            cancel=cancel,
+            stream_interval_ms=0,
+        )
     cancel.clear()
     assert not engine.answer([scene], QUESTION, settings=settings(beam=1)).cancelled
 
@@ -496,11 +506,11 @@ def test_judge_margins_match_llama_cpp_python(engine, reference_llm):
     stage, spec, judge = trace.stages[0], engine._stage_specs[0], engine._judge_params
     cands = stage.candidates
     for a, b in ((0, 1), (2, 3)):  # the first round's pairs
+
         def toks(i):
             return reference_llm.tokenize(_content(engine, "summary", cands[i].tokens), add_bos=False, special=False)
 
-        judge_prompt = (prompt + spec["judge_head"] + toks(a) + judge["judge_mid"] + toks(b)
-                        + judge["judge_tail"])
+        judge_prompt = prompt + spec["judge_head"] + toks(a) + judge["judge_mid"] + toks(b) + judge["judge_tail"]
         last = _all_logits(reference_llm, judge_prompt)[-1]
         margin = last[judge["judge_choice_a"]] - last[judge["judge_choice_b"]]
         # the pair's loser keeps the score of this comparison
@@ -580,8 +590,9 @@ def test_other_python_threads_run_during_the_search(engine, scene):
     worker = threading.Thread(target=spin)
     worker.start()
     try:
-        engine.answer([scene], QUESTION, settings=settings(max_stage_tokens=24), on_event=on_event,
-                      stream_interval_ms=10**6)
+        engine.answer(
+            [scene], QUESTION, settings=settings(max_stage_tokens=24), on_event=on_event, stream_interval_ms=10**6
+        )
     finally:
         stop.set()
         worker.join()

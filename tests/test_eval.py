@@ -63,7 +63,10 @@ def test_multiple_choice_picks_the_named_choice() -> None:
 
 def test_methods_parse() -> None:
     assert parse_methods("greedy, bestofn:4,beam:2,beam:4:judge") == [
-        Method("greedy"), Method("bestofn", 4), Method("beam", 2, "logprob"), Method("beam", 4, "judge")
+        Method("greedy"),
+        Method("bestofn", 4),
+        Method("beam", 2, "logprob"),
+        Method("beam", 4, "judge"),
     ]
     assert parse_method("beam:4:judge").name == "beam:4:judge"
     for bad in ("beam", "beam:0", "beam:2:python", "bestofn", "bestofn:x", "sample"):
@@ -127,8 +130,16 @@ def _args(**kw) -> argparse.Namespace:
 
 def test_eval_runs_every_method_on_a_few_items(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "traces.jsonl"
-    args = _args(dataset=HELDOUT, limit=5, methods="greedy,bestofn:2,beam:2:logprob,beam:2:judge",
-                 out=out, json=True, max_stage_tokens=96, quiet=True, threads=1)
+    args = _args(
+        dataset=HELDOUT,
+        limit=5,
+        methods="greedy,bestofn:2,beam:2:logprob,beam:2:judge",
+        out=out,
+        json=True,
+        max_stage_tokens=96,
+        quiet=True,
+        threads=1,
+    )
     assert eval_cli.run(args) == 0
     summary = json.loads(capsys.readouterr().out)
     assert [r["method"] for r in summary["results"]] == ["greedy", "bestofn:2", "beam:2:logprob", "beam:2:judge"]
@@ -158,8 +169,17 @@ def test_eval_rejects_bad_input_with_exit_code_2(tmp_path: Path, capsys: pytest.
 
 
 def test_eval_with_another_model(tiny_model, capsys: pytest.CaptureFixture) -> None:
-    args = _args(dataset=HELDOUT, limit=2, methods="greedy", model=tiny_model.text, mmproj=tiny_model.mmproj,
-                 json=True, quiet=True, max_stage_tokens=8, threads=1)
+    args = _args(
+        dataset=HELDOUT,
+        limit=2,
+        methods="greedy",
+        model=tiny_model.text,
+        mmproj=tiny_model.mmproj,
+        json=True,
+        quiet=True,
+        max_stage_tokens=8,
+        threads=1,
+    )
     assert eval_cli.run(args) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["model"] == str(tiny_model.text) and summary["results"][0]["items"] == 2
@@ -167,8 +187,22 @@ def test_eval_with_another_model(tiny_model, capsys: pytest.CaptureFixture) -> N
 
 def test_stagelens_eval_subprocess(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO / "app")}
-    cmd = [sys.executable, "-m", "stagelens", "eval", "--dataset", str(HELDOUT), "--limit", "3",
-           "--methods", "greedy", "--json", "--quiet", "--threads", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "stagelens",
+        "eval",
+        "--dataset",
+        str(HELDOUT),
+        "--limit",
+        "3",
+        "--methods",
+        "greedy",
+        "--json",
+        "--quiet",
+        "--threads",
+        "1",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["results"][0]["items"] == 3

@@ -46,8 +46,12 @@ def test_search_rename_delete(tmp_path):
     store = HistoryStore(tmp_path)
     first = store.create_conversation("Circles")
     second = store.create_conversation("Other")
-    store.add_turn(second, "how many squares_100%?", [store.store_image(b"x", "x.png", ".png")],
-                   AnswerRecord('{"conclusion": "three triangles", "stages": [{"text": "a hidden caption"}]}'))
+    store.add_turn(
+        second,
+        "how many squares_100%?",
+        [store.store_image(b"x", "x.png", ".png")],
+        AnswerRecord('{"conclusion": "three triangles", "stages": [{"text": "a hidden caption"}]}'),
+    )
     assert [r.id for r in store.list_conversations()] == [second, first]
     assert [r.title for r in store.list_conversations("circ")] == ["Circles"]
     assert [r.title for r in store.list_conversations("squares_100%")] == ["Other"]
@@ -78,8 +82,12 @@ os.kill(os.getpid(), 9)
 
 
 def test_a_kill_mid_write_loses_only_the_unfinished_turn(tmp_path):
-    result = subprocess.run([sys.executable, "-c", _KILLED_WRITER, str(tmp_path)], capture_output=True,
-                            env={"PYTHONPATH": str(APP_DIR)}, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", _KILLED_WRITER, str(tmp_path)],
+        capture_output=True,
+        env={"PYTHONPATH": str(APP_DIR)},
+        timeout=60,
+    )
     assert result.returncode == -9
     store = HistoryStore(tmp_path)
     (row,) = store.list_conversations()

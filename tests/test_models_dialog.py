@@ -64,8 +64,7 @@ def test_dialog_catalog_download_pause_resume_installed(qtbot, dialog, hub, tmp_
 
     qtbot.mouseClick(card.download, Qt.MouseButton.LeftButton)
     # the server sends part of the model file and then goes silent: progress shows mid-file
-    qtbot.waitUntil(lambda: card.rows[0].bar.value() > 0 and "KB /" in card.rows[0].detail.text(),
-                    timeout=30000)
+    qtbot.waitUntil(lambda: card.rows[0].bar.value() > 0 and "KB /" in card.rows[0].detail.text(), timeout=30000)
     assert card.pause.isVisible() and card.cancel.isVisible() and not card.download.isEnabled()
     assert "%" in card.rows[0].detail.text()
     shot(dialog, "2_downloading")
@@ -111,7 +110,8 @@ def test_dialog_cancel_and_failure_messages(qtbot, dialog, hub, tmp_path):  # no
     qtbot.mouseClick(qwen.download, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "not on the Hub" in dialog.message.text(), timeout=30000)
     assert "Failed" in qwen.status.text() and "Qwen3VL-2B-Instruct-Q4_K_M.gguf is not on the Hub (404)" in (
-        qwen.status.text())
+        qwen.status.text()
+    )
     assert qwen.resume.isVisible()
     shot(dialog, "6_failed")
 
@@ -145,8 +145,7 @@ def test_dialog_import_and_gpu_tab(qtbot, dialog, tiny_model, tmp_path):
     shot(dialog, "8_gpu")
 
 
-def test_gated_model_points_at_the_token_field_and_the_typed_token_downloads_it(
-        qtbot, dialog, hub, tmp_path):  # noqa: F811
+def test_gated_model_points_at_the_token_field_and_the_typed_token_downloads_it(qtbot, dialog, hub, tmp_path):  # noqa: F811
     for f in hub.files.values():
         f.token, f.stall_after = "hf_secret_for_test", None
     card = dialog.cards["tiny-vlm"]
@@ -198,8 +197,9 @@ def test_gpu_tab_opens_on_the_current_setting_and_plans_with_the_users_context(q
     assert at_small != at_default
 
     chosen = []
-    manual = ModelsDialog(manager=dialog.manager, catalog=[], backend=gpu, gpu_auto=False, n_gpu_layers=12,
-                          n_ctx=small_ctx)
+    manual = ModelsDialog(
+        manager=dialog.manager, catalog=[], backend=gpu, gpu_auto=False, n_gpu_layers=12, n_ctx=small_ctx
+    )
     qtbot.addWidget(manual)
     manual.gpu_layers_chosen.connect(chosen.append)
     assert manual.gpu_mode.currentText() == "manual"

@@ -46,13 +46,13 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 @dataclass
 class HubFile:
     data: bytes
-    etag: str | None = None          # default: sha256 of data, as the Hub does for LFS files
+    etag: str | None = None  # default: sha256 of data, as the Hub does for LFS files
     advertised_size: int | None = None
     chunk: int = 64 * 1024
-    delay: float = 0.0               # seconds between chunks
-    drop_after: int | None = None    # close the connection once the body reaches this offset (once)
-    stall_after: int | None = None   # stop sending at this offset until the server is released
-    token: str | None = None         # gated: needs "Authorization: Bearer <token>"
+    delay: float = 0.0  # seconds between chunks
+    drop_after: int | None = None  # close the connection once the body reaches this offset (once)
+    stall_after: int | None = None  # stop sending at this offset until the server is released
+    token: str | None = None  # gated: needs "Authorization: Bearer <token>"
 
 
 @dataclass
@@ -184,18 +184,30 @@ def entry_for(files, model_id="tiny-vlm", repo=REPO, sha=True, sizes=True) -> Ca
         return CatalogFile(name, len(data) if sizes else None, hashlib.sha256(data).hexdigest() if sha else None)
 
     return CatalogEntry(
-        id=model_id, name="Tiny VLM", family="test", description="generated test model", repo=repo,
-        revision="main", license="none", params="0.2M", default_quant="F32",
-        quants={"F32": spec(text_name, text_data)}, mmproj=spec(proj_name, proj_data),
-        arch={"n_layer": 2, "n_kv_head": 2, "head_dim": 16}, context=4096, stage_format_trained=False,
+        id=model_id,
+        name="Tiny VLM",
+        family="test",
+        description="generated test model",
+        repo=repo,
+        revision="main",
+        license="none",
+        params="0.2M",
+        default_quant="F32",
+        quants={"F32": spec(text_name, text_data)},
+        mmproj=spec(proj_name, proj_data),
+        arch={"n_layer": 2, "n_kv_head": 2, "head_dim": 16},
+        context=4096,
+        stage_format_trained=False,
         checked="generated in the test",
     )
 
 
 @pytest.fixture()
 def model_files(tiny_model):
-    return [("tiny-text.gguf", Path(tiny_model.text).read_bytes()),
-            ("tiny-mmproj.gguf", Path(tiny_model.mmproj).read_bytes())]
+    return [
+        ("tiny-text.gguf", Path(tiny_model.text).read_bytes()),
+        ("tiny-mmproj.gguf", Path(tiny_model.mmproj).read_bytes()),
+    ]
 
 
 def serve(hub: HubServer, files, repo=REPO, **kw) -> None:
@@ -251,8 +263,7 @@ def test_full_download_reports_progress_verifies_registers_and_loads_in_engine(h
     mgr = manager(hub, tmp_path, events, event_interval=0.0)
     installed = mgr.download(entry_for(model_files))
 
-    assert events.states() == ["queued", "checking", "downloading", "verifying", "downloading", "verifying",
-                               "done"]
+    assert events.states() == ["queued", "checking", "downloading", "verifying", "downloading", "verifying", "done"]
     text_size = len(model_files[0][1])
     text_progress = [e.files[0].done for e in events.items if e.state == "downloading" and e.files[0].done]
     assert len(set(text_progress)) > 3, "progress must be reported while the file arrives"
@@ -326,13 +337,33 @@ def test_download_killed_in_another_process_resumes_from_its_partial_file(hub, t
     serve(hub, model_files, delay=0.02, chunk=8 * 1024)
     catalog = tmp_path / "catalog.json"
     e = entry_for(model_files)
-    catalog.write_text(json.dumps({"models": [{
-        "id": e.id, "name": e.name, "family": e.family, "description": e.description, "repo": e.repo,
-        "license": e.license, "default_quant": "F32", "stage_format_trained": False, "checked": "test",
-        "quants": {"F32": {"file": e.quants["F32"].file, "size": e.quants["F32"].size,
-                           "sha256": e.quants["F32"].sha256}},
-        "mmproj": {"file": e.mmproj.file, "size": e.mmproj.size, "sha256": e.mmproj.sha256},
-    }]}))
+    catalog.write_text(
+        json.dumps(
+            {
+                "models": [
+                    {
+                        "id": e.id,
+                        "name": e.name,
+                        "family": e.family,
+                        "description": e.description,
+                        "repo": e.repo,
+                        "license": e.license,
+                        "default_quant": "F32",
+                        "stage_format_trained": False,
+                        "checked": "test",
+                        "quants": {
+                            "F32": {
+                                "file": e.quants["F32"].file,
+                                "size": e.quants["F32"].size,
+                                "sha256": e.quants["F32"].sha256,
+                            }
+                        },
+                        "mmproj": {"file": e.mmproj.file, "size": e.mmproj.size, "sha256": e.mmproj.sha256},
+                    }
+                ]
+            }
+        )
+    )
     folder = tmp_path / "models"
     script = textwrap.dedent(f"""
         from huggingface_hub import constants
@@ -367,8 +398,12 @@ def test_download_killed_in_another_process_resumes_from_its_partial_file(hub, t
 def test_checksum_mismatch_deletes_the_file_and_registers_nothing(hub, tmp_path, model_files, checksum_from):
     corrupt = bytearray(model_files[0][1])
     corrupt[5000] ^= 0xFF
-    hub.add(REPO, "tiny-text.gguf", bytes(corrupt),
-            etag=hashlib.sha256(model_files[0][1]).hexdigest() if checksum_from == "hub" else None)
+    hub.add(
+        REPO,
+        "tiny-text.gguf",
+        bytes(corrupt),
+        etag=hashlib.sha256(model_files[0][1]).hexdigest() if checksum_from == "hub" else None,
+    )
     hub.add(REPO, "tiny-mmproj.gguf", model_files[1][1])
     events = Events()
     mgr = manager(hub, tmp_path, events)
@@ -376,7 +411,8 @@ def test_checksum_mismatch_deletes_the_file_and_registers_nothing(hub, tmp_path,
     job.wait(60)
     assert isinstance(job.error, ChecksumError)
     assert "corrupt" in str(job.error) and ("the catalog" if checksum_from == "catalog" else "the Hub") in str(
-        job.error)
+        job.error
+    )
     assert job.state == "failed" and events.items[-1].message == str(job.error)
     folder = tmp_path / "models" / "tiny-vlm"
     assert not (folder / "tiny-text.gguf").exists() and not (folder / "tiny-text.gguf.part").exists()
@@ -394,7 +430,8 @@ def test_missing_file_on_the_hub_is_a_clear_404(hub, tmp_path, model_files):
 
 
 def test_stalled_server_then_cancel_ends_the_download_and_removes_the_partial_file(
-        hub, tmp_path, model_files, monkeypatch):
+    hub, tmp_path, model_files, monkeypatch
+):
     from huggingface_hub import constants
 
     # without the cancel reaching the blocked read, the job would hang for this long
@@ -483,12 +520,27 @@ def test_cli_download_prints_progress_and_installs(hub, tmp_path, model_files, m
     serve(hub, model_files)
     e = entry_for(model_files)
     catalog = tmp_path / "catalog.json"
-    catalog.write_text(json.dumps({"models": [{
-        "id": e.id, "name": e.name, "family": e.family, "description": e.description, "repo": e.repo,
-        "license": e.license, "default_quant": "F32", "stage_format_trained": False, "checked": "test",
-        "quants": {"F32": {"file": e.quants["F32"].file, "size": e.quants["F32"].size, "sha256": None}},
-        "mmproj": {"file": e.mmproj.file, "size": e.mmproj.size, "sha256": None},
-    }]}))
+    catalog.write_text(
+        json.dumps(
+            {
+                "models": [
+                    {
+                        "id": e.id,
+                        "name": e.name,
+                        "family": e.family,
+                        "description": e.description,
+                        "repo": e.repo,
+                        "license": e.license,
+                        "default_quant": "F32",
+                        "stage_format_trained": False,
+                        "checked": "test",
+                        "quants": {"F32": {"file": e.quants["F32"].file, "size": e.quants["F32"].size, "sha256": None}},
+                        "mmproj": {"file": e.mmproj.file, "size": e.mmproj.size, "sha256": None},
+                    }
+                ]
+            }
+        )
+    )
     monkeypatch.setenv("STAGELENS_CATALOG", str(catalog))
     monkeypatch.setenv("STAGELENS_MODELS_DIR", str(tmp_path / "cli-models"))
     assert main(["models", "download", "tiny-vlm", "--endpoint", hub.url]) == 0
@@ -524,8 +576,13 @@ def test_progress_reports_speed_and_time_left_while_bytes_arrive(hub, tmp_path, 
     serve(hub, model_files, chunk=CHUNK, delay=0.005)  # a slow link: many chunks, each a moment apart
     events = Events()
     manager(hub, tmp_path, events, event_interval=0.0).download(entry_for(model_files))
-    moving = [f for e in events.items if e.state == "downloading" for f in e.files
-              if f.state == "downloading" and f.speed > 0 and f.eta is not None]
+    moving = [
+        f
+        for e in events.items
+        if e.state == "downloading"
+        for f in e.files
+        if f.state == "downloading" and f.speed > 0 and f.eta is not None
+    ]
     assert moving, "some progress event must carry a speed and a time left"
     text = moving[-1].describe()
     assert "/s" in text and "left" in text

@@ -81,13 +81,16 @@ def test_memory_estimate_grows_with_context():
     assert entry.download_size() == 1107409952 + 445053216
 
 
-@pytest.mark.parametrize("broken, message", [
-    ({"quants": {}}, "at least one quantization"),
-    ({"default_quant": "Q2_K"}, "default_quant Q2_K"),
-    ({"mmproj": {"file": "x.bin"}}, "ending in .gguf"),
-    ({"mmproj": {"file": "x.gguf", "sha256": "abc"}}, "64 lowercase hex"),
-    ({"stage_format_trained": "no"}, "stage_format_trained"),
-])
+@pytest.mark.parametrize(
+    "broken, message",
+    [
+        ({"quants": {}}, "at least one quantization"),
+        ({"default_quant": "Q2_K"}, "default_quant Q2_K"),
+        ({"mmproj": {"file": "x.bin"}}, "ending in .gguf"),
+        ({"mmproj": {"file": "x.gguf", "sha256": "abc"}}, "64 lowercase hex"),
+        ({"stage_format_trained": "no"}, "stage_format_trained"),
+    ],
+)
 def test_catalog_validation_names_the_problem(tmp_path, broken, message):
     good = json.loads((Path(__file__).resolve().parents[1] / "models" / "catalog.json").read_text())["models"][0]
     path = tmp_path / "catalog.json"
@@ -124,19 +127,22 @@ def test_truncated_and_non_gguf_files_have_their_own_messages(tmp_path, tiny_mod
 
 
 def test_projector_found_next_to_the_text_model_by_name_and_metadata(folder, wide_mmproj):
-    shutil.copy(wide_mmproj, folder / "mmproj-wide-f32.gguf")   # a projector for another model
+    shutil.copy(wide_mmproj, folder / "mmproj-wide-f32.gguf")  # a projector for another model
     (folder / "notes.gguf").write_bytes(b"not a model")
     assert find_projector(folder / "tiny-text.gguf") == folder / "tiny-mmproj.gguf"
     assert pairs_in_folder(folder) == [(folder / "tiny-text.gguf", folder / "tiny-mmproj.gguf")]
 
 
-@pytest.mark.parametrize("text_name, right, wrong", [
-    # the wrong projector sorts first, so picking the first one that fits would choose it
-    ("smolcat-Q8_0.gguf", "mmproj-smolcat-f16.gguf", "mmproj-bigdog-f16.gguf"),
-    ("zeta-vl-F32.gguf", "zeta-vl-mmproj-F16.gguf", "alpha-mmproj.gguf"),
-    # an exact name beats the generic "mmproj-model" file that could belong to anything
-    ("qwenish-Q4_K_M.gguf", "mmproj-qwenish-Q8_0.gguf", "mmproj-model-f16.gguf"),
-])
+@pytest.mark.parametrize(
+    "text_name, right, wrong",
+    [
+        # the wrong projector sorts first, so picking the first one that fits would choose it
+        ("smolcat-Q8_0.gguf", "mmproj-smolcat-f16.gguf", "mmproj-bigdog-f16.gguf"),
+        ("zeta-vl-F32.gguf", "zeta-vl-mmproj-F16.gguf", "alpha-mmproj.gguf"),
+        # an exact name beats the generic "mmproj-model" file that could belong to anything
+        ("qwenish-Q4_K_M.gguf", "mmproj-qwenish-Q8_0.gguf", "mmproj-model-f16.gguf"),
+    ],
+)
 def test_projector_choice_follows_the_name_when_two_fit(tmp_path, tiny_model, text_name, right, wrong):
     d = tmp_path / "two-projectors"
     d.mkdir()
@@ -232,10 +238,17 @@ GIB = 1024**3
 
 
 def _gpu(free: int) -> list[dict]:
-    return [{"name": "CPU", "description": "cpu", "type": "cpu", "backend": "CPU", "free": 64 * GIB,
-             "total": 64 * GIB},
-            {"name": "CUDA0", "description": "NVIDIA test", "type": "gpu", "backend": "CUDA", "free": free,
-             "total": 24 * GIB}]
+    return [
+        {"name": "CPU", "description": "cpu", "type": "cpu", "backend": "CPU", "free": 64 * GIB, "total": 64 * GIB},
+        {
+            "name": "CUDA0",
+            "description": "NVIDIA test",
+            "type": "gpu",
+            "backend": "CUDA",
+            "free": free,
+            "total": 24 * GIB,
+        },
+    ]
 
 
 def test_this_machine_backend_is_reported():
@@ -309,8 +322,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, folder, wide_mmproj, mon
 
 
 def test_cli_gpu_reports_backend_and_auto_layers(tiny_model, capsys):
-    assert main(["models", "gpu", "--model", str(tiny_model.text), "--mmproj", str(tiny_model.mmproj),
-                 "--json"]) == 0
+    assert main(["models", "gpu", "--model", str(tiny_model.text), "--mmproj", str(tiny_model.mmproj), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert "CPU" in data["backends"] and data["devices"]
     if not data["gpu_offload"]:

@@ -28,7 +28,7 @@ def test_spec_reads_name_and_version_from_pyproject():
 @pytest.mark.parametrize(
     ("dest", "kept"),
     [
-        ("libllama.so.0", False),            # duplicate of llama_cpp/lib/libllama.so
+        ("libllama.so.0", False),  # duplicate of llama_cpp/lib/libllama.so
         ("llama_cpp/lib/libllama.so", True),
         ("libstdc++.so.6", not sys.platform.startswith("linux")),
         ("PySide6/Qt/lib/libQt6Core.so.6", True),
@@ -64,12 +64,16 @@ def test_tarball_and_deb_layout(tmp_path):
     assert f"{top}/stagelens" in names
     deb = packaging_build.make_deb(folder, dist, tmp_path / "build")
     listing = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True).stdout
-    for needed in ("./opt/stagelens/stagelens", "./usr/share/applications/stagelens.desktop",
-                   "./usr/share/icons/hicolor/256x256/apps/stagelens.png",
-                   "./usr/bin/stagelens -> /opt/stagelens/stagelens"):
+    for needed in (
+        "./opt/stagelens/stagelens",
+        "./usr/share/applications/stagelens.desktop",
+        "./usr/share/icons/hicolor/256x256/apps/stagelens.png",
+        "./usr/bin/stagelens -> /opt/stagelens/stagelens",
+    ):
         assert needed in listing
-    fields = subprocess.run(["dpkg-deb", "-f", str(deb), "Package", "Version"], capture_output=True, text=True,
-                            check=True).stdout
+    fields = subprocess.run(
+        ["dpkg-deb", "-f", str(deb), "Package", "Version"], capture_output=True, text=True, check=True
+    ).stdout
     assert f"Version: {packaging_common.VERSION}" in fields
 
 
@@ -99,8 +103,19 @@ def test_desktop_file_is_valid():
 @pytest.fixture(scope="module")
 def frozen_app(tmp_path_factory) -> Path:
     build_dir = tmp_path_factory.mktemp("pkg-build")
-    subprocess.run([sys.executable, str(ROOT / "packaging/build.py"), "--env", "current", "--folder-only",
-                    "--build-dir", str(build_dir)], check=True, timeout=900)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "packaging/build.py"),
+            "--env",
+            "current",
+            "--folder-only",
+            "--build-dir",
+            str(build_dir),
+        ],
+        check=True,
+        timeout=900,
+    )
     return build_dir / "pyinstaller" / "dist" / "stagelens"
 
 
@@ -119,14 +134,36 @@ def test_frozen_app_answers_and_keeps_one_libllama(frozen_app, tiny_model, tmp_p
     exe = frozen_app / "stagelens"
     before = _files(frozen_app)
     sample = frozen_app / "_internal" / "resources" / "samples" / "cups.jpg"
-    out = subprocess.run([str(exe), "ask", str(sample), "-q", "How many red cups?", "--model", str(tiny_model.text),
-                          "--mmproj", str(tiny_model.mmproj), "--beam", "2", "--max-stage-tokens", "8", "--json"],
-                         capture_output=True, text=True, timeout=300, env=_env(tmp_path))
+    out = subprocess.run(
+        [
+            str(exe),
+            "ask",
+            str(sample),
+            "-q",
+            "How many red cups?",
+            "--model",
+            str(tiny_model.text),
+            "--mmproj",
+            str(tiny_model.mmproj),
+            "--beam",
+            "2",
+            "--max-stage-tokens",
+            "8",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_env(tmp_path),
+    )
     assert out.returncode == 0, out.stderr
     trace = json.loads(out.stdout)
     assert len(trace["stages"]) == 4 and trace["stats"]["image_encodes"] == 1
-    info = json.loads(subprocess.run([str(exe), "info", "--json"], capture_output=True, text=True, timeout=120,
-                                     env=_env(tmp_path), check=True).stdout)
+    info = json.loads(
+        subprocess.run(
+            [str(exe), "info", "--json"], capture_output=True, text=True, timeout=120, env=_env(tmp_path), check=True
+        ).stdout
+    )
     assert info["frozen"] is True
     libllama = [p for p in info["native_libraries"] if Path(p).name.startswith("libllama")]
     assert len(libllama) == 1 and "llama_cpp/lib" in libllama[0]
@@ -145,18 +182,46 @@ def test_frozen_app_ships_the_demo_model_and_keeps_data_in_platformdirs(frozen_a
     before = _files(frozen_app)
     # no STAGELENS_HOME: the platformdirs defaults, under an XDG layout of our own
     env = {k: v for k, v in _env(tmp_path).items() if k != "STAGELENS_HOME"}
-    env.update(HOME=str(tmp_path / "user"), XDG_DATA_HOME=str(tmp_path / "xdg-data"),
-               XDG_CONFIG_HOME=str(tmp_path / "xdg-config"), XDG_CACHE_HOME=str(tmp_path / "xdg-cache"))
-    info = json.loads(subprocess.run([str(frozen_app / "stagelens"), "info", "--json"], capture_output=True, text=True,
-                                     timeout=120, env=env, check=True).stdout)
+    env.update(
+        HOME=str(tmp_path / "user"),
+        XDG_DATA_HOME=str(tmp_path / "xdg-data"),
+        XDG_CONFIG_HOME=str(tmp_path / "xdg-config"),
+        XDG_CACHE_HOME=str(tmp_path / "xdg-cache"),
+    )
+    info = json.loads(
+        subprocess.run(
+            [str(frozen_app / "stagelens"), "info", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            check=True,
+        ).stdout
+    )
     assert info["data_dir"].startswith(str(tmp_path / "xdg-data"))
-    listed = subprocess.run([str(frozen_app / "stagelens"), "models", "list", "--json"], capture_output=True,
-                            text=True, timeout=120, env=env)
+    listed = subprocess.run(
+        [str(frozen_app / "stagelens"), "models", "list", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert listed.returncode == 0, listed.stderr
     assert "qwen" in listed.stdout.lower(), "the catalog is bundled"
-    answer = subprocess.run([str(frozen_app / "stagelens"), "ask", str(internal / "resources/samples/scene-1.png"),
-                             "-q", "How many shapes are there?", "--json"], capture_output=True, text=True,
-                            timeout=300, env=env)
+    answer = subprocess.run(
+        [
+            str(frozen_app / "stagelens"),
+            "ask",
+            str(internal / "resources/samples/scene-1.png"),
+            "-q",
+            "How many shapes are there?",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert answer.returncode == 0, answer.stderr
     assert "demo-text.gguf" in json.loads(answer.stdout)["model"]["path"], "the bundled demo model is the default"
     assert _files(frozen_app) == before, "the frozen app wrote inside its own folder"
@@ -166,8 +231,9 @@ def test_frozen_app_ships_the_demo_model_and_keeps_data_in_platformdirs(frozen_a
 @pytest.mark.skipif(importlib.util.find_spec("stagelens.ui.app") is None, reason="the window is not built yet")
 def test_frozen_app_passes_its_self_test(frozen_app, tmp_path):
     before = _files(frozen_app)
-    out = subprocess.run([str(frozen_app / "stagelens"), "--self-test"], capture_output=True, text=True,
-                         timeout=300, env=_env(tmp_path))
+    out = subprocess.run(
+        [str(frozen_app / "stagelens"), "--self-test"], capture_output=True, text=True, timeout=300, env=_env(tmp_path)
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert _files(frozen_app) == before, "the frozen app wrote inside its own folder"
 

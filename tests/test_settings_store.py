@@ -16,9 +16,19 @@ def test_missing_file_gives_defaults(tmp_path):
 
 def test_round_trip(tmp_path):
     path = tmp_path / "s.json"
-    settings = AppSettings(model_text="/m/a.gguf", model_mmproj="/m/b.gguf", beam=4, scorer="judge",
-                           temperature=0.3, max_stage_tokens=64, n_gpu_layers=-1, n_threads=3, n_ctx=4096,
-                           image_max_side=512, reasoning_expanded=True)
+    settings = AppSettings(
+        model_text="/m/a.gguf",
+        model_mmproj="/m/b.gguf",
+        beam=4,
+        scorer="judge",
+        temperature=0.3,
+        max_stage_tokens=64,
+        n_gpu_layers=-1,
+        n_threads=3,
+        n_ctx=4096,
+        image_max_side=512,
+        reasoning_expanded=True,
+    )
     save_settings(settings, path)
     assert load_settings(path) == settings
     assert [p.name for p in tmp_path.iterdir()] == ["s.json"], "no temporary file is left behind"
@@ -37,12 +47,28 @@ def test_unreadable_file_gives_defaults(tmp_path, raw):
 
 
 def test_bad_values_are_replaced_and_good_ones_kept():
-    got = validate({"beam": 0, "scorer": "magic", "temperature": math.nan, "max_stage_tokens": "64",
-                    "n_ctx": 1e12, "reasoning_expanded": 1, "image_max_side": 1024, "unknown": 5,
-                    "model_text": 7, "n_gpu_layers": True})
+    got = validate(
+        {
+            "beam": 0,
+            "scorer": "magic",
+            "temperature": math.nan,
+            "max_stage_tokens": "64",
+            "n_ctx": 1e12,
+            "reasoning_expanded": 1,
+            "image_max_side": 1024,
+            "unknown": 5,
+            "model_text": 7,
+            "n_gpu_layers": True,
+        }
+    )
     d = AppSettings()
     assert (got.beam, got.scorer, got.temperature, got.max_stage_tokens, got.n_ctx) == (
-        d.beam, d.scorer, d.temperature, d.max_stage_tokens, d.n_ctx)
+        d.beam,
+        d.scorer,
+        d.temperature,
+        d.max_stage_tokens,
+        d.n_ctx,
+    )
     assert got.reasoning_expanded is False and got.model_text == "" and got.n_gpu_layers == 0
     assert got.image_max_side == 1024
 

@@ -12,10 +12,25 @@ APP_DIR = Path(__file__).resolve().parents[1] / "app"
 
 
 def test_stall_benchmark_runs_under_the_apps_event_loop(tmp_path):
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "STAGELENS_HOME": str(tmp_path),
-           "PYTHONPATH": str(APP_DIR)}
-    out = subprocess.run([sys.executable, "-m", "stagelens.ui.stall", "--preset", "tiny", "--beam", "2",
-                          "--max-stage-tokens", "48", "--json"], capture_output=True, text=True, timeout=300, env=env)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "STAGELENS_HOME": str(tmp_path), "PYTHONPATH": str(APP_DIR)}
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stagelens.ui.stall",
+            "--preset",
+            "tiny",
+            "--beam",
+            "2",
+            "--max-stage-tokens",
+            "48",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["error"] is None and result["decode_tokens"] > 0

@@ -221,25 +221,19 @@ def test_image_tokenizes_and_evaluates(tiny: TestModelFiles, llm: llama_cpp.Llam
         try:
             marker = M.mtmd_default_marker().decode()
             prompt = f"<|im_start|>user\n{marker}How many?<|im_end|>\n".encode()
-            text = M.mtmd_input_text(text=prompt, text_len=len(prompt), add_special=False,
-                                     parse_special=True)
+            text = M.mtmd_input_text(text=prompt, text_len=len(prompt), add_special=False, parse_special=True)
             bitmaps = (M.mtmd_bitmap_p_ctypes * 1)(bitmap)
             assert M.mtmd_tokenize(mctx, chunks, ctypes.byref(text), bitmaps, 1) == 0
             assert M.mtmd_input_chunks_size(chunks) == 3
             image = M.mtmd_input_chunks_get(chunks, 1)
             assert M.mtmd_input_chunk_get_type(image) == M.MTMD_INPUT_CHUNK_TYPE_IMAGE
             assert M.mtmd_input_chunk_get_n_tokens(image) == TINY_IMAGE_TOKENS
-            n_total = sum(
-                M.mtmd_input_chunk_get_n_tokens(M.mtmd_input_chunks_get(chunks, i))
-                for i in range(3)
-            )
+            n_total = sum(M.mtmd_input_chunk_get_n_tokens(M.mtmd_input_chunks_get(chunks, i)) for i in range(3))
 
             llm.reset()
             L.llama_memory_clear(L.llama_get_memory(llm._ctx.ctx), True)
             new_n_past = L.llama_pos(0)
-            status = M.mtmd_helper_eval_chunks(
-                mctx, llm._ctx.ctx, chunks, 0, 0, 512, True, ctypes.byref(new_n_past)
-            )
+            status = M.mtmd_helper_eval_chunks(mctx, llm._ctx.ctx, chunks, 0, 0, 512, True, ctypes.byref(new_n_past))
             assert status == 0
             assert new_n_past.value == n_total
             assert np.isfinite(last_logits(llm)).all()

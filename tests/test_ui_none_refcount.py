@@ -33,8 +33,9 @@ print("survived")
 
 def _run(import_ui: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(APP_DIR), "QT_QPA_PLATFORM": "offscreen"}
-    return subprocess.run([sys.executable, "-c", LOOP.format(import_ui=import_ui)], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", LOOP.format(import_ui=import_ui)], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_many_void_qt_calls_do_not_abort_the_window_process():

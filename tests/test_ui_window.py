@@ -175,8 +175,9 @@ def test_ask_streams_conclusion_and_panel_opens_on_three_stages(demo_window, qtb
             return
         card = window._card_for(running.turn)
         live_stages.append(card.panel.header.text())
-        actions_shown.append(any(b.isVisible() for b in (card.copy_button, card.regenerate_button,
-                                                         card.inspector_button)))
+        actions_shown.append(
+            any(b.isVisible() for b in (card.copy_button, card.regenerate_button, card.inspector_button))
+        )
         if stage == "reasoning" and kind == "text" and not any(s.startswith("shot") for s in streamed):
             streamed.append("shot")
             shot(window, "03-answering", settle=False)
@@ -348,8 +349,14 @@ def test_export_writes_markdown_and_json(window, qtbot, scene_path, tmp_path):
     window.export_to(md, "md")
     window.export_to(js, "json")
     text = md.read_text(encoding="utf-8")
-    for heading in ("# What is in the picture?", "## Question 1", "### Summary", "### Caption", "### Reasoning",
-                    "### Answer"):
+    for heading in (
+        "# What is in the picture?",
+        "## Question 1",
+        "### Summary",
+        "### Caption",
+        "### Reasoning",
+        "### Answer",
+    ):
         assert heading in text
     assert turn.answer.trace.stages[1].text.strip() in text
     data = json.loads(js.read_text(encoding="utf-8"))
@@ -419,11 +426,17 @@ def test_dark_palette_is_followed(demo_window, qtbot):
     app = QApplication.instance()
     old = app.palette()
     dark = QPalette()
-    for role, color in ((QPalette.ColorRole.Window, "#202124"), (QPalette.ColorRole.WindowText, "#e8eaed"),
-                        (QPalette.ColorRole.Base, "#2b2c2f"), (QPalette.ColorRole.Text, "#e8eaed"),
-                        (QPalette.ColorRole.Button, "#303134"), (QPalette.ColorRole.ButtonText, "#e8eaed"),
-                        (QPalette.ColorRole.Highlight, "#8ab4f8"), (QPalette.ColorRole.HighlightedText, "#202124"),
-                        (QPalette.ColorRole.PlaceholderText, "#9aa0a6")):
+    for role, color in (
+        (QPalette.ColorRole.Window, "#202124"),
+        (QPalette.ColorRole.WindowText, "#e8eaed"),
+        (QPalette.ColorRole.Base, "#2b2c2f"),
+        (QPalette.ColorRole.Text, "#e8eaed"),
+        (QPalette.ColorRole.Button, "#303134"),
+        (QPalette.ColorRole.ButtonText, "#e8eaed"),
+        (QPalette.ColorRole.Highlight, "#8ab4f8"),
+        (QPalette.ColorRole.HighlightedText, "#202124"),
+        (QPalette.ColorRole.PlaceholderText, "#9aa0a6"),
+    ):
         dark.setColor(role, QColor(color))
     for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
         dark.setColor(QPalette.ColorGroup.Disabled, role, QColor("#6f7378"))
@@ -558,15 +571,18 @@ def test_settings_offer_the_known_models(window, qtbot, tiny_model, monkeypatch,
     from stagelens.models.registry import InstalledModel, Registry
 
     monkeypatch.setenv("STAGELENS_MODELS_DIR", str(tmp_path / "models"))
-    Registry().add(InstalledModel("tiny-q8", "Tiny installed", str(tiny_model.text), str(tiny_model.mmproj),
-                                  "import"))
+    Registry().add(InstalledModel("tiny-q8", "Tiny installed", str(tiny_model.text), str(tiny_model.mmproj), "import"))
     dialog = SettingsDialog(window.settings, window.default_model_name(), window)
     qtbot.addWidget(dialog)
     combo = dialog.model_choice
     names = [combo.itemText(i) for i in range(combo.count())]
     demo = demo_model()
-    assert names == [f"Default: {window.default_model_name()}", demo.name, "Tiny installed",
-                     "Other files (chosen below)"]
+    assert names == [
+        f"Default: {window.default_model_name()}",
+        demo.name,
+        "Tiny installed",
+        "Other files (chosen below)",
+    ]
     assert combo.currentIndex() == 0, "empty fields are the default model"
     combo.setCurrentIndex(2)
     combo.activated.emit(2)
@@ -648,13 +664,15 @@ def test_ctrl_e_exports_in_the_format_chosen_in_the_dialog(window, qtbot, monkey
     turn, _card = ask_and_wait(qtbot, window, "What is here?")
     target = tmp_path / "exported"
 
-    monkeypatch.setattr(QFileDialog, "getSaveFileName",
-                        staticmethod(lambda *args: (str(target), "JSON with full traces (*.json)")))
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", staticmethod(lambda *args: (str(target), "JSON with full traces (*.json)"))
+    )
     qtbot.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
     data = json.loads((tmp_path / "exported.json").read_text(encoding="utf-8"))
     assert data["turns"][0]["question"] == "What is here?"
-    monkeypatch.setattr(QFileDialog, "getSaveFileName",
-                        staticmethod(lambda *args: (str(target), "Markdown with stages (*.md)")))
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", staticmethod(lambda *args: (str(target), "Markdown with stages (*.md)"))
+    )
     qtbot.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
     assert (tmp_path / "exported.md").read_text(encoding="utf-8").startswith("# What is here?")
 
@@ -695,6 +713,7 @@ def test_sidebar_buttons_and_context_menu(window, qtbot, monkeypatch):
                 action = next(a for a in self.actions() if a.text() == text)
                 chosen.append(text)
                 action.trigger()
+
         return PickingMenu
 
     monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *args, **kw: ("Giraffe chat", True)))

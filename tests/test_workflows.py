@@ -27,15 +27,21 @@ def test_there_is_a_workflow():
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
 def test_workflow_passes_yamllint(workflow):
-    out = subprocess.run([_tool("yamllint"), "-c", str(ROOT / ".yamllint.yml"), "-f", "parsable", str(workflow)],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [_tool("yamllint"), "-c", str(ROOT / ".yamllint.yml"), "-f", "parsable", str(workflow)],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
 def test_workflow_matches_the_github_schema(workflow):
-    out = subprocess.run([_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(workflow)],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(workflow)],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -79,9 +85,13 @@ def test_macos_signing_finds_every_macho_deepest_first(tmp_path):
     framework_binary = app / "Contents/Frameworks/QtCore.framework/Versions/A/QtCore"
     main_binary = app / "Contents/MacOS/stagelens"
     dylib = app / "Contents/Frameworks/llama_cpp/lib/libllama.dylib"
-    for path, head in ((framework_binary, b"\xcf\xfa\xed\xfe"), (main_binary, b"\xca\xfe\xba\xbe"),
-                       (dylib, b"\xcf\xfa\xed\xfe"), (app / "Contents/Info.plist", b"<?xml"),
-                       (app / "Contents/Resources/icon.icns", b"icns")):
+    for path, head in (
+        (framework_binary, b"\xcf\xfa\xed\xfe"),
+        (main_binary, b"\xca\xfe\xba\xbe"),
+        (dylib, b"\xcf\xfa\xed\xfe"),
+        (app / "Contents/Info.plist", b"<?xml"),
+        (app / "Contents/Resources/icon.icns", b"icns"),
+    ):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(head + b"\0" * 64)
     (app / "Contents/Frameworks/QtCore").symlink_to(framework_binary)

@@ -20,7 +20,7 @@ QUESTION = "How many red cups are on the table, and where is the blue one?"
 
 @dataclass
 class BenchRow:
-    mode: str            # greedy | beam | reference
+    mode: str  # greedy | beam | reference
     beam: int
     scorer: str
     wall_s: float
@@ -31,7 +31,7 @@ class BenchRow:
     tokens_per_s: float
     rss_mb: float
     vs_greedy: float = 0.0
-    batched_speedup: float | None = None   # reference wall / batched wall, same beam
+    batched_speedup: float | None = None  # reference wall / batched wall, same beam
 
 
 def _rss_mb() -> float:
@@ -66,8 +66,9 @@ def _default_image() -> str:
     return str(samples[0])
 
 
-def run_bench(engine: Engine, image_path: str, beams: list[int], scorer: str, budget: int,
-              reference: bool = True, repeat: int = 1) -> list[BenchRow]:
+def run_bench(
+    engine: Engine, image_path: str, beams: list[int], scorer: str, budget: int, reference: bool = True, repeat: int = 1
+) -> list[BenchRow]:
     """Each row is run `repeat` times (same seed, so the same tokens) and the run with the
     median wall time is kept: a shared 2-core laptop varies by ~20 % from run to run."""
     image = load_image(image_path, max_side=engine.settings.image_max_side)
@@ -80,15 +81,25 @@ def run_bench(engine: Engine, image_path: str, beams: list[int], scorer: str, bu
     def measure_once(mode: str, beam: int, temperature: float) -> BenchRow:
         engine.reset_cache()  # every row pays for its own image encode and prefill
         settings = SearchSettings(
-            beam=beam, scorer=scorer if beam > 1 else "logprob", temperature=temperature, seed=1234,
-            max_stage_tokens=budget, mode="reference" if mode == "reference" else "batched",
+            beam=beam,
+            scorer=scorer if beam > 1 else "logprob",
+            temperature=temperature,
+            seed=1234,
+            max_stage_tokens=budget,
+            mode="reference" if mode == "reference" else "batched",
         )
         trace = engine.answer([image], QUESTION, settings=settings)
         s = trace.stats
         return BenchRow(
-            mode=mode, beam=beam, scorer=settings.scorer, wall_s=round(s.wall_s, 3),
-            image_encodes=s.image_encodes, prefill_tokens=s.prefill_tokens, decode_tokens=s.decode_tokens,
-            judge_calls=s.judge_calls, tokens_per_s=round(s.decode_tokens / s.wall_s, 1) if s.wall_s else 0.0,
+            mode=mode,
+            beam=beam,
+            scorer=settings.scorer,
+            wall_s=round(s.wall_s, 3),
+            image_encodes=s.image_encodes,
+            prefill_tokens=s.prefill_tokens,
+            decode_tokens=s.decode_tokens,
+            judge_calls=s.judge_calls,
+            tokens_per_s=round(s.decode_tokens / s.wall_s, 1) if s.wall_s else 0.0,
             rss_mb=round(_rss_mb(), 1),
         )
 
@@ -111,8 +122,10 @@ def run_bench(engine: Engine, image_path: str, beams: list[int], scorer: str, bu
 
 
 def format_table(rows: list[BenchRow]) -> str:
-    head = (f"{'mode':<10}{'beam':>5}{'scorer':>9}{'wall s':>9}{'×greedy':>9}{'enc':>5}{'prefill':>9}"
-            f"{'decode':>8}{'judge':>7}{'tok/s':>8}{'RSS MB':>9}{'batched×':>10}")
+    head = (
+        f"{'mode':<10}{'beam':>5}{'scorer':>9}{'wall s':>9}{'×greedy':>9}{'enc':>5}{'prefill':>9}"
+        f"{'decode':>8}{'judge':>7}{'tok/s':>8}{'RSS MB':>9}{'batched×':>10}"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
         speed = f"{r.batched_speedup:.2f}" if r.batched_speedup else ""
@@ -125,13 +138,18 @@ def format_table(rows: list[BenchRow]) -> str:
 
 
 def format_markdown(rows: list[BenchRow]) -> str:
-    lines = ["| mode | beam | scorer | wall s | × greedy | image encodes | prefill tok | decode tok | judge calls "
-             "| decode tok / wall s | RSS MB | batched speedup |", "|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    lines = [
+        "| mode | beam | scorer | wall s | × greedy | image encodes | prefill tok | decode tok | judge calls "
+        "| decode tok / wall s | RSS MB | batched speedup |",
+        "|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
     for r in rows:
         speed = f"{r.batched_speedup:.2f}×" if r.batched_speedup else ""
-        lines.append(f"| {r.mode} | {r.beam} | {r.scorer} | {r.wall_s:.2f} | {r.vs_greedy:.2f} | {r.image_encodes} "
-                     f"| {r.prefill_tokens} | {r.decode_tokens} | {r.judge_calls} | {r.tokens_per_s:.1f} "
-                     f"| {r.rss_mb:.0f} | {speed} |")
+        lines.append(
+            f"| {r.mode} | {r.beam} | {r.scorer} | {r.wall_s:.2f} | {r.vs_greedy:.2f} | {r.image_encodes} "
+            f"| {r.prefill_tokens} | {r.decode_tokens} | {r.judge_calls} | {r.tokens_per_s:.1f} "
+            f"| {r.rss_mb:.0f} | {speed} |"
+        )
     return "\n".join(lines)
 
 
@@ -157,25 +175,39 @@ def run_bench_command(args: argparse.Namespace) -> int:
         load_image(image, max_side=224)
     except ImageError as exc:
         raise CliError(str(exc)) from exc
-    settings = LoadSettings(model=model, mmproj=mmproj, n_gpu_layers=args.n_gpu_layers, n_ctx=8192,
-                            n_threads=args.threads, max_beam=max(8, max(beams)), image_max_side=224)
+    settings = LoadSettings(
+        model=model,
+        mmproj=mmproj,
+        n_gpu_layers=args.n_gpu_layers,
+        n_ctx=8192,
+        n_threads=args.threads,
+        max_beam=max(8, max(beams)),
+        image_max_side=224,
+    )
     try:
         engine = Engine(settings)
     except (EngineError, ModelMismatchError, TemplateError, ValueError) as exc:
         raise CliError(str(exc)) from exc
     with engine:
-        rows = run_bench(engine, image, beams, args.scorer, args.max_stage_tokens, not args.no_reference,
-                         args.repeat)
-        meta = {"model": label, "backend": engine.backend, "image": image, "max_stage_tokens": args.max_stage_tokens,
-                "repeat": args.repeat, "threads": engine.settings.n_threads or default_threads(),
-                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+        rows = run_bench(engine, image, beams, args.scorer, args.max_stage_tokens, not args.no_reference, args.repeat)
+        meta = {
+            "model": label,
+            "backend": engine.backend,
+            "image": image,
+            "max_stage_tokens": args.max_stage_tokens,
+            "repeat": args.repeat,
+            "threads": engine.settings.n_threads or default_threads(),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        }
     if args.json:
         print(json.dumps({**meta, "rows": [asdict(r) for r in rows]}, indent=2))
     elif args.markdown:
         print(format_markdown(rows))
     else:
-        print(f"{label} · {meta['backend']} · {meta['threads']} threads · budget {args.max_stage_tokens} tokens/stage"
-              f" · median of {args.repeat} · image {image}")
+        print(
+            f"{label} · {meta['backend']} · {meta['threads']} threads · budget {args.max_stage_tokens} tokens/stage"
+            f" · median of {args.repeat} · image {image}"
+        )
         print(format_table(rows))
         print(f"peak RSS {meta['peak_rss_mb']} MB")
     return 0

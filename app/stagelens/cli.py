@@ -31,11 +31,15 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--model", "-m", help="text model GGUF (default: the shipped demo model)")
     g.add_argument("--mmproj", help="vision projector GGUF (mmproj)")
-    g.add_argument("--n-gpu-layers", default="0",
-                   help="layers to offload to the GPU: a number, -1 for all, or auto (fit in free VRAM)")
+    g.add_argument(
+        "--n-gpu-layers",
+        default="0",
+        help="layers to offload to the GPU: a number, -1 for all, or auto (fit in free VRAM)",
+    )
     g.add_argument("--n-ctx", type=int, default=8192, help="context size in tokens")
-    g.add_argument("--threads", type=int, default=0,
-                   help="CPU threads (0: one per core up to 4 cores, else half the cores)")
+    g.add_argument(
+        "--threads", type=int, default=0, help="CPU threads (0: one per core up to 4 cores, else half the cores)"
+    )
     g.add_argument("--image-max-side", type=int, default=768, help="downscale images to this longest side")
 
 
@@ -58,8 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Ask questions about images; answers are reasoned in four stages with stage-level beam search.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    parser.add_argument("--self-test", action="store_true",
-                        help="open the window offscreen, answer one question, check it, exit")
+    parser.add_argument(
+        "--self-test", action="store_true", help="open the window offscreen, answer one question, check it, exit"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     ask = sub.add_parser("ask", help="answer a question about one or more images")
@@ -80,16 +85,21 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true")
 
     bench = sub.add_parser("bench", help="compare greedy, batched stage-beam and the reference cost model")
-    bench.add_argument("--preset", choices=("tiny", "bench"), default=None,
-                       help="use a generated test model (default: bench, unless --model is given)")
+    bench.add_argument(
+        "--preset",
+        choices=("tiny", "bench"),
+        default=None,
+        help="use a generated test model (default: bench, unless --model is given)",
+    )
     bench.add_argument("--model", "-m")
     bench.add_argument("--mmproj")
     bench.add_argument("--image", help="image to ask about (default: a sample image)")
     bench.add_argument("--beams", default="1,2,4,8", help="comma-separated beam widths")
     bench.add_argument("--scorer", choices=("logprob", "judge"), default="logprob")
     bench.add_argument("--max-stage-tokens", type=int, default=48)
-    bench.add_argument("--threads", type=int, default=0,
-                       help="CPU threads (0: one per core up to 4 cores, else half the cores)")
+    bench.add_argument(
+        "--threads", type=int, default=0, help="CPU threads (0: one per core up to 4 cores, else half the cores)"
+    )
     bench.add_argument("--n-gpu-layers", type=int, default=0)
     bench.add_argument("--no-reference", action="store_true", help="skip the reference rows")
     bench.add_argument("--repeat", type=int, default=1, help="run each row N times and keep the median wall time")
@@ -196,8 +206,10 @@ def _load_engine(args: argparse.Namespace, max_beam: int):
 
         demo = demo_model()
         if demo is None:
-            raise CliError("no model given and the demo model is not installed: pass --model TEXT.gguf "
-                           "--mmproj MMPROJ.gguf (or try `stagelens make-test-model --out DIR`)")
+            raise CliError(
+                "no model given and the demo model is not installed: pass --model TEXT.gguf "
+                "--mmproj MMPROJ.gguf (or try `stagelens make-test-model --out DIR`)"
+            )
         args.model, args.mmproj = str(demo.text), str(demo.mmproj)
     if not args.mmproj:
         raise CliError(f"{Path(args.model).name} needs its vision projector: pass --mmproj MMPROJ.gguf")

@@ -51,9 +51,9 @@ CREATE TABLE IF NOT EXISTS answers (
 
 @dataclass(frozen=True)
 class StoredImage:
-    digest: str                      # sha256 hex of the file bytes
+    digest: str  # sha256 hex of the file bytes
     name: str
-    suffix: str                      # ".png", ".jpg", ...
+    suffix: str  # ".png", ".jpg", ...
     original_size: tuple[int, int] = (0, 0)
     sent_size: tuple[int, int] = (0, 0)
 
@@ -62,18 +62,28 @@ class StoredImage:
         return f"{self.digest}{self.suffix}"
 
     def to_json(self) -> dict:
-        return {"digest": self.digest, "name": self.name, "suffix": self.suffix,
-                "original_size": list(self.original_size), "sent_size": list(self.sent_size)}
+        return {
+            "digest": self.digest,
+            "name": self.name,
+            "suffix": self.suffix,
+            "original_size": list(self.original_size),
+            "sent_size": list(self.sent_size),
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> StoredImage:
-        return cls(str(data["digest"]), str(data.get("name", "")), str(data.get("suffix", "")),
-                   tuple(data.get("original_size", (0, 0))), tuple(data.get("sent_size", (0, 0))))
+        return cls(
+            str(data["digest"]),
+            str(data.get("name", "")),
+            str(data.get("suffix", "")),
+            tuple(data.get("original_size", (0, 0))),
+            tuple(data.get("sent_size", (0, 0))),
+        )
 
 
 @dataclass(frozen=True)
 class AnswerRecord:
-    trace_json: str | None           # full trace (schema 1); None when the engine failed
+    trace_json: str | None  # full trace (schema 1); None when the engine failed
     error: str | None = None
     created: float = 0.0
 
@@ -138,8 +148,7 @@ class HistoryStore:
     def create_conversation(self, title: str) -> int:
         now = time.time()
         with self._transaction() as db:
-            cur = db.execute("INSERT INTO conversations (title, created, updated) VALUES (?, ?, ?)",
-                             (title, now, now))
+            cur = db.execute("INSERT INTO conversations (title, created, updated) VALUES (?, ?, ?)", (title, now, now))
             return int(cur.lastrowid)
 
     def list_conversations(self, search: str = "") -> list[ConversationRow]:
@@ -149,17 +158,20 @@ class HistoryStore:
             like = f"%{_escape_like(search.strip())}%"
             # The answer is matched on its conclusion (what the user reads), never on the raw trace
             # JSON, whose keys, settings and hidden candidates would match nearly every search.
-            query += (" WHERE title LIKE ? ESCAPE '\\' OR id IN (SELECT t.conversation_id FROM turns t"
-                      " LEFT JOIN answers a ON a.turn_id = t.id"
-                      " WHERE t.question LIKE ? ESCAPE '\\'"
-                      " OR json_extract(a.trace, '$.conclusion') LIKE ? ESCAPE '\\')")
+            query += (
+                " WHERE title LIKE ? ESCAPE '\\' OR id IN (SELECT t.conversation_id FROM turns t"
+                " LEFT JOIN answers a ON a.turn_id = t.id"
+                " WHERE t.question LIKE ? ESCAPE '\\'"
+                " OR json_extract(a.trace, '$.conclusion') LIKE ? ESCAPE '\\')"
+            )
             params = (like, like, like)
         query += " ORDER BY updated DESC, id DESC"
         return [ConversationRow(*row) for row in self._db.execute(query, params)]
 
     def conversation(self, conversation_id: int) -> ConversationRow | None:
-        row = self._db.execute("SELECT id, title, created, updated FROM conversations WHERE id = ?",
-                               (conversation_id,)).fetchone()
+        row = self._db.execute(
+            "SELECT id, title, created, updated FROM conversations WHERE id = ?", (conversation_id,)
+        ).fetchone()
         return ConversationRow(*row) if row else None
 
     def rename(self, conversation_id: int, title: str) -> None:
@@ -180,19 +192,22 @@ class HistoryStore:
                 path.unlink(missing_ok=True)
 
     # ------------------------------------------------------------- turns
-    def add_turn(self, conversation_id: int, question: str, images: list[StoredImage],
-                 answer: AnswerRecord) -> int:
+    def add_turn(self, conversation_id: int, question: str, images: list[StoredImage], answer: AnswerRecord) -> int:
         """A question with its first answer, committed together."""
         now = time.time()
         with self._transaction() as db:
-            (position,) = db.execute("SELECT COALESCE(MAX(position) + 1, 0) FROM turns WHERE conversation_id = ?",
-                                     (conversation_id,)).fetchone()
+            (position,) = db.execute(
+                "SELECT COALESCE(MAX(position) + 1, 0) FROM turns WHERE conversation_id = ?", (conversation_id,)
+            ).fetchone()
             cur = db.execute(
                 "INSERT INTO turns (conversation_id, position, question, images, selected) VALUES (?, ?, ?, ?, 0)",
-                (conversation_id, position, question, json.dumps([i.to_json() for i in images])))
+                (conversation_id, position, question, json.dumps([i.to_json() for i in images])),
+            )
             turn_id = int(cur.lastrowid)
-            db.execute("INSERT INTO answers (turn_id, version, trace, error, created) VALUES (?, 0, ?, ?, ?)",
-                       (turn_id, answer.trace_json, answer.error, now))
+            db.execute(
+                "INSERT INTO answers (turn_id, version, trace, error, created) VALUES (?, 0, ?, ?, ?)",
+                (turn_id, answer.trace_json, answer.error, now),
+            )
             db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
         return turn_id
 
@@ -200,13 +215,18 @@ class HistoryStore:
         """Another version of a turn's answer (regenerate); it becomes the selected one."""
         now = time.time()
         with self._transaction() as db:
-            (version,) = db.execute("SELECT COALESCE(MAX(version) + 1, 0) FROM answers WHERE turn_id = ?",
-                                    (turn_id,)).fetchone()
-            db.execute("INSERT INTO answers (turn_id, version, trace, error, created) VALUES (?, ?, ?, ?, ?)",
-                       (turn_id, version, answer.trace_json, answer.error, now))
+            (version,) = db.execute(
+                "SELECT COALESCE(MAX(version) + 1, 0) FROM answers WHERE turn_id = ?", (turn_id,)
+            ).fetchone()
+            db.execute(
+                "INSERT INTO answers (turn_id, version, trace, error, created) VALUES (?, ?, ?, ?, ?)",
+                (turn_id, version, answer.trace_json, answer.error, now),
+            )
             db.execute("UPDATE turns SET selected = ? WHERE id = ?", (version, turn_id))
-            db.execute("UPDATE conversations SET updated = ? WHERE id = "
-                       "(SELECT conversation_id FROM turns WHERE id = ?)", (now, turn_id))
+            db.execute(
+                "UPDATE conversations SET updated = ? WHERE id = (SELECT conversation_id FROM turns WHERE id = ?)",
+                (now, turn_id),
+            )
         return int(version)
 
     def select_answer(self, turn_id: int, version: int) -> None:
@@ -217,13 +237,19 @@ class HistoryStore:
         records: list[TurnRecord] = []
         rows = self._db.execute(
             "SELECT id, position, question, images, selected FROM turns WHERE conversation_id = ? ORDER BY position",
-            (conversation_id,)).fetchall()
+            (conversation_id,),
+        ).fetchall()
         for turn_id, position, question, images, selected in rows:
-            answers = [AnswerRecord(trace, error, created) for trace, error, created in self._db.execute(
-                "SELECT trace, error, created FROM answers WHERE turn_id = ? ORDER BY version", (turn_id,))]
+            answers = [
+                AnswerRecord(trace, error, created)
+                for trace, error, created in self._db.execute(
+                    "SELECT trace, error, created FROM answers WHERE turn_id = ? ORDER BY version", (turn_id,)
+                )
+            ]
             stored = [StoredImage.from_json(i) for i in json.loads(images)]
-            records.append(TurnRecord(turn_id, position, question, stored, answers,
-                                      min(selected, max(0, len(answers) - 1))))
+            records.append(
+                TurnRecord(turn_id, position, question, stored, answers, min(selected, max(0, len(answers) - 1)))
+            )
         return records
 
 

@@ -16,8 +16,8 @@ def resources_dir() -> Path:
     candidates = [
         os.environ.get("STAGELENS_RESOURCES"),
         getattr(sys, "_MEIPASS", None) and Path(sys._MEIPASS) / "resources",  # PyInstaller
-        here / "_resources",                                               # installed wheel
-        here.parents[1] / "resources",                                     # source checkout
+        here / "_resources",  # installed wheel
+        here.parents[1] / "resources",  # source checkout
     ]
     for candidate in candidates:
         if candidate and Path(candidate).is_dir():

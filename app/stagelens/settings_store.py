@@ -31,24 +31,31 @@ _RANGES: dict[str, tuple[float, float]] = {
 
 @dataclass(frozen=True)
 class AppSettings:
-    model_text: str = ""            # empty: the default model (demo, or the test model)
+    model_text: str = ""  # empty: the default model (demo, or the test model)
     model_mmproj: str = ""
     beam: int = 2
     scorer: str = "logprob"
     temperature: float = 0.6
     max_stage_tokens: int = 160
     n_gpu_layers: int = 0
-    gpu_auto: bool = False            # let the model manager's planner pick the GPU layers
+    gpu_auto: bool = False  # let the model manager's planner pick the GPU layers
     n_threads: int = 0
     n_ctx: int = 8192
     image_max_side: int = 768
     reasoning_expanded: bool = False  # how a finished answer's Reasoning panel starts
-    window_geometry: str = ""         # hex of QWidget.saveGeometry()
+    window_geometry: str = ""  # hex of QWidget.saveGeometry()
 
     def load_key(self) -> tuple:
         """What needs a model reload when it changes."""
-        return (self.model_text, self.model_mmproj, self.n_gpu_layers, self.gpu_auto, self.n_threads, self.n_ctx,
-                self.image_max_side)
+        return (
+            self.model_text,
+            self.model_mmproj,
+            self.n_gpu_layers,
+            self.gpu_auto,
+            self.n_threads,
+            self.n_ctx,
+            self.image_max_side,
+        )
 
     def validated(self) -> AppSettings:
         return validate(asdict(self))

@@ -1,6 +1,6 @@
 """Print the Mach-O files inside an .app, deepest first, NUL-separated (for codesign).
 
-    python packaging/macos/macho_files.py StageLens.app | xargs -0 ...
+python packaging/macos/macho_files.py StageLens.app | xargs -0 ...
 """
 
 from __future__ import annotations
@@ -9,9 +9,12 @@ import sys
 from pathlib import Path
 
 MACHO_MAGIC = {
-    b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe",   # 64- and 32-bit, little-endian
-    b"\xfe\xed\xfa\xcf", b"\xfe\xed\xfa\xce",   # big-endian
-    b"\xca\xfe\xba\xbe", b"\xbe\xba\xfe\xca",   # universal (fat)
+    b"\xcf\xfa\xed\xfe",
+    b"\xce\xfa\xed\xfe",  # 64- and 32-bit, little-endian
+    b"\xfe\xed\xfa\xcf",
+    b"\xfe\xed\xfa\xce",  # big-endian
+    b"\xca\xfe\xba\xbe",
+    b"\xbe\xba\xfe\xca",  # universal (fat)
 }
 
 

@@ -37,9 +37,9 @@ class Turn:
 
 @dataclass(frozen=True)
 class StageEvent:
-    kind: str        # "stage_begin" | "text" | "stage_end"
+    kind: str  # "stage_begin" | "text" | "stage_end"
     stage: str
-    candidate: int   # text: which candidate; stage_begin: how many; stage_end: the winner
+    candidate: int  # text: which candidate; stage_begin: how many; stage_end: the winner
     text: str = ""
 
 
@@ -49,8 +49,8 @@ Scorer = Callable[[str, list[dict]], Sequence[float]]
 
 @dataclass
 class _PrefixCache:
-    text: str                       # prompt + assistant turn as rendered text
-    image_ids: tuple[str, ...]      # images in the order their markers appear
+    text: str  # prompt + assistant turn as rendered text
+    image_ids: tuple[str, ...]  # images in the order their markers appear
     units: list = field(default_factory=list)
 
 
@@ -201,9 +201,7 @@ class Engine:
         started = time.perf_counter()
         settings = (settings or SearchSettings()).with_seed()
         if settings.beam > self.settings.max_beam:
-            raise ValueError(
-                f"beam {settings.beam} is more than this engine was loaded for ({self.settings.max_beam})"
-            )
+            raise ValueError(f"beam {settings.beam} is more than this engine was loaded for ({self.settings.max_beam})")
         if not question.strip():
             raise ValueError("the question is empty")
         if settings.scorer == "judge" and settings.beam > 1:
@@ -323,9 +321,7 @@ class Engine:
         """Units of a fresh single-turn prompt (for tests and tools)."""
         text = self.render_prompt((), question, len(images))
         bos = self.template.bos_token
-        return self._native.prepare(
-            text, [_bitmap(i) for i in images], add_special=not (bos and text.startswith(bos))
-        )
+        return self._native.prepare(text, [_bitmap(i) for i in images], add_special=not (bos and text.startswith(bos)))
 
     def tokenize(self, text: str) -> list[int]:
         return self._tokens(text)

@@ -106,9 +106,9 @@ def without_marker(text: str, marker: str) -> str:
 @dataclass(frozen=True)
 class StageText:
     name: str
-    open_text: str      # detected in the model's own output
+    open_text: str  # detected in the model's own output
     close_text: str
-    forced_open: str    # what we write when forcing (with the separator before it)
+    forced_open: str  # what we write when forcing (with the separator before it)
     judge_head: str
 
 

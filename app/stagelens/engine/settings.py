@@ -16,7 +16,7 @@ class SearchSettings:
     temperature: float = 0.6
     top_p: float = 0.9
     top_k: int = 40
-    seed: int | None = None          # None: a fresh random seed, recorded in the trace
+    seed: int | None = None  # None: a fresh random seed, recorded in the trace
     max_stage_tokens: int = 160
     force_stages: bool = True
     mode: str = "batched"
@@ -54,7 +54,7 @@ class LoadSettings:
     n_gpu_layers: int = 0
     n_ctx: int = 8192
     n_batch: int = 1024
-    n_threads: int = 0               # 0: one per core (up to 4 cores), else half the cores
-    max_beam: int = 8                # sequences are reserved for this many candidates
+    n_threads: int = 0  # 0: one per core (up to 4 cores), else half the cores
+    max_beam: int = 8  # sequences are reserved for this many candidates
     image_max_side: int = 768
     extra: dict = field(default_factory=dict)

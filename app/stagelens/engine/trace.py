@@ -22,8 +22,8 @@ class Candidate:
     score: float | None
     selected: bool
     wall_s: float
-    closed_by: str = "tag"          # tag | budget | eos | cancel
-    tokens: list[int] = field(default_factory=list)   # the model's token ids, for researchers
+    closed_by: str = "tag"  # tag | budget | eos | cancel
+    tokens: list[int] = field(default_factory=list)  # the model's token ids, for researchers
 
 
 @dataclass
@@ -31,8 +31,8 @@ class Stage:
     name: str
     text: str
     candidates: list[Candidate] = field(default_factory=list)
-    forced_open: bool = False       # we wrote the opening tag
-    forced_close: bool = False      # we wrote the closing tag (budget or end of text)
+    forced_open: bool = False  # we wrote the opening tag
+    forced_close: bool = False  # we wrote the closing tag (budget or end of text)
     complete: bool = True
 
 
@@ -44,7 +44,7 @@ class Stats:
     judge_calls: int = 0
     wall_s: float = 0.0
     judge_tokens: int = 0
-    prompt_tokens: int = 0          # of prefill_tokens, those read from the prompt (the rest: stage tags)
+    prompt_tokens: int = 0  # of prefill_tokens, those read from the prompt (the rest: stage tags)
     tokens_per_s: float = 0.0
 
 
@@ -54,7 +54,7 @@ class ModelInfo:
     mmproj: str | None
     n_params: int
     backend: str
-    template: str = "gguf"          # gguf | fallback
+    template: str = "gguf"  # gguf | fallback
 
 
 @dataclass
@@ -67,7 +67,7 @@ class Trace:
     cancelled: bool
     stats: Stats
     model: ModelInfo
-    assistant_text: str = ""        # exactly what the model's turn holds, for follow-ups
+    assistant_text: str = ""  # exactly what the model's turn holds, for follow-ups
     schema: int = SCHEMA
 
     def stage(self, name: str) -> Stage | None:

@@ -21,8 +21,11 @@ def register(subparsers) -> None:
     p.add_argument("--dataset", type=Path, required=True, help="JSONL file of items")
     p.add_argument("--model", "-m", help="text model GGUF (default: the demo model)")
     p.add_argument("--mmproj", help="vision projector GGUF (default: the demo model's)")
-    p.add_argument("--methods", default="greedy,bestofn:4,beam:4:logprob,beam:4:judge",
-                   help="comma-separated: greedy, bestofn:N, beam:N[:logprob|judge]")
+    p.add_argument(
+        "--methods",
+        default="greedy,bestofn:4,beam:4:logprob,beam:4:judge",
+        help="comma-separated: greedy, bestofn:N, beam:N[:logprob|judge]",
+    )
     p.add_argument("--limit", type=int, default=None, help="use only the first N items")
     p.add_argument("--out", type=Path, default=None, help="write one JSON line per item and method (traces)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -74,15 +77,20 @@ def run(args: argparse.Namespace) -> int:
         items = load_dataset(args.dataset, args.limit)
         model, mmproj = _model_paths(args)
         base = SearchSettings(
-            beam=1, temperature=args.temperature, top_p=args.top_p, seed=args.seed,
-            max_stage_tokens=args.max_stage_tokens, force_stages=not args.no_force_stages,
+            beam=1,
+            temperature=args.temperature,
+            top_p=args.top_p,
+            seed=args.seed,
+            max_stage_tokens=args.max_stage_tokens,
+            force_stages=not args.no_force_stages,
         )
     except (DatasetError, MethodError, ValueError) as exc:
         return _error(str(exc))
     max_beam = max(8, *(m.n for m in methods))
     try:
-        engine = Engine(LoadSettings(model=model, mmproj=mmproj, n_ctx=args.n_ctx, n_threads=args.threads,
-                                     max_beam=max_beam))
+        engine = Engine(
+            LoadSettings(model=model, mmproj=mmproj, n_ctx=args.n_ctx, n_threads=args.threads, max_beam=max_beam)
+        )
     except EngineError as exc:
         return _error(f"could not load the model: {exc}")
 
@@ -96,8 +104,12 @@ def run(args: argparse.Namespace) -> int:
             out_file.write(json.dumps(trace_record(method, item, result)) + "\n")
         if not args.quiet:
             mark = "ok " if result.correct else "bad"
-            print(f"[{method.name}] {result.index + 1}/{len(items)} {mark} {result.prediction!r} "
-                  f"(expected {item.answer!r})", file=sys.stderr, flush=True)
+            print(
+                f"[{method.name}] {result.index + 1}/{len(items)} {mark} {result.prediction!r} "
+                f"(expected {item.answer!r})",
+                file=sys.stderr,
+                flush=True,
+            )
 
     try:
         summaries = evaluate(engine, items, methods, base, on_result)
@@ -109,8 +121,18 @@ def run(args: argparse.Namespace) -> int:
             out_file.close()
         engine.close()
     if args.json:
-        print(json.dumps({"dataset": str(args.dataset), "model": model, "mmproj": mmproj,
-                          "settings": base.to_json(), "results": [s.to_json() for s in summaries]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "dataset": str(args.dataset),
+                    "model": model,
+                    "mmproj": mmproj,
+                    "settings": base.to_json(),
+                    "results": [s.to_json() for s in summaries],
+                },
+                indent=2,
+            )
+        )
     else:
         print(format_table(summaries))
     return 0

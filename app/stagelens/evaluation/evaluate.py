@@ -157,9 +157,7 @@ def parse_method(text: str) -> Method:
                 return Method("beam", n, scorer)
     except ValueError:
         pass
-    raise MethodError(
-        f"unknown method {text!r}: use greedy, bestofn:N or beam:N[:logprob|judge] with N >= 1"
-    )
+    raise MethodError(f"unknown method {text!r}: use greedy, bestofn:N or beam:N[:logprob|judge] with N >= 1")
 
 
 # --------------------------------------------------------------------------------- evaluating

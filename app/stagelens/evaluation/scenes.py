@@ -161,26 +161,48 @@ def make_item(scene: Scene, rng: random.Random, kind: str | None = None) -> Item
         target_kind = rng.choice([k for k in KINDS if sum(s.kind == k for s in shapes) == 1])
         s = next(s for s in shapes if s.kind == target_kind)
         return Item(
-            kind, f"What color is the {target_kind}?", s.color,
-            (f"I need to find the {target_kind} and name its color.", cap,
-             f"There is one {target_kind}: the {s.size} {s.name}. So the {target_kind} is {s.color}.", s.color),
+            kind,
+            f"What color is the {target_kind}?",
+            s.color,
+            (
+                f"I need to find the {target_kind} and name its color.",
+                cap,
+                f"There is one {target_kind}: the {s.size} {s.name}. So the {target_kind} is {s.color}.",
+                s.color,
+            ),
         )
     if kind == "count_all":
         listed = ", ".join(f"{i} {s.name}" for i, s in enumerate(_reading_order(shapes), 1))
         n = len(shapes)
         return Item(
-            kind, "How many shapes are there?", str(n),
-            ("I need to count all the shapes in the image.", cap,
-             f"Counting every shape: {listed}. That makes {n}.", str(n)),
+            kind,
+            "How many shapes are there?",
+            str(n),
+            (
+                "I need to count all the shapes in the image.",
+                cap,
+                f"Counting every shape: {listed}. That makes {n}.",
+                str(n),
+            ),
         )
     if kind == "count_color":
         color = rng.choice(list(COLORS))
-        return _count_item(kind, f"How many {color} shapes are there?", f"{color} shapes", cap,
-                           [s for s in _reading_order(shapes) if s.color == color])
+        return _count_item(
+            kind,
+            f"How many {color} shapes are there?",
+            f"{color} shapes",
+            cap,
+            [s for s in _reading_order(shapes) if s.color == color],
+        )
     if kind == "count_kind":
         shape_kind = rng.choice(KINDS)
-        return _count_item(kind, f"How many {_plural(shape_kind)} are there?", _plural(shape_kind), cap,
-                           [s for s in _reading_order(shapes) if s.kind == shape_kind])
+        return _count_item(
+            kind,
+            f"How many {_plural(shape_kind)} are there?",
+            _plural(shape_kind),
+            cap,
+            [s for s in _reading_order(shapes) if s.kind == shape_kind],
+        )
     if kind == "exists":
         present = rng.random() < 0.5
         if present:
@@ -190,38 +212,59 @@ def make_item(scene: Scene, rng: random.Random, kind: str | None = None) -> Item
             names = {(s.color, s.kind) for s in shapes}
             color, shape_kind = rng.choice([(c, k) for c in COLORS for k in KINDS if (c, k) not in names])
         answer = "yes" if present else "no"
-        why = (f"The caption lists a {color} {shape_kind}, so the answer is yes." if present
-               else f"The caption has no {color} {shape_kind}, so the answer is no.")
+        why = (
+            f"The caption lists a {color} {shape_kind}, so the answer is yes."
+            if present
+            else f"The caption has no {color} {shape_kind}, so the answer is no."
+        )
         return Item(
-            kind, f"Is there a {color} {shape_kind} in the image?", answer,
+            kind,
+            f"Is there a {color} {shape_kind} in the image?",
+            answer,
             (f"I need to check whether a {color} {shape_kind} is in the image.", cap, why, answer),
             choices=("yes", "no"),
         )
     if kind in ("left", "above"):
         axis = "cx" if kind == "left" else "cy"
-        a, b = rng.choice([(a, b) for a in shapes for b in shapes
-                           if a is not b and abs(getattr(a, axis) - getattr(b, axis)) >= MIN_GAP])
+        a, b = rng.choice(
+            [
+                (a, b)
+                for a in shapes
+                for b in shapes
+                if a is not b and abs(getattr(a, axis) - getattr(b, axis)) >= MIN_GAP
+            ]
+        )
         winner = a if getattr(a, axis) < getattr(b, axis) else b
         loser = b if winner is a else a
         if kind == "left":
             question = f"Which is further left, the {a.name} or the {b.name}?"
             summary = f"I need to compare the columns of the {a.name} and the {b.name}."
-            why = (f"The {winner.name} is in column {winner.column} and the {loser.name} is in column "
-                   f"{loser.column}. {winner.column} is less than {loser.column}, "
-                   f"so the {winner.name} is further left.")
+            why = (
+                f"The {winner.name} is in column {winner.column} and the {loser.name} is in column "
+                f"{loser.column}. {winner.column} is less than {loser.column}, "
+                f"so the {winner.name} is further left."
+            )
         else:
             question = f"Which is higher up, the {a.name} or the {b.name}?"
             summary = f"I need to compare the rows of the {a.name} and the {b.name}."
-            why = (f"The {winner.name} is in row {winner.row} and the {loser.name} is in row "
-                   f"{loser.row}. {winner.row} is less than {loser.row}, so the {winner.name} is higher up.")
+            why = (
+                f"The {winner.name} is in row {winner.row} and the {loser.name} is in row "
+                f"{loser.row}. {winner.row} is less than {loser.row}, so the {winner.name} is higher up."
+            )
         return Item(kind, question, winner.name, (summary, cap, why, winner.name), choices=(a.name, b.name))
     if kind == "bigger":
         a, b = rng.choice([(a, b) for a in shapes for b in shapes if a is not b and a.size != b.size])
         big, small = (a, b) if a.size == "large" else (b, a)
         return Item(
-            kind, f"Which is bigger, the {a.name} or the {b.name}?", big.name,
-            (f"I need to compare the sizes of the {a.name} and the {b.name}.", cap,
-             f"The {big.name} is large and the {small.name} is small, so the {big.name} is bigger.", big.name),
+            kind,
+            f"Which is bigger, the {a.name} or the {b.name}?",
+            big.name,
+            (
+                f"I need to compare the sizes of the {a.name} and the {b.name}.",
+                cap,
+                f"The {big.name} is large and the {small.name} is small, so the {big.name} is bigger.",
+                big.name,
+            ),
             choices=(a.name, b.name),
         )
     raise ValueError(f"unknown question kind {kind!r}")

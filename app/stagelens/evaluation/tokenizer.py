@@ -38,8 +38,16 @@ _PRETOKENIZE = re.compile(
 _SPECIAL_SPLIT = re.compile("(" + "|".join(re.escape(t) for t in SPECIAL_TOKENS) + ")")
 # Text the engine writes itself (stage tags, judge prompt): part of the corpus so it tokenizes compactly.
 _ENGINE_TEXT = (
-    "<SUMMARY>", "</SUMMARY>", "\n\n<CAPTION>", "</CAPTION>", "\n\n<REASONING>", "</REASONING>",
-    "\n\n<CONCLUSION>", "</CONCLUSION>", "<|im_start|>user\n", "<|im_end|>\n<|im_start|>assistant\n",
+    "<SUMMARY>",
+    "</SUMMARY>",
+    "\n\n<CAPTION>",
+    "</CAPTION>",
+    "\n\n<REASONING>",
+    "</REASONING>",
+    "\n\n<CONCLUSION>",
+    "</CONCLUSION>",
+    "<|im_start|>user\n",
+    "<|im_end|>\n<|im_start|>assistant\n",
     "Two candidates were written for the stage of the answer. Judge which one is more accurate and more "
     "useful for answering the question about the image.\n\nCandidate A: \n\nCandidate B: \n\n"
     "Answer with a single letter, A or B. The better candidate is A B",

@@ -120,8 +120,9 @@ def train(
     scaled_residual_init(model)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=lr, betas=(0.9, 0.98))
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.98)
+    )
     rng = random.Random(seed)
     out.mkdir(parents=True, exist_ok=True)
     history: list[dict] = []
@@ -137,15 +138,20 @@ def train(
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
-            record = {"step": step + 1, "loss": round(loss.item(), 4),
-                      "elapsed_s": round(time.perf_counter() - started, 1),
-                      "cpu_s": round(time.process_time() - cpu_started, 1)}
+            record = {
+                "step": step + 1,
+                "loss": round(loss.item(), 4),
+                "elapsed_s": round(time.perf_counter() - started, 1),
+                "cpu_s": round(time.process_time() - cpu_started, 1),
+            }
             history.append(record)
             log_file.write(json.dumps(record) + "\n")
             if (step + 1) % 10 == 0 or step == 0:
                 log_file.flush()
-                log(f"step {step + 1}/{steps} loss {record['loss']:.4f} elapsed {record['elapsed_s']}s "
-                    f"cpu {record['cpu_s']}s")
+                log(
+                    f"step {step + 1}/{steps} loss {record['loss']:.4f} elapsed {record['elapsed_s']}s "
+                    f"cpu {record['cpu_s']}s"
+                )
             if save_every and (step + 1) % save_every == 0:
                 save_checkpoint(out / "checkpoint.pt", model, tok, step + 1, seed)
     save_checkpoint(out / "checkpoint.pt", model, tok, len(history), seed)
@@ -154,8 +160,17 @@ def train(
 
 def save_checkpoint(path: Path, model: DemoModel, tok: Tokenizer, step: int, seed: int) -> None:
     tmp = path.with_suffix(".tmp")
-    torch.save({"config": model.cfg.to_json(), "state": model.state_dict(), "tokens": tok.tokens,
-                "merges": tok.merges, "step": step, "seed": seed}, tmp)
+    torch.save(
+        {
+            "config": model.cfg.to_json(),
+            "state": model.state_dict(),
+            "tokens": tok.tokens,
+            "merges": tok.merges,
+            "step": step,
+            "seed": seed,
+        },
+        tmp,
+    )
     tmp.replace(path)
 
 
@@ -175,8 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--save-every", type=int, default=100)
-    parser.add_argument("--stop-after", type=int, default=None,
-                        help="stop after this many steps (the learning-rate schedule still spans --steps)")
+    parser.add_argument(
+        "--stop-after",
+        type=int,
+        default=None,
+        help="stop after this many steps (the learning-rate schedule still spans --steps)",
+    )
     parser.add_argument("--config", default="{}", help="JSON overrides of ModelConfig fields")
     parser.add_argument("--export", action="store_true", help="write demo-text.gguf and demo-mmproj.gguf to --out")
     parser.add_argument("--from-checkpoint", action="store_true", help="skip training: export --out/checkpoint.pt")
@@ -184,9 +203,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_checkpoint:
         model, tok, _ = load_checkpoint(args.out / "checkpoint.pt")
     else:
-        model, tok, _ = train(args.out, json.loads(args.config), args.steps, args.batch, args.lr,
-                              seed=args.seed, threads=args.threads, save_every=args.save_every,
-                              log=lambda line: print(line, flush=True), stop_after=args.stop_after)
+        model, tok, _ = train(
+            args.out,
+            json.loads(args.config),
+            args.steps,
+            args.batch,
+            args.lr,
+            seed=args.seed,
+            threads=args.threads,
+            save_every=args.save_every,
+            log=lambda line: print(line, flush=True),
+            stop_after=args.stop_after,
+        )
     if args.export:
         from stagelens.evaluation.export import export_model
 

@@ -31,7 +31,7 @@ class MemoryEstimate:
     n_ctx: int
     weights_bytes: int | None
     kv_bytes: int | None
-    total_bytes: int | None   # RAM on CPU; VRAM when every layer and the projector are offloaded
+    total_bytes: int | None  # RAM on CPU; VRAM when every layer and the projector are offloaded
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,8 @@ def catalog_path() -> Path:
     candidates = [
         os.environ.get("STAGELENS_CATALOG"),
         getattr(sys, "_MEIPASS", None) and Path(sys._MEIPASS) / "models" / CATALOG_NAME,  # PyInstaller
-        here.parent / "_models" / CATALOG_NAME,                                          # installed wheel
-        here.parents[2] / "models" / CATALOG_NAME,                                       # source checkout
+        here.parent / "_models" / CATALOG_NAME,  # installed wheel
+        here.parents[2] / "models" / CATALOG_NAME,  # source checkout
     ]
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
@@ -106,8 +106,7 @@ def _file(data: object, where: str) -> CatalogFile:
     return CatalogFile(data["file"], size, sha)
 
 
-_REQUIRED = ("id", "name", "family", "description", "repo", "license", "default_quant", "quants", "mmproj",
-             "checked")
+_REQUIRED = ("id", "name", "family", "description", "repo", "license", "default_quant", "quants", "mmproj", "checked")
 
 
 def _entry(data: dict, index: int) -> CatalogEntry:
@@ -127,12 +126,22 @@ def _entry(data: dict, index: int) -> CatalogEntry:
     if not isinstance(data.get("stage_format_trained"), bool):
         raise CatalogError(f"{where}: stage_format_trained must be true or false")
     return CatalogEntry(
-        id=data["id"], name=data["name"], family=data["family"], description=data["description"],
-        repo=data["repo"], revision=data.get("revision") or "main", license=data["license"],
-        params=data.get("params", "?"), default_quant=data["default_quant"], quants=quants,
-        mmproj=_file(data["mmproj"], f"{where} mmproj"), arch=dict(data.get("arch") or {}),
-        context=int(data.get("context") or 4096), stage_format_trained=data["stage_format_trained"],
-        checked=data["checked"], approx_size_mb=data.get("approx_size_mb"),
+        id=data["id"],
+        name=data["name"],
+        family=data["family"],
+        description=data["description"],
+        repo=data["repo"],
+        revision=data.get("revision") or "main",
+        license=data["license"],
+        params=data.get("params", "?"),
+        default_quant=data["default_quant"],
+        quants=quants,
+        mmproj=_file(data["mmproj"], f"{where} mmproj"),
+        arch=dict(data.get("arch") or {}),
+        context=int(data.get("context") or 4096),
+        stage_format_trained=data["stage_format_trained"],
+        checked=data["checked"],
+        approx_size_mb=data.get("approx_size_mb"),
     )
 
 

@@ -26,8 +26,9 @@ def register(subparsers) -> None:
     p.add_argument("--endpoint", help="Hub address (default: HF_ENDPOINT or https://huggingface.co)")
     p = sub.add_parser("import", help="register a local text GGUF and its vision projector")
     p.add_argument("text", metavar="TEXT.gguf")
-    p.add_argument("mmproj", metavar="MMPROJ.gguf", nargs="?",
-                   help="the projector (default: the matching one in the same folder)")
+    p.add_argument(
+        "mmproj", metavar="MMPROJ.gguf", nargs="?", help="the projector (default: the matching one in the same folder)"
+    )
     p.add_argument("--copy", action="store_true", help="copy the files into the models folder")
     p.add_argument("--name", help="name to show")
     p = sub.add_parser("rm", help="remove an installed model (downloaded files are deleted)")
@@ -74,30 +75,49 @@ def _list(args) -> int:
     catalog = load_catalog()
     partial = partial_downloads(registry.folder)
     if args.json:
-        print(json.dumps({
-            "catalog": [{"id": e.id, "name": e.name, "repo": e.repo, "quants": list(e.quants),
-                         "default_quant": e.default_quant, "download_bytes": e.download_size(),
-                         "memory_bytes": e.memory_estimate().total_bytes, "license": e.license,
-                         "stage_format_trained": e.stage_format_trained} for e in catalog],
-            "installed": [{"id": m.id, "name": m.name, "text": m.text, "mmproj": m.mmproj, "source": m.source}
-                          for m in installed],
-            "partial": [str(p) for p in partial],
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "catalog": [
+                        {
+                            "id": e.id,
+                            "name": e.name,
+                            "repo": e.repo,
+                            "quants": list(e.quants),
+                            "default_quant": e.default_quant,
+                            "download_bytes": e.download_size(),
+                            "memory_bytes": e.memory_estimate().total_bytes,
+                            "license": e.license,
+                            "stage_format_trained": e.stage_format_trained,
+                        }
+                        for e in catalog
+                    ],
+                    "installed": [
+                        {"id": m.id, "name": m.name, "text": m.text, "mmproj": m.mmproj, "source": m.source}
+                        for m in installed
+                    ],
+                    "partial": [str(p) for p in partial],
+                },
+                indent=2,
+            )
+        )
         return EXIT_OK
     ids = {m.id for m in installed}
     print("Catalog (stagelens models download ID [--quant Q]):")
     for e in catalog:
         mark = "*" if e.id in ids else " "
         mem = e.memory_estimate()
-        print(f" {mark} {e.id:<22} {e.name:<26} {human_bytes(e.download_size()):>9} download, "
-              f"~{human_bytes(mem.total_bytes)} RAM at {mem.n_ctx} ctx  [{', '.join(e.quants)}]")
+        print(
+            f" {mark} {e.id:<22} {e.name:<26} {human_bytes(e.download_size()):>9} download, "
+            f"~{human_bytes(mem.total_bytes)} RAM at {mem.n_ctx} ctx  [{', '.join(e.quants)}]"
+        )
     print(f"\nInstalled in {registry.folder}:" if installed else f"\nNothing installed yet in {registry.folder}.")
     for m in installed:
         print(f"   {m.id:<22} {m.name}  ({m.source})\n      {m.text}\n      {m.mmproj}")
     if partial:
         print("\nInterrupted downloads (run the same download again to resume):")
         for p in partial:
-            print(f"   {p.parent.name}/{p.name[:-len('.part')]}: {human_bytes(p.stat().st_size)} so far")
+            print(f"   {p.parent.name}/{p.name[: -len('.part')]}: {human_bytes(p.stat().st_size)} so far")
     return EXIT_OK
 
 
@@ -199,17 +219,25 @@ def _gpu(args) -> int:
     info = backend_info()
     plan = plan_offload(args.model, args.mmproj, args.n_ctx, info) if args.model else None
     if args.json:
-        print(json.dumps({
-            "backends": list(info.backends), "gpu_offload": info.gpu_offload,
-            "devices": [d.__dict__ for d in info.devices],
-            "auto_gpu_layers": plan.n_gpu_layers if plan else None,
-            "reason": plan.reason if plan else None,
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "backends": list(info.backends),
+                    "gpu_offload": info.gpu_offload,
+                    "devices": [d.__dict__ for d in info.devices],
+                    "auto_gpu_layers": plan.n_gpu_layers if plan else None,
+                    "reason": plan.reason if plan else None,
+                },
+                indent=2,
+            )
+        )
         return EXIT_OK
     print(f"backend: {info.summary}")
     for d in info.devices:
-        print(f"  {d.backend:<7} {d.type:<5} {d.description or d.name}: "
-              f"{human_bytes(d.free)} free of {human_bytes(d.total)}")
+        print(
+            f"  {d.backend:<7} {d.type:<5} {d.description or d.name}: "
+            f"{human_bytes(d.free)} free of {human_bytes(d.total)}"
+        )
     if plan is not None:
         print(f"GPU layers 'auto' for this model: {plan.n_gpu_layers} ({plan.reason})")
     if not info.gpus:

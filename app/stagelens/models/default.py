@@ -30,8 +30,8 @@ def demo_model_dir() -> Path | None:
     candidates = [
         os.environ.get("STAGELENS_DEMO_MODEL"),
         getattr(sys, "_MEIPASS", None) and Path(sys._MEIPASS) / "models" / "demo",  # PyInstaller
-        here.parent / "_models" / "demo",                                         # installed wheel
-        here.parents[2] / "models" / "demo",                                      # source checkout
+        here.parent / "_models" / "demo",  # installed wheel
+        here.parents[2] / "models" / "demo",  # source checkout
     ]
     for candidate in candidates:
         if candidate and (Path(candidate) / DEMO_TEXT).is_file() and (Path(candidate) / DEMO_MMPROJ).is_file():

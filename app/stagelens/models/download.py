@@ -81,13 +81,13 @@ class _Stop(Exception):
 @dataclass(frozen=True)
 class FileProgress:
     name: str
-    role: str                   # "text" | "mmproj"
+    role: str  # "text" | "mmproj"
     done: int = 0
     total: int | None = None
-    speed: float = 0.0          # bytes per second, over the last few seconds
-    eta: float | None = None    # seconds left
+    speed: float = 0.0  # bytes per second, over the last few seconds
+    eta: float | None = None  # seconds left
     state: str = "queued"
-    resumed_from: int = 0       # bytes that were already on disk when this run started
+    resumed_from: int = 0  # bytes that were already on disk when this run started
 
     @property
     def percent(self) -> float | None:
@@ -287,9 +287,11 @@ class DownloadJob:
 
     def remaining(self) -> dict[Path, int]:
         """Bytes each unfinished file still needs, by final path."""
-        return {self.folder / spec.file: max(0, f.total - f.done)
-                for (_role, spec), f in zip(self.file_specs, self.files, strict=True)
-                if f.state != "done" and f.total is not None}
+        return {
+            self.folder / spec.file: max(0, f.total - f.done)
+            for (_role, spec), f in zip(self.file_specs, self.files, strict=True)
+            if f.state != "done" and f.total is not None
+        }
 
 
 class _Speed:
@@ -546,8 +548,7 @@ class DownloadManager:
         url = hf_hub_url(job.entry.repo, spec.file, revision=job.entry.revision, endpoint=self.endpoint)
         _ensure_http_hooks()
         try:
-            meta = get_hf_file_metadata(url, token=self.token, timeout=self.metadata_timeout,
-                                        endpoint=self.endpoint)
+            meta = get_hf_file_metadata(url, token=self.token, timeout=self.metadata_timeout, endpoint=self.endpoint)
         finally:
             job._forget_sockets()
         if meta.size is None:
@@ -591,8 +592,10 @@ class DownloadManager:
         spec = job.file_specs[index][1]
         final = job.folder / spec.file
         part, sidecar = _part_paths(final)
-        sidecar.write_text(json.dumps({"url": remote.url, "etag": remote.etag, "size": remote.size,
-                                       "commit": remote.commit}), encoding="utf-8")
+        sidecar.write_text(
+            json.dumps({"url": remote.url, "etag": remote.etag, "size": remote.size, "commit": remote.commit}),
+            encoding="utf-8",
+        )
         have = part.stat().st_size if part.exists() else 0
         job._set_file(index, state="downloading", done=have, total=remote.size, resumed_from=have)
         job._set_state("downloading", f"downloading {spec.file}")
@@ -615,16 +618,22 @@ class DownloadManager:
         _ensure_http_hooks()
         try:
             with part.open("ab") as fh:
-                http_get(remote.url, fh, resume_size=have, headers=headers, expected_size=remote.size,
-                         displayed_filename=spec.file, tqdm_class=_progress_class(job, index, on_bytes))
+                http_get(
+                    remote.url,
+                    fh,
+                    resume_size=have,
+                    headers=headers,
+                    expected_size=remote.size,
+                    displayed_filename=spec.file,
+                    tqdm_class=_progress_class(job, index, on_bytes),
+                )
         except _Stop:
             raise
         except OSError as exc:
             if job._stop_reason is not None:
                 raise _Stop(job._stop_reason) from exc
             if "Consistency check failed" in str(exc):
-                raise NetworkError(f"the connection broke while downloading {spec.file}; resume to continue") \
-                    from exc
+                raise NetworkError(f"the connection broke while downloading {spec.file}; resume to continue") from exc
             raise
         finally:
             job._forget_sockets()
@@ -672,11 +681,21 @@ class DownloadManager:
         except ModelFileError as exc:
             raise DownloadError(f"the downloaded files cannot be used: {exc}") from exc
         model = InstalledModel(
-            id=job.model_id, name=f"{job.entry.name} ({job.quant})", text=str(text), mmproj=str(mmproj),
-            source="catalog", quant=job.quant, repo=job.entry.repo, owns_files=True,
+            id=job.model_id,
+            name=f"{job.entry.name} ({job.quant})",
+            text=str(text),
+            mmproj=str(mmproj),
+            source="catalog",
+            quant=job.quant,
+            repo=job.entry.repo,
+            owns_files=True,
             stage_format_trained=job.entry.stage_format_trained,
-            metadata={"text": pair.text.to_json(), "mmproj": pair.mmproj.to_json(),
-                      "license": job.entry.license, "revision": job.entry.revision},
+            metadata={
+                "text": pair.text.to_json(),
+                "mmproj": pair.mmproj.to_json(),
+                "license": job.entry.license,
+                "revision": job.entry.revision,
+            },
         )
         assert self.registry is not None
         self.registry.add(model)

@@ -36,20 +36,20 @@ class UnreadableFileError(ModelFileError):
 class GGUFInfo:
     path: str
     file_size: int
-    role: str                       # "text" | "mmproj"
+    role: str  # "text" | "mmproj"
     architecture: str
     name: str | None
     n_params: int
     quantization: str
     context_length: int | None
-    embedding_length: int | None     # text models: the width image embeddings must have
+    embedding_length: int | None  # text models: the width image embeddings must have
     n_layer: int | None
     n_kv_head: int | None
     head_dim: int | None
     has_chat_template: bool
-    has_vision: bool                # mmproj: it has a vision encoder; text: always False
+    has_vision: bool  # mmproj: it has a vision encoder; text: always False
     projector_type: str | None
-    projection_dim: int | None       # mmproj: the width of the embeddings it produces
+    projection_dim: int | None  # mmproj: the width of the embeddings it produces
 
     @property
     def kv_bytes_per_token(self) -> int | None:
@@ -124,14 +124,24 @@ def read_gguf_info(path: str | Path) -> GGUFInfo:
     if is_projector:
         projector_type = _value(reader, "clip.projector_type") or _value(reader, "clip.vision.projector_type")
         has_vision = _value(reader, "clip.has_vision_encoder")
-        has_vision = bool(has_vision) if has_vision is not None else any(
-            t.name.startswith("v.") for t in reader.tensors
+        has_vision = (
+            bool(has_vision) if has_vision is not None else any(t.name.startswith("v.") for t in reader.tensors)
         )
         return GGUFInfo(
-            path=str(p), file_size=p.stat().st_size, role="mmproj", architecture=arch,
-            name=_value(reader, "general.name"), n_params=n_params, quantization=_quantization(reader),
-            context_length=None, embedding_length=None, n_layer=None, n_kv_head=None, head_dim=None,
-            has_chat_template=False, has_vision=has_vision,
+            path=str(p),
+            file_size=p.stat().st_size,
+            role="mmproj",
+            architecture=arch,
+            name=_value(reader, "general.name"),
+            n_params=n_params,
+            quantization=_quantization(reader),
+            context_length=None,
+            embedding_length=None,
+            n_layer=None,
+            n_kv_head=None,
+            head_dim=None,
+            has_chat_template=False,
+            has_vision=has_vision,
             projector_type=str(projector_type) if projector_type else None,
             projection_dim=projector_output_size(reader),
         )
@@ -144,15 +154,22 @@ def read_gguf_info(path: str | Path) -> GGUFInfo:
     if isinstance(n_kv, list):  # per-layer head counts (some hybrids): the largest bounds the cache
         n_kv = max(n_kv) if n_kv else None
     return GGUFInfo(
-        path=str(p), file_size=p.stat().st_size, role="text", architecture=arch,
-        name=_value(reader, "general.name"), n_params=n_params, quantization=_quantization(reader),
+        path=str(p),
+        file_size=p.stat().st_size,
+        role="text",
+        architecture=arch,
+        name=_value(reader, "general.name"),
+        n_params=n_params,
+        quantization=_quantization(reader),
         context_length=_value(reader, f"{arch}.context_length"),
         embedding_length=int(n_embd) if n_embd else None,
         n_layer=_value(reader, f"{arch}.block_count"),
         n_kv_head=int(n_kv) if n_kv else None,
         head_dim=int(head_dim) if head_dim else None,
         has_chat_template=bool(_value(reader, "tokenizer.chat_template")),
-        has_vision=False, projector_type=None, projection_dim=None,
+        has_vision=False,
+        projector_type=None,
+        projection_dim=None,
     )
 
 

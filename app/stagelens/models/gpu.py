@@ -24,8 +24,8 @@ INSTALL_HINTS = {
 class Device:
     name: str
     description: str
-    type: str       # cpu | gpu | igpu | accel
-    backend: str    # CPU | CUDA | Metal | Vulkan | ...
+    type: str  # cpu | gpu | igpu | accel
+    backend: str  # CPU | CUDA | Metal | Vulkan | ...
     free: int
     total: int
 
@@ -36,7 +36,7 @@ class Device:
 
 @dataclass(frozen=True)
 class BackendInfo:
-    backends: tuple[str, ...]   # e.g. ("CPU",) or ("CUDA", "CPU")
+    backends: tuple[str, ...]  # e.g. ("CPU",) or ("CUDA", "CPU")
     devices: tuple[Device, ...]
     gpu_offload: bool
 
@@ -63,8 +63,14 @@ def backend_info(devices: list[dict] | None = None) -> BackendInfo:
     else:
         offload = any(d.get("type") in GPU_TYPES for d in devices)
     devs = tuple(
-        Device(str(d.get("name", "?")), str(d.get("description", "")), str(d.get("type", "cpu")),
-               str(d.get("backend", "CPU")), int(d.get("free") or 0), int(d.get("total") or 0))
+        Device(
+            str(d.get("name", "?")),
+            str(d.get("description", "")),
+            str(d.get("type", "cpu")),
+            str(d.get("backend", "CPU")),
+            int(d.get("free") or 0),
+            int(d.get("total") or 0),
+        )
         for d in devices
     )
     backends: list[str] = []
@@ -79,12 +85,13 @@ class OffloadPlan:
     n_gpu_layers: int
     n_layer: int
     free_vram: int
-    needed_all: int     # bytes to put every layer, the KV cache and the projector on the GPU
+    needed_all: int  # bytes to put every layer, the KV cache and the projector on the GPU
     reason: str
 
 
-def plan_offload(text: GGUFInfo | str | Path, mmproj: GGUFInfo | str | Path | None, n_ctx: int,
-                 info: BackendInfo | None = None) -> OffloadPlan:
+def plan_offload(
+    text: GGUFInfo | str | Path, mmproj: GGUFInfo | str | Path | None, n_ctx: int, info: BackendInfo | None = None
+) -> OffloadPlan:
     """How many layers fit in free VRAM, keeping HEADROOM free. All of them (n_layer + 1, which
     also offloads the output layer) when everything fits; 0 without a GPU."""
     t = text if isinstance(text, GGUFInfo) else read_gguf_info(text)
@@ -102,13 +109,16 @@ def plan_offload(text: GGUFInfo | str | Path, mmproj: GGUFInfo | str | Path | No
         return OffloadPlan(n_layer + 1, n_layer, free, needed_all, "the whole model fits in free VRAM")
     per_layer = (t.file_size + kv_total) / (n_layer + 1)  # the output layer counts as one more
     layers = max(0, min(n_layer, int(budget // per_layer))) if budget > 0 else 0
-    reason = (f"{layers} of {n_layer} layers fit in {human_bytes(free)} free VRAM "
-              f"(the model needs about {human_bytes(needed_all)})")
+    reason = (
+        f"{layers} of {n_layer} layers fit in {human_bytes(free)} free VRAM "
+        f"(the model needs about {human_bytes(needed_all)})"
+    )
     return OffloadPlan(layers, n_layer, free, needed_all, reason)
 
 
-def resolve_gpu_layers(setting: str | int, text: str | Path, mmproj: str | Path | None, n_ctx: int,
-                       info: BackendInfo | None = None) -> int:
+def resolve_gpu_layers(
+    setting: str | int, text: str | Path, mmproj: str | Path | None, n_ctx: int, info: BackendInfo | None = None
+) -> int:
     """``"auto"`` → plan_offload; a number is used as given (0 = CPU only, -1 = every layer)."""
     if isinstance(setting, str):
         if setting.strip().lower() == "auto":

@@ -13,9 +13,7 @@ from stagelens.engine.native import ModelLoadError
 from stagelens.models.gguf_info import GGUFInfo, ModelFileError, read_gguf_info
 from stagelens.models.registry import InstalledModel, Registry
 
-_QUANT_TAG = re.compile(
-    r"[-_.](f16|f32|bf16|fp16|q\d(_\d|_k(_[sml])?)?|iq\d\w*|ud-\w+|int4|int8)$", re.IGNORECASE
-)
+_QUANT_TAG = re.compile(r"[-_.](f16|f32|bf16|fp16|q\d(_\d|_k(_[sml])?)?|iq\d\w*|ud-\w+|int4|int8)$", re.IGNORECASE)
 _MMPROJ_TAG = re.compile(
     r"(^mmproj[-_.]?|[-_.]?mmproj$|[-_.]?mmproj[-_.]|[-_.]?vision$|[-_.]?projector$|[-_.]text$)", re.IGNORECASE
 )
@@ -81,8 +79,9 @@ def find_projector(text_path: str | Path) -> Path | None:
         info = _info_or_none(candidate)
         if info is None or info.role != "mmproj" or not info.has_vision:
             continue
-        fits = not (info.projection_dim and text_info.embedding_length
-                    and info.projection_dim != text_info.embedding_length)
+        fits = not (
+            info.projection_dim and text_info.embedding_length and info.projection_dim != text_info.embedding_length
+        )
         if not fits:
             continue
         score = _name_score(text, candidate)
@@ -109,8 +108,7 @@ def check_pair(text_path: str | Path, mmproj_path: str | Path | None) -> Checked
     (or a ModelFileError for an unreadable, non-GGUF or truncated file) with a clear message."""
     text = read_gguf_info(text_path)
     if text.role == "mmproj":
-        if mmproj_path is not None and _info_or_none(Path(mmproj_path)) and \
-                read_gguf_info(mmproj_path).role == "text":
+        if mmproj_path is not None and _info_or_none(Path(mmproj_path)) and read_gguf_info(mmproj_path).role == "text":
             raise SwappedFilesError(
                 f"the two files are the wrong way round: {Path(text_path).name} is the vision projector "
                 f"and {Path(mmproj_path).name} the text model"

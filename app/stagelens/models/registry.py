@@ -29,9 +29,9 @@ def models_dir() -> Path:
 class InstalledModel:
     id: str
     name: str
-    text: str                 # path of the text GGUF
-    mmproj: str               # path of the vision projector GGUF
-    source: str               # "catalog" | "import"
+    text: str  # path of the text GGUF
+    mmproj: str  # path of the vision projector GGUF
+    source: str  # "catalog" | "import"
     quant: str | None = None
     repo: str | None = None
     owns_files: bool = False  # True when the files live in the models folder and go with `rm`

@@ -75,8 +75,14 @@ CHAT_TEMPLATE = (
 )
 
 STAGE_TAGS = (
-    "<SUMMARY>", "</SUMMARY>", "<CAPTION>", "</CAPTION>",
-    "<REASONING>", "</REASONING>", "<CONCLUSION>", "</CONCLUSION>",
+    "<SUMMARY>",
+    "</SUMMARY>",
+    "<CAPTION>",
+    "</CAPTION>",
+    "<REASONING>",
+    "</REASONING>",
+    "<CONCLUSION>",
+    "</CONCLUSION>",
 )
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 
@@ -186,23 +192,51 @@ class _VisionSpec:
 
 _TEXT_SPECS = {
     "tiny": _TextSpec(
-        n_embd=64, n_layer=2, n_head=4, n_head_kv=2, n_ff=128, n_ctx=4096,
-        rope_freq_base=10000.0, vocab_size=None, dtype=np.float32, quantize_q4_0=False,
+        n_embd=64,
+        n_layer=2,
+        n_head=4,
+        n_head_kv=2,
+        n_ff=128,
+        n_ctx=4096,
+        rope_freq_base=10000.0,
+        vocab_size=None,
+        dtype=np.float32,
+        quantize_q4_0=False,
         logit_std=10.0,
     ),
     "bench": _TextSpec(
-        n_embd=896, n_layer=24, n_head=14, n_head_kv=2, n_ff=4864, n_ctx=32768,
-        rope_freq_base=1000000.0, vocab_size=151936, dtype=np.float16, quantize_q4_0=True,
+        n_embd=896,
+        n_layer=24,
+        n_head=14,
+        n_head_kv=2,
+        n_ff=4864,
+        n_ctx=32768,
+        rope_freq_base=1000000.0,
+        vocab_size=151936,
+        dtype=np.float16,
+        quantize_q4_0=True,
         logit_std=10.0,
     ),
 }
 _VISION_SPECS = {
     "tiny": _VisionSpec(
-        image_size=32, patch_size=8, n_embd=64, n_layer=2, n_head=4, n_ff=128, n_proj=64,
+        image_size=32,
+        patch_size=8,
+        n_embd=64,
+        n_layer=2,
+        n_head=4,
+        n_ff=128,
+        n_proj=64,
         dtype=np.float32,
     ),
     "bench": _VisionSpec(
-        image_size=224, patch_size=14, n_embd=768, n_layer=12, n_head=12, n_ff=3072, n_proj=896,
+        image_size=224,
+        patch_size=14,
+        n_embd=768,
+        n_layer=12,
+        n_head=12,
+        n_ff=3072,
+        n_proj=896,
         dtype=np.float16,
     ),
 }
@@ -263,11 +297,16 @@ def _add_generator_kv(writer: gguf.GGUFWriter, kind: str, preset: str, seed: int
 
 
 _SCALAR_FORMATS = {
-    gguf.GGUFValueType.UINT8: "<B", gguf.GGUFValueType.INT8: "<b",
-    gguf.GGUFValueType.UINT16: "<H", gguf.GGUFValueType.INT16: "<h",
-    gguf.GGUFValueType.UINT32: "<I", gguf.GGUFValueType.INT32: "<i",
-    gguf.GGUFValueType.UINT64: "<Q", gguf.GGUFValueType.INT64: "<q",
-    gguf.GGUFValueType.FLOAT32: "<f", gguf.GGUFValueType.FLOAT64: "<d",
+    gguf.GGUFValueType.UINT8: "<B",
+    gguf.GGUFValueType.INT8: "<b",
+    gguf.GGUFValueType.UINT16: "<H",
+    gguf.GGUFValueType.INT16: "<h",
+    gguf.GGUFValueType.UINT32: "<I",
+    gguf.GGUFValueType.INT32: "<i",
+    gguf.GGUFValueType.UINT64: "<Q",
+    gguf.GGUFValueType.INT64: "<q",
+    gguf.GGUFValueType.FLOAT32: "<f",
+    gguf.GGUFValueType.FLOAT64: "<d",
     gguf.GGUFValueType.BOOL: "<?",
 }
 
@@ -359,9 +398,7 @@ def _write_gguf(writer: gguf.GGUFWriter) -> None:
 def _bytes_to_unicode() -> tuple[str, ...]:
     """GPT-2's reversible byte -> printable character map, indexed by byte value."""
     printable = (
-        list(range(ord("!"), ord("~") + 1))
-        + list(range(ord("¡"), ord("¬") + 1))
-        + list(range(ord("®"), ord("ÿ") + 1))
+        list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
     )
     chars = {b: chr(b) for b in printable}
     extra = 0
@@ -485,9 +522,7 @@ def _normal(rng: np.random.Generator, shape: tuple[int, ...], std: float) -> np.
     return rng.standard_normal(shape, dtype=np.float32) * np.float32(std)
 
 
-def _text_tensors(
-    spec: _TextSpec, vocab: _Vocab, rng: np.random.Generator
-) -> Iterator[tuple[str, np.ndarray]]:
+def _text_tensors(spec: _TextSpec, vocab: _Vocab, rng: np.random.Generator) -> Iterator[tuple[str, np.ndarray]]:
     """Yield (name, array) in numpy layout: a GGUF tensor {ne0, ne1} is an array (ne1, ne0)."""
     n_vocab, d = len(vocab.tokens), spec.n_embd
     head_dim = d // spec.n_head
@@ -512,13 +547,11 @@ def _text_tensors(
     yield "output_norm.weight", ones
     # A large output scale gives peaked logits, so greedy decoding is stable across code paths.
     output = _normal(rng, (n_vocab, d), spec.logit_std * d**-0.5)
-    output[vocab.n_real():] = 0.0  # UNUSED padding: logit 0, never above the real tokens
+    output[vocab.n_real() :] = 0.0  # UNUSED padding: logit 0, never above the real tokens
     yield "output.weight", output.astype(spec.dtype)
 
 
-def _vision_tensors(
-    spec: _VisionSpec, n_embd_text: int, rng: np.random.Generator
-) -> Iterator[tuple[str, np.ndarray]]:
+def _vision_tensors(spec: _VisionSpec, n_embd_text: int, rng: np.random.Generator) -> Iterator[tuple[str, np.ndarray]]:
     d, p = spec.n_embd, spec.patch_size
     n_patches = (spec.image_size // p) ** 2
     ones = np.ones(d, dtype=np.float32)
@@ -583,9 +616,7 @@ def _write_text_gguf(path: Path, spec: _TextSpec, preset: str, seed: int) -> Non
     _add_generator_kv(writer, "text", preset, seed)
     writer.add_name(f"stagelens-test-{preset}")
     writer.add_description("random weights, for tests and benchmarks only")
-    writer.add_file_type(
-        gguf.LlamaFileType.ALL_F32 if spec.dtype == np.float32 else gguf.LlamaFileType.MOSTLY_F16
-    )
+    writer.add_file_type(gguf.LlamaFileType.ALL_F32 if spec.dtype == np.float32 else gguf.LlamaFileType.MOSTLY_F16)
     writer.add_vocab_size(len(vocab.tokens))
     writer.add_context_length(spec.n_ctx)
     writer.add_embedding_length(spec.n_embd)
@@ -607,9 +638,7 @@ def _write_mmproj(path: Path, spec: _VisionSpec, n_embd_text: int, preset: str, 
     _add_generator_kv(writer, "mmproj", preset, seed)
     writer.add_name(f"stagelens-test-{preset}-mmproj")
     writer.add_description("random weights, for tests and benchmarks only")
-    writer.add_file_type(
-        gguf.LlamaFileType.ALL_F32 if spec.dtype == np.float32 else gguf.LlamaFileType.MOSTLY_F16
-    )
+    writer.add_file_type(gguf.LlamaFileType.ALL_F32 if spec.dtype == np.float32 else gguf.LlamaFileType.MOSTLY_F16)
     writer.add_clip_has_vision_encoder(True)
     writer.add_clip_projector_type("mlp")
     writer.add_vision_image_size(spec.image_size)
@@ -639,8 +668,6 @@ def _quantize_q4_0(src: Path, dst: Path) -> None:
     # "Q4_0" preset would batch like a Q8_0 one (a quarter of its weights are the head).
     params.output_tensor_type = 2  # GGML_TYPE_Q4_0
     params.nthread = 0  # all hardware threads; the result does not depend on it
-    status = llama_cpp.llama_model_quantize(
-        os.fsencode(src), os.fsencode(dst), ctypes.byref(params)
-    )
+    status = llama_cpp.llama_model_quantize(os.fsencode(src), os.fsencode(dst), ctypes.byref(params))
     if status != 0:
         raise RuntimeError(f"llama_model_quantize failed ({status}) for {src}")

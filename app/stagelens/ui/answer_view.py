@@ -38,8 +38,8 @@ def summary_line(version: AnswerVersion) -> str:
 
 
 class AnswerCard(QFrame):
-    regenerate_clicked = Signal(object)          # TurnState
-    version_changed = Signal(object)             # TurnState
+    regenerate_clicked = Signal(object)  # TurnState
+    version_changed = Signal(object)  # TurnState
     reasoning_toggled = Signal(bool)
 
     def __init__(self, turn: TurnState, reasoning_expanded: bool, parent: QWidget | None = None) -> None:
@@ -77,8 +77,10 @@ class AnswerCard(QFrame):
         bubble_layout.addWidget(self.question_label)
         bubble.setMaximumWidth(BUBBLE_MAX)
         # a word-wrapped label would otherwise be squeezed to a narrow column
-        widest = max((self.question_label.fontMetrics().horizontalAdvance(line) for line in turn.question.splitlines()),
-                     default=0)
+        widest = max(
+            (self.question_label.fontMetrics().horizontalAdvance(line) for line in turn.question.splitlines()),
+            default=0,
+        )
         self.question_label.setMinimumWidth(min(widest + 4, BUBBLE_MAX - 30))
         question_row.addWidget(bubble)
         layout.addLayout(question_row)
@@ -108,11 +110,13 @@ class AnswerCard(QFrame):
         self.version_label.setObjectName("versionLabel")
         self.version_label.setAccessibleName("Answer version")
         self.next_button = _tool(self, "›", "Next version", "Next version of this answer")
-        self.regenerate_button = _tool(self, "↻ Regenerate", "Regenerate answer",
-                                       "Answer again with a new seed; the earlier answer is kept")
+        self.regenerate_button = _tool(
+            self, "↻ Regenerate", "Regenerate answer", "Answer again with a new seed; the earlier answer is kept"
+        )
         self.copy_button = _tool(self, "Copy", "Copy answer", "Copy the answer to the clipboard")
-        self.inspector_button = _tool(self, "▦ Beam inspector", "Show beam inspector",
-                                      "Every candidate of every stage, with scores")
+        self.inspector_button = _tool(
+            self, "▦ Beam inspector", "Show beam inspector", "Every candidate of every stage, with scores"
+        )
         self.inspector_button.setCheckable(True)
         self.prev_button.clicked.connect(lambda: self._step(-1))
         self.next_button.clicked.connect(lambda: self._step(1))
@@ -197,8 +201,9 @@ class AnswerCard(QFrame):
             self.status_label.setProperty("kind", "error")
             self.status_label.setText(f"⚠ The model could not answer: {version.error}")
         else:
-            stages = [(s.name, s.text, "" if s.complete else "stopped")
-                      for s in trace.stages if s.name in HIDDEN_STAGES]
+            stages = [
+                (s.name, s.text, "" if s.complete else "stopped") for s in trace.stages if s.name in HIDDEN_STAGES
+            ]
             self.panel.show_stages(stages, summary_line(version), self.reasoning_expanded)
             self.panel.setVisible(bool(stages))
             if trace.cancelled:

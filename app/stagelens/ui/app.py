@@ -27,7 +27,8 @@ def _has_display() -> bool:
         return True
     if sys.platform.startswith("linux") or "bsd" in sys.platform:
         return _wayland_reachable(os.environ.get("WAYLAND_DISPLAY", "")) or _x11_reachable(
-            os.environ.get("DISPLAY", ""))
+            os.environ.get("DISPLAY", "")
+        )
     return True  # Windows and macOS always have a window server
 
 
@@ -69,9 +70,11 @@ def run_app(args: argparse.Namespace) -> int:
     if self_test:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     elif not _has_display():
-        print("stagelens: error: no display found (DISPLAY / WAYLAND_DISPLAY is unset or its server does not "
-              "answer; run a subcommand, or QT_QPA_PLATFORM=offscreen to run the window without one)",
-              file=sys.stderr)
+        print(
+            "stagelens: error: no display found (DISPLAY / WAYLAND_DISPLAY is unset or its server does not "
+            "answer; run a subcommand, or QT_QPA_PLATFORM=offscreen to run the window without one)",
+            file=sys.stderr,
+        )
         return EXIT_NO_DISPLAY
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -152,8 +155,7 @@ async def _self_test(app) -> int:
     errors_before = len(last_errors())
     with tempfile.TemporaryDirectory(prefix="stagelens-selftest-") as tmp:
         settings = replace(AppSettings(), beam=2, max_stage_tokens=16, n_ctx=4096)
-        window = MainWindow(history=HistoryStore(Path(tmp)), settings=settings,
-                            save_settings_file=False)
+        window = MainWindow(history=HistoryStore(Path(tmp)), settings=settings, save_settings_file=False)
         window.show()
         try:
             result = await _run_self_test(window, sample_images())
@@ -199,5 +201,7 @@ async def _run_self_test(window, samples) -> str:
     if not card.conclusion.text():
         return "FAILED: the conclusion is not shown"
     model = window.model.name if window.model else "?"
-    return (f"ok — 3 stages + conclusion ({len(answer.trace.conclusion)} chars) from {model} on {window.backend}, "
-            f"{answer.trace.stats.tokens_per_s:.0f} tok/s")
+    return (
+        f"ok — 3 stages + conclusion ({len(answer.trace.conclusion)} chars) from {model} on {window.backend}, "
+        f"{answer.trace.stats.tokens_per_s:.0f} tok/s"
+    )

@@ -65,10 +65,16 @@ class BeamInspector(QFrame):
             for i, cand in enumerate(stage.candidates):
                 mark = "★ " if cand.selected else "   "
                 score = "—" if cand.score is None else f"{cand.score:+.3f}"
-                item = QTreeWidgetItem([
-                    f"{mark}#{i + 1}", score, str(cand.n_tokens), format_duration(cand.wall_s, digits=2),
-                    cand.closed_by, " ".join(cand.text.split()),
-                ])
+                item = QTreeWidgetItem(
+                    [
+                        f"{mark}#{i + 1}",
+                        score,
+                        str(cand.n_tokens),
+                        format_duration(cand.wall_s, digits=2),
+                        cand.closed_by,
+                        " ".join(cand.text.split()),
+                    ]
+                )
                 item.setData(0, Qt.ItemDataRole.UserRole, cand.text)
                 item.setToolTip(5, cand.text[:2000])
                 for col in (1, 2, 3):
@@ -76,8 +82,11 @@ class BeamInspector(QFrame):
                 if cand.selected:
                     for col in range(len(COLUMNS)):
                         item.setFont(col, bold)
-                item.setData(1, Qt.ItemDataRole.AccessibleTextRole,
-                             f"candidate {i + 1}{', winner' if cand.selected else ''}, score {score}")
+                item.setData(
+                    1,
+                    Qt.ItemDataRole.AccessibleTextRole,
+                    f"candidate {i + 1}{', winner' if cand.selected else ''}, score {score}",
+                )
                 top.addChild(item)
             top.setExpanded(True)
         for col in range(5):

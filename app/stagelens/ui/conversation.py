@@ -14,7 +14,7 @@ class AnswerVersion:
     trace: Trace | None = None
     error: str | None = None
     live: bool = False
-    stage: str = "summary"                                  # stage being produced (live)
+    stage: str = "summary"  # stage being produced (live)
     texts: dict[tuple[str, int], str] = field(default_factory=dict)
     finished: dict[str, str] = field(default_factory=dict)  # stage -> winner's text (live)
 
@@ -50,7 +50,7 @@ class TurnState:
     images: list[PendingImage]
     versions: list[AnswerVersion] = field(default_factory=list)
     selected: int = 0
-    turn_id: int | None = None               # row in the history store, once saved
+    turn_id: int | None = None  # row in the history store, once saved
 
     @property
     def answer(self) -> AnswerVersion | None:

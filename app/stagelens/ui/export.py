@@ -30,8 +30,10 @@ def to_markdown(title: str, turns: list[TurnState]) -> str:
             lines += [f"### {TITLES.get(stage.name, stage.name)}", "", stage.text.strip() or "—", ""]
         lines += ["### Answer", "", trace.conclusion.strip() or "—", ""]
         settings = trace.settings
-        note = (f"*beam {settings.get('beam')}, {settings.get('scorer')} scorer, seed {settings.get('seed')}, "
-                f"{trace.stats.wall_s:.1f} s*")
+        note = (
+            f"*beam {settings.get('beam')}, {settings.get('scorer')} scorer, seed {settings.get('seed')}, "
+            f"{trace.stats.wall_s:.1f} s*"
+        )
         if trace.cancelled:
             note += " — *stopped*"
         lines += [note, ""]
@@ -52,11 +54,14 @@ def _json_turn(turn: TurnState) -> dict:
     finished, selected = finished_answers(turn)
     return {
         "question": turn.question,
-        "images": [{"name": i.name, "original_size": list(i.original_size),
-                    "sent_size": list(i.sent_size)} for i in turn.images],
+        "images": [
+            {"name": i.name, "original_size": list(i.original_size), "sent_size": list(i.sent_size)}
+            for i in turn.images
+        ],
         "selected": selected,
         "answers": [
-            {"trace": v.trace.to_json(), "error": None} if v.trace is not None
+            {"trace": v.trace.to_json(), "error": None}
+            if v.trace is not None
             else {"trace": None, "error": v.error or "unknown error"}
             for v in finished
         ],

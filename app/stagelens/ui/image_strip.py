@@ -49,8 +49,9 @@ def thumbnail(data: bytes, side: int, ratio: float = 1.0) -> QPixmap:
         pixmap = QPixmap(px, px)
         pixmap.fill(QColor(0, 0, 0, 0))
     else:
-        pixmap = QPixmap.fromImage(image.scaled(px, px, Qt.AspectRatioMode.KeepAspectRatio,
-                                                Qt.TransformationMode.SmoothTransformation))
+        pixmap = QPixmap.fromImage(
+            image.scaled(px, px, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        )
     pixmap.setDevicePixelRatio(ratio)
     return pixmap
 
@@ -59,16 +60,19 @@ class ImageThumb(QFrame):
     remove_clicked = Signal(object)
     open_clicked = Signal(object)
 
-    def __init__(self, image: PendingImage, parent: QWidget | None = None, removable: bool = True,
-                 side: int = THUMB) -> None:
+    def __init__(
+        self, image: PendingImage, parent: QWidget | None = None, removable: bool = True, side: int = THUMB
+    ) -> None:
         super().__init__(parent)
         self.image = image
         self.setObjectName("thumbError" if image.error else "thumbPending" if image.pending else "thumb")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setFixedSize(side + 8, side + 8)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setAccessibleName(f"Image {image.name}" + (f", error: {image.error}" if image.error else
-                                                        ", downloading" if image.pending else ""))
+        self.setAccessibleName(
+            f"Image {image.name}"
+            + (f", error: {image.error}" if image.error else ", downloading" if image.pending else "")
+        )
         self.setToolTip(_tooltip(image))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(3, 3, 3, 3)
@@ -128,8 +132,12 @@ class ImagePreview(QDialog):
         qimage = decode_for_display(image.data)
         ratio = self.devicePixelRatioF()
         if not qimage.isNull():
-            scaled = qimage.scaled(int(720 * ratio), int(540 * ratio), Qt.AspectRatioMode.KeepAspectRatio,
-                                   Qt.TransformationMode.SmoothTransformation)
+            scaled = qimage.scaled(
+                int(720 * ratio),
+                int(540 * ratio),
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
             if scaled.width() > qimage.width():
                 scaled = qimage
             pixmap = QPixmap.fromImage(scaled)
@@ -242,4 +250,3 @@ class ImageStrip(QScrollArea):
 
     def _open(self, image: PendingImage) -> None:
         ImagePreview(image, self.window()).exec()
-

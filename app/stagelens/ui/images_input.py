@@ -27,7 +27,7 @@ class PendingImage:
     error: str | None = None
     original_size: tuple[int, int] = (0, 0)
     sent_size: tuple[int, int] = (0, 0)
-    url: str = ""          # where a web image comes from
+    url: str = ""  # where a web image comes from
     pending: bool = False  # a web image still downloading: shown, never sent
 
     @property
@@ -98,8 +98,11 @@ def web_sources(mime: QMimeData) -> list[str]:
     The <img> tags come first: for a linked image the URL list holds the link, not the picture."""
     sources = img_sources(mime.html()) if mime.hasHtml() else []
     if not sources and mime.hasUrls():
-        sources = [url.toString(QUrl.ComponentFormattingOption.FullyEncoded) for url in mime.urls()
-                   if not url.isLocalFile() and not url.isEmpty()]
+        sources = [
+            url.toString(QUrl.ComponentFormattingOption.FullyEncoded)
+            for url in mime.urls()
+            if not url.isLocalFile() and not url.isEmpty()
+        ]
     return list(dict.fromkeys(sources))
 
 
@@ -116,8 +119,13 @@ def image_from_web(source: str, data_name: str, max_side: int) -> PendingImage:
         return check_image(data, data_name + suffix, suffix, max_side)
     name = _url_name(url)
     if scheme not in WEB_SCHEMES:
-        return PendingImage(b"", name, ".png", url=source,
-                            error=f"{name} is not a link StageLens can download (http, https or data: images)")
+        return PendingImage(
+            b"",
+            name,
+            ".png",
+            url=source,
+            error=f"{name} is not a link StageLens can download (http, https or data: images)",
+        )
     return PendingImage(b"", name, _suffix_from_name(name), url=source, pending=True)
 
 

@@ -64,11 +64,16 @@ class RunningJob:
 
 class MainWindow(QMainWindow):
     model_loaded = Signal()
-    answer_finished = Signal(object)   # TurnState
-    live_updated = Signal(str, str)    # event kind, stage: the answer on screen was just updated
+    answer_finished = Signal(object)  # TurnState
+    live_updated = Signal(str, str)  # event kind, stage: the answer on screen was just updated
 
-    def __init__(self, history: HistoryStore | None = None, settings: AppSettings | None = None,
-                 model: ModelChoice | None = None, save_settings_file: bool = True) -> None:
+    def __init__(
+        self,
+        history: HistoryStore | None = None,
+        settings: AppSettings | None = None,
+        model: ModelChoice | None = None,
+        save_settings_file: bool = True,
+    ) -> None:
         super().__init__()
         self.setWindowTitle("StageLens")
         self.setObjectName("mainWindow")
@@ -210,8 +215,11 @@ class MainWindow(QMainWindow):
         title = QLabel("Ask about an image", empty)
         title.setObjectName("emptyTitle")
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        text = QLabel("Drop images anywhere in this window, paste them with Ctrl+V, or add them with Ctrl+O.\n"
-                      "Answers are reasoned in stages — open “Reasoning” above an answer to see them.", empty)
+        text = QLabel(
+            "Drop images anywhere in this window, paste them with Ctrl+V, or add them with Ctrl+O.\n"
+            "Answers are reasoned in stages — open “Reasoning” above an answer to see them.",
+            empty,
+        )
         text.setObjectName("emptyText")
         text.setAlignment(Qt.AlignmentFlag.AlignCenter)
         text.setWordWrap(True)
@@ -236,8 +244,9 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         self.new_action = self._action(file_menu, "&New chat", QKeySequence.StandardKey.New, self.new_chat)
         self._action(file_menu, "&Add images…", QKeySequence.StandardKey.Open, self.pick_images)
-        self.export_action = self._action(file_menu, "&Export conversation…", QKeySequence("Ctrl+E"),
-                                          self.export_dialog)
+        self.export_action = self._action(
+            file_menu, "&Export conversation…", QKeySequence("Ctrl+E"), self.export_dialog
+        )
         file_menu.addSeparator()
         self._action(file_menu, "&Settings…", QKeySequence("Ctrl+,"), self.open_settings)
         self._action(file_menu, "&Models…", None, self.open_models_manager)
@@ -248,9 +257,14 @@ class MainWindow(QMainWindow):
         paste.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         self._action(edit_menu, "&Stop answering", None, self.stop)
         view_menu = self.menuBar().addMenu("&View")
-        self.expanded_action = self._action(view_menu, "Show &reasoning expanded", None,
-                                            self._remember_expanded, checkable=True,
-                                            checked=self.settings.reasoning_expanded)
+        self.expanded_action = self._action(
+            view_menu,
+            "Show &reasoning expanded",
+            None,
+            self._remember_expanded,
+            checkable=True,
+            checked=self.settings.reasoning_expanded,
+        )
         self.stop_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
         self.stop_shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
         self.stop_shortcut.activated.connect(self.stop)
@@ -272,8 +286,12 @@ class MainWindow(QMainWindow):
     # --------------------------------------------------------------- model
     def current_model(self) -> ModelChoice | None:
         if self.settings.model_text and self.settings.model_mmproj:
-            return ModelChoice(Path(self.settings.model_text).stem, Path(self.settings.model_text),
-                               Path(self.settings.model_mmproj), "local")
+            return ModelChoice(
+                Path(self.settings.model_text).stem,
+                Path(self.settings.model_text),
+                Path(self.settings.model_mmproj),
+                "local",
+            )
         if self._model_override is not None:
             return self._model_override
         from stagelens.models.default import default_model
@@ -287,8 +305,13 @@ class MainWindow(QMainWindow):
 
     def open_models(self, dialog_class) -> None:
         dialog = dialog_class(self)
-        dialog.model_chosen.connect(guarded(lambda text, mmproj: self.apply_settings(
-            replace(self.settings, model_text=str(text), model_mmproj=str(mmproj)))))
+        dialog.model_chosen.connect(
+            guarded(
+                lambda text, mmproj: self.apply_settings(
+                    replace(self.settings, model_text=str(text), model_mmproj=str(mmproj))
+                )
+            )
+        )
         dialog.gpu_layers_chosen.connect(guarded(self._gpu_layers_chosen))
         dialog.exec()
 
@@ -331,9 +354,15 @@ class MainWindow(QMainWindow):
             return
         self.model_label.setText(f"Loading {self.model.name}…")
         s = self.settings
-        load = LoadSettings(str(self.model.text), str(self.model.mmproj), n_gpu_layers=self.gpu_layers(self.model),
-                            n_ctx=s.n_ctx,
-                            n_threads=s.n_threads, max_beam=max(8, s.beam), image_max_side=s.image_max_side)
+        load = LoadSettings(
+            str(self.model.text),
+            str(self.model.mmproj),
+            n_gpu_layers=self.gpu_layers(self.model),
+            n_ctx=s.n_ctx,
+            n_threads=s.n_threads,
+            max_beam=max(8, s.beam),
+            image_max_side=s.image_max_side,
+        )
         self.engine.load_requested.emit(load)
 
     @guarded
@@ -346,8 +375,9 @@ class MainWindow(QMainWindow):
         self.model_label.setText(name)
         self.model_label.setToolTip(f"{model.text if model else ''}\n{desc}")
         if model is not None and model.is_placeholder:
-            self.model_label.setToolTip("Random weights for testing: answers are meaningless. "
-                                        "Choose a real model in Settings (Ctrl+,).")
+            self.model_label.setToolTip(
+                "Random weights for testing: answers are meaningless. Choose a real model in Settings (Ctrl+,)."
+            )
         self._set_status_item(self.backend_label, backend)
         self._update_send_enabled()
         self.statusBar().showMessage("Model ready", 3000)
@@ -405,8 +435,11 @@ class MainWindow(QMainWindow):
 
         # the demo model only knows its 64x64 shape scenes: give it one of those and a question it was taught
         demo = self.model is not None and self.model.kind == "demo"
-        first, question = (("scene-1.png", "How many shapes are there?") if demo
-                           else ("shapes.png", "What shapes are in this picture?"))
+        first, question = (
+            ("scene-1.png", "How many shapes are there?")
+            if demo
+            else ("shapes.png", "What shapes are in this picture?")
+        )
         samples = sorted(sample_images(), key=lambda p: p.name != first)
         if samples:
             self.add_image_paths([samples[0]])
@@ -484,16 +517,26 @@ class MainWindow(QMainWindow):
         for earlier in turns[:index]:
             images = carried + earlier.images
             if earlier.usable_for_history():
-                history.append(HistoryInput(earlier.question, tuple(_input(i) for i in images),
-                                            earlier.answer.trace.assistant_text))
+                history.append(
+                    HistoryInput(
+                        earlier.question, tuple(_input(i) for i in images), earlier.answer.trace.assistant_text
+                    )
+                )
                 carried = []
             else:  # a failed or stopped turn is left out, but its images still belong to the chat
                 carried = images
         s = self.settings
-        search = SearchSettings(beam=s.beam, scorer=s.scorer, temperature=s.temperature,
-                                max_stage_tokens=s.max_stage_tokens)
-        job = AskJob(next(self._job_ids), turn.question, [_input(i) for i in carried + turn.images], history,
-                     search, s.image_max_side)
+        search = SearchSettings(
+            beam=s.beam, scorer=s.scorer, temperature=s.temperature, max_stage_tokens=s.max_stage_tokens
+        )
+        job = AskJob(
+            next(self._job_ids),
+            turn.question,
+            [_input(i) for i in carried + turn.images],
+            history,
+            search,
+            s.image_max_side,
+        )
         version = AnswerVersion(live=True)
         turn.versions.append(version)
         turn.selected = len(turn.versions) - 1
@@ -577,8 +620,10 @@ class MainWindow(QMainWindow):
             if running.regenerate and turn.turn_id is not None:
                 self.history.add_answer(turn.turn_id, record)
             else:
-                stored = [self.history.store_image(i.data, i.name, i.suffix, i.original_size, i.sent_size)
-                          for i in turn.images]
+                stored = [
+                    self.history.store_image(i.data, i.name, i.suffix, i.original_size, i.sent_size)
+                    for i in turn.images
+                ]
                 turn.turn_id = self.history.add_turn(conversation.id, turn.question, stored, record)
         except Exception as exc:
             log.exception("saving the answer failed")
@@ -669,7 +714,7 @@ class MainWindow(QMainWindow):
         self._refresh_cards()
 
     def _update_empty_state(self) -> None:
-        """"Ask about an image" only while there is neither a conversation nor an image to ask about."""
+        """ "Ask about an image" only while there is neither a conversation nor an image to ask about."""
         empty = not self.conversation.turns and not self.strip.images
         self.scroll.setVisible(not empty)
         self.empty.setVisible(empty)
@@ -743,8 +788,9 @@ class MainWindow(QMainWindow):
         if not self.conversation.turns or self.running is not None:
             return
         name = "".join(c if c.isalnum() or c in " -_" else "_" for c in self.conversation.title).strip() or "chat"
-        path, chosen = QFileDialog.getSaveFileName(self, "Export conversation", f"{name}.md",
-                                                   "Markdown with stages (*.md);;JSON with full traces (*.json)")
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Export conversation", f"{name}.md", "Markdown with stages (*.md);;JSON with full traces (*.json)"
+        )
         if path:
             fmt = "json" if path.lower().endswith(".json") or "JSON" in chosen else "md"
             if not Path(path).suffix:  # the format chosen in the dialog names the file

@@ -105,7 +105,7 @@ class FileProgressRow(QWidget):
 class CatalogCard(QFrame):
     """A catalog model: what it is, what it costs, and its download controls and progress."""
 
-    download_requested = Signal(str, str)   # model id, quant
+    download_requested = Signal(str, str)  # model id, quant
     pause_requested = Signal(str)
     resume_requested = Signal(str)
     cancel_requested = Signal(str)
@@ -152,8 +152,11 @@ class CatalogCard(QFrame):
         self.pause = QPushButton("Pause", self.progress_box)
         self.resume = QPushButton("Resume", self.progress_box)
         self.cancel = QPushButton("Cancel", self.progress_box)
-        for button, signal in ((self.pause, self.pause_requested), (self.resume, self.resume_requested),
-                               (self.cancel, self.cancel_requested)):
+        for button, signal in (
+            (self.pause, self.pause_requested),
+            (self.resume, self.resume_requested),
+            (self.cancel, self.cancel_requested),
+        ):
             button.setAccessibleName(f"{button.text()} download of {entry.name}")
             button.clicked.connect(lambda _=False, s=signal: s.emit(entry.id))
             buttons.addWidget(button)
@@ -167,9 +170,11 @@ class CatalogCard(QFrame):
         mem = self.entry.memory_estimate(quant)
         size = self.entry.download_size(quant)
         exact = all(f.size is not None for f in self.entry.files(quant))
-        parts = [f"{'' if exact else '~'}{human_bytes(size)} download",
-                 f"~{human_bytes(mem.total_bytes)} RAM (or VRAM) at {mem.n_ctx} tokens of context",
-                 f"licence: {self.entry.license}"]
+        parts = [
+            f"{'' if exact else '~'}{human_bytes(size)} download",
+            f"~{human_bytes(mem.total_bytes)} RAM (or VRAM) at {mem.n_ctx} tokens of context",
+            f"licence: {self.entry.license}",
+        ]
         checksum = all(f.sha256 for f in self.entry.files(quant))
         parts.append("sha256 from the catalog" if checksum else "checked against the Hub's sha256")
         self.cost.setText(" · ".join(parts))
@@ -188,9 +193,16 @@ class CatalogCard(QFrame):
         self.pause.setVisible(running)
         self.resume.setVisible(event.state in ("paused", "failed"))
         self.cancel.setVisible(event.state not in ("done", "cancelled"))
-        label = {"queued": "Starting…", "checking": "Checking the files on the Hub…",
-                 "downloading": "Downloading", "verifying": "Verifying…", "paused": "Paused",
-                 "cancelled": "Cancelled", "failed": "Failed", "done": "Installed"}[event.state]
+        label = {
+            "queued": "Starting…",
+            "checking": "Checking the files on the Hub…",
+            "downloading": "Downloading",
+            "verifying": "Verifying…",
+            "paused": "Paused",
+            "cancelled": "Cancelled",
+            "failed": "Failed",
+            "done": "Installed",
+        }[event.state]
         detail = event.message if event.state in ("failed", "paused", "cancelled", "verifying") else ""
         self.status.setText(f"<b>{label}</b>{': ' + detail if detail else ''}")
         self.status.setProperty("kind", "error" if event.state == "failed" else "")
@@ -259,10 +271,17 @@ class ModelsDialog(QDialog):
     model_chosen = Signal(str, str)  # text GGUF path, mmproj path
     gpu_layers_chosen = Signal(object)  # "auto" or an int
 
-    def __init__(self, parent: QWidget | None = None, *, manager: DownloadManager | None = None,
-                 catalog: list[CatalogEntry] | None = None, backend: BackendInfo | None = None,
-                 gpu_auto: bool | None = None, n_gpu_layers: int | None = None,
-                 n_ctx: int | None = None) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        manager: DownloadManager | None = None,
+        catalog: list[CatalogEntry] | None = None,
+        backend: BackendInfo | None = None,
+        gpu_auto: bool | None = None,
+        n_gpu_layers: int | None = None,
+        n_ctx: int | None = None,
+    ) -> None:
         super().__init__(parent)
         # the GPU settings in force; a main window that does not pass them has them in .settings
         current = getattr(parent, "settings", None)
@@ -330,10 +349,14 @@ class ModelsDialog(QDialog):
     def _build_catalog(self, error: str) -> QWidget:
         inner = QWidget(self)
         col = QVBoxLayout(inner)
-        col.addWidget(_muted(
-            "Vision models llama.cpp can run: each is a text model plus its vision projector (mmproj). "
-            f"Files go to {self.registry.folder}. None of them was trained on the four-stage format, "
-            "so StageLens guides them through the stages.", inner))
+        col.addWidget(
+            _muted(
+                "Vision models llama.cpp can run: each is a text model plus its vision projector (mmproj). "
+                f"Files go to {self.registry.folder}. None of them was trained on the four-stage format, "
+                "so StageLens guides them through the stages.",
+                inner,
+            )
+        )
         col.addLayout(self._build_token_row(inner))
         if error:
             col.addWidget(QLabel(error, inner))
@@ -383,8 +406,9 @@ class ModelsDialog(QDialog):
         for r, head in enumerate(("Device", "Backend", "Type", "Free", "Total")):
             grid.addWidget(QLabel(f"<b>{head}</b>", page), 0, r)
         for i, d in enumerate(info.devices, start=1):
-            for c, value in enumerate((d.description or d.name, d.backend, d.type, human_bytes(d.free),
-                                       human_bytes(d.total))):
+            for c, value in enumerate(
+                (d.description or d.name, d.backend, d.type, human_bytes(d.free), human_bytes(d.total))
+            ):
                 grid.addWidget(QLabel(value, page), i, c)
         col.addLayout(grid)
         row = QHBoxLayout()
@@ -413,8 +437,9 @@ class ModelsDialog(QDialog):
         col.addWidget(self.gpu_plan)
         if not info.gpus:
             hints = "<br>".join(f"<b>{name}:</b> <code>{hint}</code>" for name, hint in INSTALL_HINTS.items())
-            text = QLabel("This llama-cpp-python has no GPU backend. To use a GPU, reinstall it with one:<br>"
-                          + hints, page)
+            text = QLabel(
+                "This llama-cpp-python has no GPU backend. To use a GPU, reinstall it with one:<br>" + hints, page
+            )
             text.setWordWrap(True)
             text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             col.addWidget(text)
@@ -430,8 +455,10 @@ class ModelsDialog(QDialog):
     def _update_gpu_plan(self) -> None:
         models = self.registry.list()
         if not models or self.backend is None:
-            self.gpu_plan.setText("'auto' puts as many layers on the GPU as fit in its free memory, "
-                                  "keeping some free for the compute buffers.")
+            self.gpu_plan.setText(
+                "'auto' puts as many layers on the GPU as fit in its free memory, "
+                "keeping some free for the compute buffers."
+            )
             return
         lines = [f"With {self.n_ctx} tokens of context (Settings):"]
         for m in models[:6]:
@@ -456,9 +483,13 @@ class ModelsDialog(QDialog):
             models = []
             self._say(str(exc), error=True)
         if not models:
-            self.installed_layout.addWidget(_muted(
-                "No models installed yet. Download one from the Catalog, or import a text GGUF and its "
-                "mmproj file you already have.", self.installed_page))
+            self.installed_layout.addWidget(
+                _muted(
+                    "No models installed yet. Download one from the Catalog, or import a text GGUF and its "
+                    "mmproj file you already have.",
+                    self.installed_page,
+                )
+            )
         for m in models:
             row = InstalledRow(m, self.installed_page)
             row.remove_requested.connect(self.remove_model)
@@ -501,8 +532,9 @@ class ModelsDialog(QDialog):
             self._say(str(exc), error=True)
             return
         if found is None:
-            mmproj, _ = QFileDialog.getOpenFileName(self, "Choose its vision projector (mmproj GGUF)",
-                                                    str(Path(text).parent), GGUF_FILTER)
+            mmproj, _ = QFileDialog.getOpenFileName(
+                self, "Choose its vision projector (mmproj GGUF)", str(Path(text).parent), GGUF_FILTER
+            )
             if not mmproj:
                 return
         self.import_files(text, mmproj or found)
@@ -560,8 +592,11 @@ class ModelsDialog(QDialog):
             self.refresh_installed()
             self._update_gpu_plan()
         elif event.state == "failed" and isinstance(job.error, AccessDeniedError):
-            self._say(f"{job.entry.name}: {event.message}. Paste a Hugging Face token in the "
-                      "Hub token field at the top of the Catalog, then press Resume.", error=True)
+            self._say(
+                f"{job.entry.name}: {event.message}. Paste a Hugging Face token in the "
+                "Hub token field at the top of the Catalog, then press Resume.",
+                error=True,
+            )
             self.tabs.setCurrentIndex(0)
             self.token.setStyleSheet(TOKEN_NEEDED_STYLE)
             self.token.setFocus()

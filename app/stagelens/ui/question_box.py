@@ -28,8 +28,13 @@ class QuestionEdit(QPlainTextEdit):
         """Grow with the text from one line up to six, then scroll."""
         lines = max(1, min(MAX_LINES, int(self.document().size().height())))
         margins = self.contentsMargins()
-        height = (lines * self.fontMetrics().lineSpacing() + 2 * int(self.document().documentMargin())
-                  + margins.top() + margins.bottom() + 4)
+        height = (
+            lines * self.fontMetrics().lineSpacing()
+            + 2 * int(self.document().documentMargin())
+            + margins.top()
+            + margins.bottom()
+            + 4
+        )
         self.setFixedHeight(max(40, height))
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override

@@ -143,8 +143,9 @@ class SettingsDialog(QDialog):
         self.temperature.setSingleStep(0.05)
         self.temperature.setValue(settings.temperature)
         self.temperature.setAccessibleName("Temperature")
-        self.stage_tokens = self._spin(8, 4096, settings.max_stage_tokens, "Stage token budget",
-                                       "Most tokens each stage may use")
+        self.stage_tokens = self._spin(
+            8, 4096, settings.max_stage_tokens, "Stage token budget", "Most tokens each stage may use"
+        )
         self.expanded = QCheckBox("Show the reasoning expanded after each answer", search_box)
         self.expanded.setChecked(settings.reasoning_expanded)
         self.expanded.setAccessibleName("Reasoning expanded by default")
@@ -165,8 +166,9 @@ class SettingsDialog(QDialog):
         self.n_ctx = self._spin(512, 262144, settings.n_ctx, "Context size", "Tokens the conversation may hold")
         self.n_ctx.setSingleStep(1024)
         self.n_ctx.setSuffix(" tokens")
-        self.image_side = self._spin(64, 4096, settings.image_max_side, "Image max side",
-                                     "Images are downscaled so their longest side fits")
+        self.image_side = self._spin(
+            64, 4096, settings.image_max_side, "Image max side", "Images are downscaled so their longest side fits"
+        )
         self.image_side.setSuffix(" px")
         self.gpu_auto = QCheckBox("Automatic (fit the model in free GPU memory)", load_box)
         self.gpu_auto.setAccessibleName("Automatic GPU layers")
@@ -188,14 +190,20 @@ class SettingsDialog(QDialog):
         self.error_label.setWordWrap(True)
         self.error_label.setVisible(False)
         layout.addWidget(self.error_label)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-                                   | QDialogButtonBox.StandardButton.RestoreDefaults, self)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok
+            | QDialogButtonBox.StandardButton.Cancel
+            | QDialogButtonBox.StandardButton.RestoreDefaults,
+            self,
+        )
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
         buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults).clicked.connect(self._restore)
-        for button, name in ((QDialogButtonBox.StandardButton.Ok, "Save settings"),
-                             (QDialogButtonBox.StandardButton.Cancel, "Cancel"),
-                             (QDialogButtonBox.StandardButton.RestoreDefaults, "Restore default settings")):
+        for button, name in (
+            (QDialogButtonBox.StandardButton.Ok, "Save settings"),
+            (QDialogButtonBox.StandardButton.Cancel, "Cancel"),
+            (QDialogButtonBox.StandardButton.RestoreDefaults, "Restore default settings"),
+        ):
             buttons.button(button).setAccessibleName(name)
         layout.addWidget(buttons)
 
@@ -210,8 +218,9 @@ class SettingsDialog(QDialog):
     def _fill_models(self, models: list[KnownModel]) -> None:
         for model in models:
             self.model_choice.addItem(model.name, model)
-            self.model_choice.setItemData(self.model_choice.count() - 1, model.text or "the default model",
-                                          Qt.ItemDataRole.ToolTipRole)
+            self.model_choice.setItemData(
+                self.model_choice.count() - 1, model.text or "the default model", Qt.ItemDataRole.ToolTipRole
+            )
         self.model_choice.addItem("Other files (chosen below)", None)
         self._match_model()
 

@@ -126,7 +126,8 @@ class Sidebar(QWidget):
     def _delete(self, item: QListWidgetItem | None) -> None:
         if item is None or item.data(Qt.ItemDataRole.UserRole) is None:
             return
-        answer = QMessageBox.question(self, "Delete conversation",
-                                      f"Delete “{item.text()}” and its answers? This cannot be undone.")
+        answer = QMessageBox.question(
+            self, "Delete conversation", f"Delete “{item.text()}” and its answers? This cannot be undone."
+        )
         if answer == QMessageBox.StandardButton.Yes:
             self.delete_requested.emit(int(item.data(Qt.ItemDataRole.UserRole)))

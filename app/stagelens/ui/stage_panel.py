@@ -26,8 +26,10 @@ class StageSection(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 2, 0, 6)
         layout.setSpacing(2)
-        self.title = QLabel(TITLES.get(name, name.title()) + (f"  <span style='font-weight:normal'>· {note}</span>"
-                                                              if note else ""), self)
+        self.title = QLabel(
+            TITLES.get(name, name.title()) + (f"  <span style='font-weight:normal'>· {note}</span>" if note else ""),
+            self,
+        )
         self.title.setObjectName("stageTitle")
         self.body = QLabel(text.strip() or "—", self)
         self.body.setObjectName("stageText")
@@ -98,7 +100,7 @@ class ReasoningPanel(QFrame):
         text = text.strip()
         tail = text[-LIVE_TAIL_CHARS:]
         if len(text) > LIVE_TAIL_CHARS:
-            tail = "…" + tail[tail.find(" ") + 1:] if " " in tail else "…" + tail
+            tail = "…" + tail[tail.find(" ") + 1 :] if " " in tail else "…" + tail
         self.live_label.setText(tail or "…")
 
     def show_stages(self, stages: list[tuple[str, str, str]], summary_line: str, expanded: bool) -> None:

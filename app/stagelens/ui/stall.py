@@ -21,8 +21,12 @@ from pathlib import Path
 def _gap_stats(started: float, ticks: list[float], ended: float) -> dict:
     points = [started, *ticks, ended]
     gaps = sorted((b - a) * 1000 for a, b in zip(points, points[1:], strict=False))
-    return {"ticks": len(ticks), "max_gap_ms": round(gaps[-1], 1), "p99_gap_ms": round(gaps[int(len(gaps) * 0.99)], 1),
-            "median_gap_ms": round(statistics.median(gaps), 1)}
+    return {
+        "ticks": len(ticks),
+        "max_gap_ms": round(gaps[-1], 1),
+        "p99_gap_ms": round(gaps[int(len(gaps) * 0.99)], 1),
+        "median_gap_ms": round(statistics.median(gaps), 1),
+    }
 
 
 async def _signalled(signals, timeout_s: float) -> None:
@@ -80,8 +84,14 @@ async def _measure(window, tick_ms: int, timeout_s: float) -> dict:
     }
 
 
-def measure_stall(preset: str = "bench", beam: int = 4, max_stage_tokens: int = 48, tick_ms: int = 5,
-                  n_threads: int = 0, timeout_s: float = 600.0) -> dict:
+def measure_stall(
+    preset: str = "bench",
+    beam: int = 4,
+    max_stage_tokens: int = 48,
+    tick_ms: int = 5,
+    n_threads: int = 0,
+    timeout_s: float = 600.0,
+) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import qasync
     from PySide6.QtWidgets import QApplication
@@ -122,11 +132,13 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result))
     else:
         aio = result["asyncio"]
-        print(f"event-loop stall while answering ({result['preset']}, beam {result['beam']}, "
-              f"{result['max_stage_tokens']} tokens/stage, {result['answer_s']} s): "
-              f"Qt timer max {result['max_gap_ms']} ms, p99 {result['p99_gap_ms']} ms, median "
-              f"{result['median_gap_ms']} ms ({result['ticks']} ticks); asyncio max {aio['max_gap_ms']} ms, "
-              f"p99 {aio['p99_gap_ms']} ms ({aio['ticks']} ticks)")
+        print(
+            f"event-loop stall while answering ({result['preset']}, beam {result['beam']}, "
+            f"{result['max_stage_tokens']} tokens/stage, {result['answer_s']} s): "
+            f"Qt timer max {result['max_gap_ms']} ms, p99 {result['p99_gap_ms']} ms, median "
+            f"{result['median_gap_ms']} ms ({result['ticks']} ticks); asyncio max {aio['max_gap_ms']} ms, "
+            f"p99 {aio['p99_gap_ms']} ms ({aio['ticks']} ticks)"
+        )
     return 0 if not result["error"] else 1
 
 

@@ -61,12 +61,13 @@ def fetch(url: str, name: str, max_bytes: int = MAX_WEB_BYTES, timeout_s: float 
     """Download an http(s) image: its bytes and its Content-Type media type (may be empty)."""
     if urlsplit(url).scheme.lower() not in WEB_SCHEMES:
         raise WebImageError(f"{name} is not an http or https link")
-    request = urllib.request.Request(url, headers={"User-Agent": f"StageLens/{__version__}",
-                                                   "Accept": "image/*,*/*;q=0.5"})
+    request = urllib.request.Request(
+        url, headers={"User-Agent": f"StageLens/{__version__}", "Accept": "image/*,*/*;q=0.5"}
+    )
     try:
         # A fresh opener so proxy settings are read now, not when the first download ran.
         with urllib.request.build_opener().open(request, timeout=timeout_s) as response:
-            media = (response.headers.get_content_type() if response.headers.get("Content-Type") else "")
+            media = response.headers.get_content_type() if response.headers.get("Content-Type") else ""
             _check_headers(response, name, media, max_bytes)
             return _read_limited(response, name, max_bytes, time.monotonic() + timeout_s, timeout_s), media
     except WebImageError:

@@ -42,11 +42,11 @@ class AskJob:
 
 
 class EngineWorker(QObject):
-    loaded = Signal(str, str)                # model description, backend
+    loaded = Signal(str, str)  # model description, backend
     load_failed = Signal(str)
-    stage_event = Signal(int, str, str, int, str)   # job id, kind, stage, candidate, text
-    answered = Signal(int, object)           # job id, Trace
-    failed = Signal(int, str)                # job id, message
+    stage_event = Signal(int, str, str, int, str)  # job id, kind, stage, candidate, text
+    answered = Signal(int, object)  # job id, Trace
+    failed = Signal(int, str)  # job id, message
 
     def __init__(self) -> None:
         super().__init__()
@@ -70,15 +70,18 @@ class EngineWorker(QObject):
             self.failed.emit(job.job_id, "no model is loaded")
             return
         try:
-            history = [Turn(h.question, tuple(self._image(i, job.image_max_side) for i in h.images), h.assistant_text)
-                       for h in job.history]
+            history = [
+                Turn(h.question, tuple(self._image(i, job.image_max_side) for i in h.images), h.assistant_text)
+                for h in job.history
+            ]
             images = [self._image(i, job.image_max_side) for i in job.images]
 
             def relay(event: StageEvent) -> None:
                 self.stage_event.emit(job.job_id, event.kind, event.stage, event.candidate, event.text)
 
-            trace = self._engine.answer(images, job.question, history=history, settings=job.search,
-                                        on_event=relay, cancel=job.cancel)
+            trace = self._engine.answer(
+                images, job.question, history=history, settings=job.search, on_event=relay, cancel=job.cancel
+            )
         except Exception as exc:  # engine errors become the answer's text; the conversation goes on
             log.exception("answer failed")
             self.failed.emit(job.job_id, _message(exc))
