@@ -1,4 +1,5 @@
-"""`stagelens eval`: accuracy, tokens and time of decoding methods on a JSONL dataset."""
+"""`stagelens eval`: accuracy (with intervals and paired differences against greedy), tokens and time
+of decoding methods on a JSONL dataset, per question kind and per stage where the dataset allows."""
 
 from __future__ import annotations
 
@@ -64,11 +65,11 @@ def run(args: argparse.Namespace) -> int:
         DatasetError,
         MethodError,
         evaluate,
-        format_table,
         load_dataset,
         parse_methods,
         trace_record,
     )
+    from stagelens.evaluation.report import build_report, format_report
 
     if args.limit is not None and args.limit < 1:
         return _error("--limit must be at least 1")
@@ -112,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
             )
 
     try:
-        summaries = evaluate(engine, items, methods, base, on_result)
+        runs = evaluate(engine, items, methods, base, on_result)
     except EngineError as exc:
         print(f"stagelens: engine error: {exc}", file=sys.stderr)
         return EXIT_ENGINE
@@ -120,19 +121,10 @@ def run(args: argparse.Namespace) -> int:
         if out_file:
             out_file.close()
         engine.close()
+    report = build_report(items, runs, seed=args.seed)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "dataset": str(args.dataset),
-                    "model": model,
-                    "mmproj": mmproj,
-                    "settings": base.to_json(),
-                    "results": [s.to_json() for s in summaries],
-                },
-                indent=2,
-            )
-        )
+        summary = {"dataset": str(args.dataset), "model": model, "mmproj": mmproj, "settings": base.to_json()}
+        print(json.dumps({**summary, "baseline": report.baseline, "results": report.to_json()["methods"]}, indent=2))
     else:
-        print(format_table(summaries))
+        print(format_report(report))
     return 0
