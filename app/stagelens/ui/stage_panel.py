@@ -6,8 +6,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
+from stagelens.session.conversation import STAGE_TITLES as TITLES
+
 HIDDEN_STAGES = ("summary", "caption", "reasoning")
-TITLES = {"summary": "Summary", "caption": "Caption", "reasoning": "Reasoning", "conclusion": "Conclusion"}
 LIVE_TAIL_CHARS = 320
 
 

@@ -1,4 +1,4 @@
-"""Image loading for the vision-language model.
+"""Image decoding for the vision-language model.
 
 Every image the app sends to the model goes through :func:`load_image`: it is
 decoded with Pillow, turned upright (EXIF orientation), flattened to 8-bit RGB
@@ -24,15 +24,19 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 __all__ = [
     "DEFAULT_MAX_SIDE",
+    "MAX_FILE_BYTES",
     "MAX_PIXELS",
     "ImageError",
     "PreparedImage",
     "load_image",
     "load_images",
+    "prepare_bytes",
+    "read_image_file",
 ]
 
 DEFAULT_MAX_SIDE = 1024
 MAX_PIXELS = 64_000_000
+MAX_FILE_BYTES = 200 * 1024 * 1024
 _MIN_MAX_SIDE = 16
 _PASTED_NAME = "pasted image"
 
@@ -93,6 +97,31 @@ def load_image(source: _Source, *, max_side: int = DEFAULT_MAX_SIDE, name: str |
     label = name or os.path.basename(path) or path
     with _open_file(path, label) as fp:
         return _prepare(fp, label, path, max_side)
+
+
+def prepare_bytes(
+    data: bytes, name: str, *, max_side: int = DEFAULT_MAX_SIDE, path: str | None = None
+) -> PreparedImage:
+    """A file's contents, already read, for the model; `path` is where they were read from (kept in traces)."""
+    if max_side < _MIN_MAX_SIDE:
+        raise ValueError(f"max_side must be at least {_MIN_MAX_SIDE}, got {max_side}")
+    if not data:
+        raise ImageError(f"{name} is empty (0 bytes)")
+    return _prepare(io.BytesIO(data), name, path, max_side)
+
+
+def read_image_file(source: str | os.PathLike[str], name: str | None = None) -> tuple[bytes, str]:
+    """The bytes of an image file and its absolute path; every failure is an ImageError naming the file."""
+    path = os.path.abspath(os.fsdecode(source))
+    label = name or os.path.basename(path) or path
+    with _open_file(path, label) as fp:
+        try:
+            data = fp.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise _unreadable(label, exc) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ImageError(f"{label} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+    return data, path
 
 
 def load_images(sources: Iterable[_Source], *, max_side: int = DEFAULT_MAX_SIDE) -> list[PreparedImage]:
