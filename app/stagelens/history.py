@@ -136,7 +136,7 @@ class HistoryStore:
         now = time.time()
         with self._transaction() as db:
             cur = db.execute("INSERT INTO conversations (title, created, updated) VALUES (?, ?, ?)", (title, now, now))
-            return int(cur.lastrowid)
+            return int(cur.lastrowid or 0)
 
     def list_conversations(self, search: str = "") -> list[ConversationSummary]:
         query = "SELECT id, title, created, updated FROM conversations"

@@ -234,7 +234,7 @@ def test_ask_streams_conclusion_and_panel_opens_on_three_stages(demo_window, qtb
     card.inspector.tree.setCurrentItem(card.inspector.tree.topLevelItem(0).child(1))
     assert card.inspector.detail.toPlainText() == trace.stages[0].candidates[1].text
     QApplication.processEvents()
-    window.scroll.verticalScrollBar().setValue(window.scroll.verticalScrollBar().maximum())
+    window.conversation_view.verticalScrollBar().setValue(window.conversation_view.verticalScrollBar().maximum())
     shot(window, "05-inspector-open")
 
 
@@ -292,7 +292,8 @@ def test_stop_mid_answer_keeps_partial_text(make_window, qtbot, scene_path, monk
     assert card.panel.sections[0].body.text() == partial
     assert "stopped" in card.panel.sections[0].title.text()
     QApplication.processEvents()
-    assert card.width() <= window.scroll.viewport().width(), "long random words are not allowed to widen the card"
+    viewport = window.conversation_view.viewport()
+    assert card.width() <= viewport.width(), "long random words are not allowed to widen the card"
     shot(window, "09-stopped")
     assert window.question.send_button.text() == "Send"
     stored = saved_turns(window)

@@ -18,7 +18,7 @@ import struct
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -234,7 +234,7 @@ def _to_rgb(im: Image.Image, label: str) -> Image.Image:
 def _int_to_l(im: Image.Image) -> Image.Image:
     """16/32-bit integer greyscale to 8 bits, scaled rather than clipped."""
     im = im.convert("I")
-    low, high = im.getextrema()
+    low, high = _extrema(im)
     if low < 0 or high > 65535:
         return _stretch_to_l(im, low, high)
     return _stretch_to_l(im, 0, 65535)
@@ -242,12 +242,18 @@ def _int_to_l(im: Image.Image) -> Image.Image:
 
 def _float_to_l(im: Image.Image) -> Image.Image:
     """Float greyscale to 8 bits: 0..1 and 0..255 are taken as-is, anything else stretched."""
-    low, high = im.getextrema()
+    low, high = _extrema(im)
     if low >= 0 and high <= 1:
         return _stretch_to_l(im, 0, 1)
     if low >= 0 and high <= 255:
         return _stretch_to_l(im, 0, 255)
     return _stretch_to_l(im, low, high)
+
+
+def _extrema(im: Image.Image) -> tuple[float, float]:
+    """(lowest, highest) value of a one-band image."""
+    low, high = cast(tuple[float, float], im.getextrema())
+    return low, high
 
 
 def _stretch_to_l(im: Image.Image, low: float, high: float) -> Image.Image:

@@ -169,9 +169,9 @@ class AnswerCard(QFrame):
         # the answer's actions appear once there is an answer to act on
         for button in (self.copy_button, self.regenerate_button, self.inspector_button):
             button.setVisible(done)
-        self.copy_button.setEnabled(done and bool(version.conclusion))
+        self.copy_button.setEnabled(version is not None and not live and bool(version.conclusion))
         self.regenerate_button.setEnabled(done and self.regenerate_allowed)
-        has_trace = done and version.trace is not None
+        has_trace = version is not None and not live and version.trace is not None
         self.inspector_button.setEnabled(has_trace)
         if not has_trace:
             self.inspector_button.setChecked(False)

@@ -34,10 +34,10 @@ class QtRunner(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._sink: RunnerSink | None = None
-        self.thread = QThread()
-        self.thread.setObjectName("stagelens-engine")
+        self.engine_thread = QThread()
+        self.engine_thread.setObjectName("stagelens-engine")
         self.worker = EngineWorker()
-        self.worker.moveToThread(self.thread)
+        self.worker.moveToThread(self.engine_thread)
         self.load_requested.connect(self.worker.load, QUEUED)
         self.ask_requested.connect(self.worker.ask, QUEUED)
         self.shutdown_requested.connect(self.worker.shutdown, QUEUED)
@@ -46,7 +46,7 @@ class QtRunner(QObject):
         self.worker.stage_event.connect(self._stage_event, QUEUED)
         self.worker.answered.connect(self._answered, QUEUED)
         self.worker.failed.connect(self._failed, QUEUED)
-        self.thread.start()
+        self.engine_thread.start()
 
     # --------------------------------------------------------------- Runner
     def bind(self, sink: RunnerSink) -> None:
@@ -61,10 +61,10 @@ class QtRunner(QObject):
     def close(self, job: AnswerJob | None = None) -> None:
         if job is not None:
             job.cancel.set()
-        if self.thread.isRunning():
+        if self.engine_thread.isRunning():
             self.shutdown_requested.emit()
-            self.thread.quit()
-            self.thread.wait(STOP_WAIT_MS)
+            self.engine_thread.quit()
+            self.engine_thread.wait(STOP_WAIT_MS)
 
     # ------------------------------------------ reports, on the GUI thread
     def _report(self) -> RunnerSink:
@@ -119,14 +119,14 @@ class ImageEvents(QObject):
 
 
 class DownloadEvents(QObject):
-    """`event(DownloadEvent)` on the GUI thread for each `report(event)` made on a download thread."""
+    """`arrived(DownloadEvent)` on the GUI thread for each `report(event)` made on a download thread."""
 
-    event = Signal(object)  # DownloadEvent
+    arrived = Signal(object)  # DownloadEvent
     _reported = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._reported.connect(self.event, QUEUED)
+        self._reported.connect(self.arrived, QUEUED)
 
     def report(self, event: object) -> None:
         self._reported.emit(event)

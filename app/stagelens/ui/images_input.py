@@ -15,8 +15,8 @@ def image_from_qimage(image: QImage, name: str, loader: ImageLoader, max_side: i
     """A picture from the clipboard, kept as PNG bytes."""
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    image.save(buffer, "PNG")
-    data = bytes(buffer.data())
+    image.save(buffer, "PNG")  # type: ignore[call-overload]  # PySide's stubs miss the QIODevice overload
+    data = bytes(buffer.data().data())
     if not data:
         return failed_image(name, ".png", f"{name} could not be converted to an image")
     return loader.from_bytes(data, name, ".png", max_side)
@@ -34,7 +34,7 @@ def images_from_mime(mime: QMimeData, loader: ImageLoader, max_side: int, counte
             return [image_from_qimage(image, f"pasted-{counter}.png", loader, max_side)]
     for fmt in mime.formats():
         if fmt.startswith("image/"):
-            data = bytes(mime.data(fmt))
+            data = bytes(mime.data(fmt).data())
             suffix = suffix_for(fmt)
             return [loader.from_bytes(data, f"pasted-{counter}{suffix}", suffix, max_side)]
     sources = web_sources(mime)

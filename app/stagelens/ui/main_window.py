@@ -128,9 +128,9 @@ class MainWindow(QMainWindow):
         self.banner.models_clicked.connect(guarded(self.open_models_manager))
         column.addWidget(self.banner)
 
-        self.scroll = ConversationView(self.session, self.image_events, right)
-        self.scroll.reasoning_toggled.connect(guarded(self.remember_expanded))
-        column.addWidget(self.scroll, 1)
+        self.conversation_view = ConversationView(self.session, self.image_events, right)
+        self.conversation_view.reasoning_toggled.connect(guarded(self.remember_expanded))
+        column.addWidget(self.conversation_view, 1)
         self.empty = EmptyState(right)
         self.sample_button = self.empty.sample_button
         self.empty.sample_clicked.connect(guarded(self.add_sample_image))
@@ -198,7 +198,7 @@ class MainWindow(QMainWindow):
         s.answer_finished.connect(guarded(self._on_answer_finished))
 
     def _card_for(self, turn: Turn) -> AnswerCard | None:
-        return self.scroll.card_for(turn)
+        return self.conversation_view.card_for(turn)
 
     # --------------------------------------------------------------- model
     def load_model(self) -> None:
@@ -271,7 +271,7 @@ class MainWindow(QMainWindow):
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
         if mime_has_images(event.mimeData()):
             event.acceptProposedAction()
-            self.drop_overlay.setGeometry(self.centralWidget().geometry().adjusted(20, 20, -20, -20))
+            self._place_overlay()
             self.drop_overlay.raise_()
             self.drop_overlay.setVisible(True)
         else:
@@ -379,7 +379,7 @@ class MainWindow(QMainWindow):
     def _update_empty_state(self) -> None:
         """ "Ask about an image" only while there is neither a conversation nor an image to ask about."""
         empty = not self.conversation.turns and not self.strip.images
-        self.scroll.setVisible(not empty)
+        self.conversation_view.setVisible(not empty)
         self.empty.setVisible(empty)
 
     def _update_export_enabled(self) -> None:
@@ -401,7 +401,7 @@ class MainWindow(QMainWindow):
             self.strip.replace_all(self.session.resize_images(self.strip.images))
         self._sync_expanded()
         self._store_settings()
-        self.scroll.refresh()
+        self.conversation_view.refresh()
 
     def remember_expanded(self, expanded: bool) -> None:
         self.session.settings = replace(self.settings, reasoning_expanded=expanded)
@@ -410,7 +410,7 @@ class MainWindow(QMainWindow):
 
     def _sync_expanded(self) -> None:
         self.expanded_action.setChecked(self.settings.reasoning_expanded)
-        self.scroll.set_reasoning_expanded(self.settings.reasoning_expanded)
+        self.conversation_view.set_reasoning_expanded(self.settings.reasoning_expanded)
 
     def _store_settings(self) -> None:
         if not self._save_settings_file:
@@ -433,10 +433,16 @@ class MainWindow(QMainWindow):
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)
         if self.drop_overlay.isVisible():
-            self.drop_overlay.setGeometry(self.centralWidget().geometry().adjusted(20, 20, -20, -20))
+            self._place_overlay()
+
+    def _place_overlay(self) -> None:
+        central = self.centralWidget()
+        if central is not None:
+            self.drop_overlay.setGeometry(central.geometry().adjusted(20, 20, -20, -20))
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        self.session.settings = replace(self.settings, window_geometry=bytes(self.saveGeometry().toHex()).decode())
+        geometry = bytes(self.saveGeometry().toHex().data()).decode()
+        self.session.settings = replace(self.settings, window_geometry=geometry)
         self._store_settings()
         self.session.close()
         super().closeEvent(event)

@@ -96,7 +96,7 @@ class ModelsDialog(QDialog):
             self._bridge = bridge
         bridge = getattr(self, "_bridge", None) or _shared.get("bridge")
         if isinstance(bridge, DownloadEvents):
-            bridge.event.connect(self._on_event)
+            bridge.arrived.connect(self._on_event)
         self.registry: Registry = self.manager.registry  # type: ignore[assignment]
         try:
             self.catalog = catalog if catalog is not None else load_catalog()
