@@ -35,7 +35,7 @@ __all__ = [
 
 DEFAULT_MAX_SIDE = int_default("image_max_side")
 MAX_PIXELS = 64_000_000
-_MIN_MAX_SIDE = int(setting("image_max_side").low or 1)
+_MIN_MAX_SIDE = int(setting("image_max_side").lowest())
 _PASTED_NAME = "pasted image"
 
 _Source = str | os.PathLike[str] | bytes

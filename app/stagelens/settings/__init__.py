@@ -7,6 +7,11 @@
 - ``arguments.py``: argparse options for a group of settings.
 - ``stages.py``, ``exit_codes.py``: the stage names and the exit codes.
 
+A new setting is one row in TABLE (plus a field in the dataclass of its group, with the table's
+default; tests/settings/test_table.py checks they match). Answer presets (issue 14) would be a
+``window`` row with choices and a mapping of preset names to SearchSettings values here; the
+settings file reader (``read_values``) already reports which stored values it had to reset.
+
 This package imports nothing from the rest of StageLens but ``paths`` and ``fileio``, so every
 layer (engine, window, commands) can use it. ``tests/settings/test_single_source.py`` fails
 when a default, range, choice list, stage list or exit code is written anywhere else.

@@ -65,6 +65,13 @@ class Setting:
             return low, high
         return self.low, self.high
 
+    def lowest(self, source: Source = "code") -> Number:
+        """The lowest allowed value (TypeError when the range has no lower end)."""
+        low = self.bounds(source)[0]
+        if low is None:
+            raise TypeError(f"{self.name} has no lowest value")
+        return low
+
     def int_bounds(self, source: Source = "window") -> tuple[int, int]:
         """Both ends of a bounded integer range (for a spin box)."""
         low, high = self.bounds(source)
