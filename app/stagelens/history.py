@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stagelens.engine import Trace
+from stagelens.fileio import write_atomic
 from stagelens.images import ChatImage
 from stagelens.paths import data_dir
 from stagelens.session.conversation import Answer, Conversation, ConversationSummary, Turn
 from stagelens.session.store import OpenImage
-from stagelens.settings_store import write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ from dataclasses import replace
 
 import pytest
 
-from stagelens.engine import ContextOverflowError, SearchSettings
+from stagelens.engine import ContextOverflowError
 from stagelens.history import HistoryStore
 from stagelens.images import ImageLoader
 from stagelens.session import EngineRunner, Session, Turn, UserTurn, request_for
-from stagelens.settings_store import AppSettings
+from stagelens.settings import AppSettings, SearchSettings
 
 SETTINGS = AppSettings(beam=2, max_stage_tokens=10, n_ctx=4096)
 
@@ -188,10 +188,10 @@ def test_images_are_sent_at_the_new_size_after_settings_change(tiny_model, loade
         assert session.model_ready and loaded == ["CPU"] and session.model.kind == "local"
         turn = session.ask("What is this?", [loader.from_bytes(scene_png, "scene.png", ".png", 768)])
         assert turn.images[0].sent_size == (96, 72)
-        session.apply_settings(replace(session.settings, image_max_side=48))
-        assert turn.images[0].sent_size == (48, 36) and runner.engine.settings.image_max_side == 48
+        session.apply_settings(replace(session.settings, image_max_side=64))
+        assert turn.images[0].sent_size == (64, 48) and runner.engine.settings.image_max_side == 64
         again = session.regenerate(turn) and turn.answer.trace
-        assert again and again.images[0]["sent_size"] == [48, 36] and loaded == ["CPU", "CPU"]
+        assert again and again.images[0]["sent_size"] == [64, 48] and loaded == ["CPU", "CPU"]
     finally:
         session.close()
 

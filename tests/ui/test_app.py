@@ -96,7 +96,7 @@ def test_without_a_display_it_says_so_in_one_line(tmp_path):
 _SESSION = textwrap.dedent("""
     import os, sys
     from PySide6.QtWidgets import QApplication
-    from stagelens.settings_store import AppSettings
+    from stagelens.settings import AppSettings
     from stagelens.ui.main_window import MainWindow
 
     app = QApplication([])
@@ -148,7 +148,7 @@ def test_history_survives_a_restart_and_a_kill_mid_answer(tmp_path, tiny_as_demo
     assert out["turns"] == "1", "the finished answer is kept, the killed one is not half-saved"
     from stagelens.images import load_image
     from stagelens.resources import sample_images
-    from stagelens.settings_store import AppSettings
+    from stagelens.settings import AppSettings
 
     assert out["images"] == f"['{sample_images()[0].name}'] True"
     assert out["stages"] == "['summary', 'caption', 'reasoning']"

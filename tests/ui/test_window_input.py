@@ -22,7 +22,7 @@ from tests.fixtures.qt_window import wait_images  # noqa: E402
 
 from stagelens.history import HistoryStore  # noqa: E402
 from stagelens.models.default import ModelChoice  # noqa: E402
-from stagelens.settings_store import AppSettings  # noqa: E402
+from stagelens.settings import AppSettings  # noqa: E402
 from stagelens.ui.main_window import MainWindow  # noqa: E402
 from stagelens.ui.theme import stylesheet  # noqa: E402
 from stagelens.ui.thumbnails import ImagePreview  # noqa: E402

@@ -22,6 +22,8 @@ from typing import BinaryIO, cast
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from stagelens.settings import int_default, setting
+
 __all__ = [
     "DEFAULT_MAX_SIDE",
     "MAX_FILE_BYTES",
@@ -34,10 +36,10 @@ __all__ = [
     "read_image_file",
 ]
 
-DEFAULT_MAX_SIDE = 1024
+DEFAULT_MAX_SIDE = int_default("image_max_side")
 MAX_PIXELS = 64_000_000
 MAX_FILE_BYTES = 200 * 1024 * 1024
-_MIN_MAX_SIDE = 16
+_MIN_MAX_SIDE = int(setting("image_max_side").lowest())
 _PASTED_NAME = "pasted image"
 
 _Source = str | os.PathLike[str] | bytes

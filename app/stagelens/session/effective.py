@@ -6,9 +6,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from stagelens.engine import LoadSettings, SearchSettings
 from stagelens.models.default import ModelChoice
-from stagelens.settings_store import AppSettings
+from stagelens.settings import AppSettings, LoadSettings, SearchSettings, max_beam_for
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +55,7 @@ def load_settings_for(settings: AppSettings, model: ModelChoice) -> LoadSettings
         n_gpu_layers=gpu_layers(settings, model),
         n_ctx=settings.n_ctx,
         n_threads=settings.n_threads,
-        max_beam=max(8, settings.beam),
+        max_beam=max_beam_for(settings.beam),
         image_max_side=settings.image_max_side,
     )
 

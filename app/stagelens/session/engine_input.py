@@ -16,10 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from stagelens.engine import CancelFlag, Engine, SearchSettings, StageEvent, Trace
+from stagelens.engine import CancelFlag, Engine, StageEvent, Trace
 from stagelens.engine import Turn as EngineTurn
 from stagelens.images import ChatImage, PreparedImage
 from stagelens.session.conversation import Turn
+from stagelens.settings import SearchSettings
 
 WAIT_SLICE_S = 0.05  # how often a wait for images looks at the cancel flag
 

@@ -12,8 +12,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from stagelens.engine import CancelFlag, Engine, LoadSettings, SearchSettings, StageEvent, Trace
+from stagelens.engine import CancelFlag, Engine, StageEvent, Trace
 from stagelens.session.engine_input import EngineRequest, run_answer
+from stagelens.settings import LoadSettings, SearchSettings
 
 log = logging.getLogger(__name__)
 

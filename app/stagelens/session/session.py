@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from stagelens.engine import SearchSettings, StageEvent, Trace
+from stagelens.engine import StageEvent, Trace
 from stagelens.images import ChatImage, ImageLoader
 from stagelens.models.default import ModelChoice
 from stagelens.session.conversation import Answer, Conversation, ConversationSummary, Turn, title_for
@@ -23,7 +23,7 @@ from stagelens.session.engine_input import request_for
 from stagelens.session.events import Event
 from stagelens.session.runner import AnswerJob, LoadedModel, Runner, failure_message
 from stagelens.session.store import ConversationStore
-from stagelens.settings_store import AppSettings
+from stagelens.settings import AppSettings, SearchSettings
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +45,14 @@ class Session:
         loader: ImageLoader,
         settings: AppSettings,
         model_override: ModelChoice | None = None,
+        image_max_side: int | None = None,
     ) -> None:
         self.runner = runner
         self.store = store  # None: nothing is saved
         self.loader = loader
         self.settings = settings
         self.model_override = model_override
+        self._image_max_side = image_max_side  # the command line's, which may be below the window's range
         self.model: ModelChoice | None = None
         self.model_ready = False
         self.backend = ""
@@ -106,9 +108,14 @@ class Session:
             else:
                 self.load_model()
 
+    @property
+    def image_max_side(self) -> int:
+        """The longest side images are sent at."""
+        return self._image_max_side or self.settings.image_max_side
+
     def resize_images(self, images: Sequence[ChatImage]) -> list[ChatImage]:
         """The images as the model is sent them now (decoded again only where the size changed)."""
-        return [self.loader.redecode(image, self.settings.image_max_side) for image in images]
+        return [self.loader.redecode(image, self.image_max_side) for image in images]
 
     # ------------------------------------------------------------ answers
     def ask(self, question: str, images: Sequence[ChatImage] = (), search: SearchSettings | None = None) -> Turn | None:
@@ -202,7 +209,7 @@ class Session:
             self.store.close()
 
     def _open_image(self, path: Path, name: str, suffix: str) -> ChatImage:
-        return self.loader.from_history(path, name, suffix, self.settings.image_max_side)
+        return self.loader.from_history(path, name, suffix, self.image_max_side)
 
     # ------------------------------------------------- what the runner reports
     def _loaded(self, loaded: LoadedModel) -> None:

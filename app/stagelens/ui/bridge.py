@@ -12,9 +12,10 @@ import logging
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from stagelens.engine import LoadSettings, StageEvent, Trace
+from stagelens.engine import StageEvent, Trace
 from stagelens.images import ChatImage
 from stagelens.session.runner import AnswerJob, LoadedModel, RunnerSink
+from stagelens.settings import LoadSettings
 from stagelens.ui.guard import guarded
 from stagelens.ui.worker import EngineWorker
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
+from stagelens.fileio import write_atomic
 from stagelens.session import Conversation, export
-from stagelens.settings_store import write_atomic
 
 FORMATS = "Markdown with stages (*.md);;JSON with full traces (*.json)"
 

@@ -40,11 +40,11 @@ class ImageIntake:
         self._added()
 
     def add_paths(self, paths: list[str | Path]) -> None:
-        max_side = self.session.settings.image_max_side
+        max_side = self.session.image_max_side
         self.add([self.session.loader.from_file(p, max_side) for p in paths])
 
     def add_mime(self, mime: QMimeData) -> None:
-        loader, max_side = self.session.loader, self.session.settings.image_max_side
+        loader, max_side = self.session.loader, self.session.image_max_side
         images = images_from_mime(mime, loader, max_side, next(self._paste_counter))
         if images:
             self.add(images)

@@ -17,7 +17,7 @@ from stagelens.history import HistoryStore
 from stagelens.images import ChatImage, ImageLoader
 from stagelens.models.default import ModelChoice
 from stagelens.session import Answer, Conversation, LoadedModel, RunningAnswer, Session, Turn
-from stagelens.settings_store import AppSettings, load_settings, save_settings
+from stagelens.settings import AppSettings, load_settings, save_settings
 from stagelens.ui.answer_view import AnswerCard
 from stagelens.ui.bridge import ImageEvents, QtRunner
 from stagelens.ui.conversation_view import ConversationView

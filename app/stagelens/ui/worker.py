@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from stagelens.engine import Engine, LoadSettings, StageEvent, Trace
+from stagelens.engine import Engine, StageEvent, Trace
 from stagelens.session.runner import AnswerJob, EngineRunner, LoadedModel
+from stagelens.settings import LoadSettings
 
 
 class EngineWorker(QObject):
