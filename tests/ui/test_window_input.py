@@ -273,6 +273,8 @@ def test_paste_copied_files_with_ctrl_v(window, qtbot, scene_path, tmp_path):
     assert [i.original_size for i in window.strip.images] == [(96, 72), (40, 30)]
     assert all(i.ok for i in window.strip.images)
     assert window.question.text() == ""
+    # the clipboard took the QMimeData over; left there, the process crashes when it exits
+    QGuiApplication.clipboard().clear()
 
 
 def test_click_thumbnail_shows_original_and_sent_size(make_window, qtbot, tmp_path, monkeypatch):
