@@ -13,6 +13,7 @@ from pathlib import Path
 from stagelens.cli import CliError
 from stagelens.engine import Engine, EngineError, LoadSettings, ModelMismatchError, SearchSettings, TemplateError
 from stagelens.engine.engine import default_threads
+from stagelens.engine.turns import UserTurn
 from stagelens.images import ImageError, load_image
 
 QUESTION = "How many red cups are on the table, and where is the blue one?"
@@ -88,7 +89,7 @@ def run_bench(
             max_stage_tokens=budget,
             mode="reference" if mode == "reference" else "batched",
         )
-        trace = engine.answer([image], QUESTION, settings=settings)
+        trace = engine.answer(UserTurn(QUESTION, (image,)), settings=settings)
         s = trace.stats
         return BenchRow(
             mode=mode,

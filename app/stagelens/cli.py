@@ -238,6 +238,7 @@ def _load_engine(args: argparse.Namespace, max_beam: int):
 
 def _cmd_ask(args: argparse.Namespace) -> int:
     from stagelens.engine import CancelFlag, ContextOverflowError, EngineError, ImageRejectedError, SearchSettings
+    from stagelens.engine.turns import UserTurn
     from stagelens.images import ImageError, load_images
 
     try:
@@ -262,7 +263,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     cancel = CancelFlag()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
     try:
-        trace = engine.answer(images, args.question, settings=settings, cancel=cancel)
+        trace = engine.answer(UserTurn(args.question, tuple(images)), settings=settings, cancel=cancel)
     except (ContextOverflowError, ImageRejectedError, ValueError) as exc:
         raise CliError(str(exc)) from exc
     except EngineError as exc:

@@ -517,9 +517,14 @@ class MainWindow(QMainWindow):
         for earlier in turns[:index]:
             images = carried + earlier.images
             if earlier.usable_for_history():
+                trace = earlier.answer.trace
                 history.append(
                     HistoryInput(
-                        earlier.question, tuple(_input(i) for i in images), earlier.answer.trace.assistant_text
+                        earlier.question,
+                        tuple(_input(i) for i in images),
+                        trace.assistant_text,
+                        tuple(trace.assistant_tokens),
+                        trace.model.key,
                     )
                 )
                 carried = []

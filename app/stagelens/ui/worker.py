@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from stagelens.engine import CancelFlag, Engine, LoadSettings, SearchSettings, StageEvent, Turn
+from stagelens.engine import CancelFlag, Engine, LoadSettings, PastTurn, SearchSettings, StageEvent, UserTurn
 from stagelens.images import PreparedImage, load_image
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,8 @@ class HistoryInput:
     question: str
     images: tuple[ImageInput, ...]
     assistant_text: str
+    assistant_tokens: tuple[int, ...] | None = None  # Trace.assistant_tokens
+    model_key: str | None = None  # Trace.model.key
 
 
 @dataclass
@@ -71,17 +73,20 @@ class EngineWorker(QObject):
             return
         try:
             history = [
-                Turn(h.question, tuple(self._image(i, job.image_max_side) for i in h.images), h.assistant_text)
+                PastTurn(
+                    UserTurn(h.question, tuple(self._image(i, job.image_max_side) for i in h.images)),
+                    h.assistant_text,
+                    h.assistant_tokens,
+                    h.model_key,
+                )
                 for h in job.history
             ]
-            images = [self._image(i, job.image_max_side) for i in job.images]
+            turn = UserTurn(job.question, tuple(self._image(i, job.image_max_side) for i in job.images))
 
             def relay(event: StageEvent) -> None:
                 self.stage_event.emit(job.job_id, event.kind, event.stage, event.candidate, event.text)
 
-            trace = self._engine.answer(
-                images, job.question, history=history, settings=job.search, on_event=relay, cancel=job.cancel
-            )
+            trace = self._engine.answer(turn, history, settings=job.search, on_event=relay, cancel=job.cancel)
         except Exception as exc:  # engine errors become the answer's text; the conversation goes on
             log.exception("answer failed")
             self.failed.emit(job.job_id, _message(exc))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import gguf
 import pytest
+from tests.fixtures.gguf_template import copy_with_template
 
+from stagelens.engine import UserTurn
 from stagelens.engine.prompt import ChatTemplate, Message, TemplateError, stage_texts
+from stagelens.engine.rendering import TurnRenderer
 
 CHATML = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
@@ -44,35 +44,39 @@ def test_template_raise_exception_becomes_template_error():
         tpl.render([Message("user", "x")])
 
 
-def _copy_without(src: Path, dst: Path, drop: str) -> None:
-    reader = gguf.GGUFReader(src)
-    arch = reader.get_field("general.architecture").contents()
-    writer = gguf.GGUFWriter(dst, arch)
-    for name, field in reader.fields.items():
-        if name == drop or name.startswith("GGUF.") or name == "general.architecture":
-            continue
-        vtype = field.types[0]
-        if vtype == gguf.GGUFValueType.ARRAY:
-            writer.add_array(name, field.contents())
-        else:
-            writer.add_key_value(name, field.contents(), vtype)
-    for tensor in reader.tensors:
-        writer.add_tensor(tensor.name, tensor.data, raw_dtype=tensor.tensor_type)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-
-
 def test_model_without_template_uses_the_declared_fallback(tiny_model, tmp_path, scene):
     from stagelens.engine import Engine, LoadSettings, SearchSettings
 
-    bare = tmp_path / "no-template.gguf"
-    _copy_without(tiny_model.text, bare, "tokenizer.chat_template")
+    bare = copy_with_template(tiny_model.text, tmp_path / "no-template.gguf", None)
     with Engine(LoadSettings(str(bare), str(tiny_model.mmproj), n_ctx=2048)) as eng:
         assert eng.info["chat_template"] is None
         assert eng.template.is_fallback
-        assert eng.render_prompt((), "What?", 1) == "USER: <__media__>\nWhat?\nASSISTANT: "
-        trace = eng.answer([scene], "What?", settings=SearchSettings(beam=1, seed=1, max_stage_tokens=4))
+        assert eng.renderer.first(UserTurn("What?", (scene,))).text == "USER: <__media__>\nWhat?\nASSISTANT: "
+        assert eng.renderer.follow_up(UserTurn("And?")).text == "\nUSER: And?\nASSISTANT: "
+        trace = eng.answer(UserTurn("What?", (scene,)), settings=SearchSettings(beam=1, seed=1, max_stage_tokens=4))
         assert trace.model.template == "fallback"
         assert len(trace.stages) == 4
+
+
+def test_turn_renderer_builds_follow_ups_from_the_turn_pieces():
+    tpl = ChatTemplate(CHATML, bos_token="<|endoftext|>", eos_token="<|im_end|>")
+    renderer = TurnRenderer(tpl, "<__media__>")
+    first = renderer.first(UserTurn("hi"))
+    assert first.text == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n" and first.add_special
+    follow = renderer.follow_up(UserTurn("and <__media__>?"))
+    assert follow.text == "<|im_end|>\n<|im_start|>user\nand <\u200b__media__>?<|im_end|>\n<|im_start|>assistant\n"
+    assert not follow.add_special
+
+
+def test_a_template_that_writes_bos_itself_gets_none_added():
+    tpl = ChatTemplate("{{ bos_token }}" + CHATML, bos_token="<s>")
+    assert not TurnRenderer(tpl, "<__media__>").first(UserTurn("hi")).add_special
+
+
+def test_a_template_without_turn_pieces_refuses_follow_ups_clearly():
+    tpl = ChatTemplate("{% if messages|length > 1 %}{{ raise_exception('one message only') }}{% endif %}x")
+    renderer = TurnRenderer(tpl, "<__media__>")
+    assert renderer.pieces is None
+    assert renderer.first(UserTurn("hi")).text == "x"
+    with pytest.raises(TemplateError, match="cannot take follow-up questions"):
+        renderer.follow_up(UserTurn("and?"))
