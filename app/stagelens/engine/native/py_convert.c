@@ -227,6 +227,7 @@ void segments_free(py_segments * s) {
     }
     free(s->segs);
     free(s->keep);
+    Py_XDECREF(s->items);
     memset(s, 0, sizeof *s);
 }
 
@@ -234,11 +235,11 @@ int segments_from_list(EngineObject * self, PyObject * seq, py_segments * out) {
     memset(out, 0, sizeof *out);
     PyObject * fast = PySequence_Fast(seq, "segments must be a sequence of (key, units)");
     if (!fast) return -1;
+    out->items = fast;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
     out->segs = calloc((size_t) (n ? n : 1), sizeof *out->segs);
     out->keep = calloc((size_t) (n ? n : 1), sizeof *out->keep);
     if (!out->segs || !out->keep) {
-        Py_DECREF(fast);
         segments_free(out);
         PyErr_NoMemory();
         return -1;
@@ -255,14 +256,12 @@ int segments_from_list(EngineObject * self, PyObject * seq, py_segments * out) {
         sl_segment_in * s = &out->segs[i];
         s->units = units_from_list(self, units, &s->n_units, &out->keep[i]);
         if (!s->units) goto fail;
-        s->key = (const uint8_t *) key; /* borrowed from the bytes object, alive while `seq` is */
+        s->key = (const uint8_t *) key; /* points into the bytes object, which `items` keeps alive */
         s->key_len = (size_t) key_len;
         out->n = (int32_t) i + 1;
     }
-    Py_DECREF(fast);
     return 0;
 fail:
-    Py_DECREF(fast);
     segments_free(out);
     return -1;
 }

@@ -21,6 +21,7 @@ PyObject * prepare_units(EngineObject * self, const char * text, Py_ssize_t len,
 typedef struct {
     sl_segment_in * segs;
     int32_t n;
+    PyObject * items;        /* the (key, units) pairs: the keys point into their bytes */
     PyObject ** keep;        /* one tuple per segment (see units_from_list) */
 } py_segments;
 int  segments_from_list(EngineObject * self, PyObject * seq, py_segments * out);

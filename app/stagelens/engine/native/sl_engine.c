@@ -108,10 +108,11 @@ int sl_engine_init(sl_engine * eng, const sl_engine_params * p) {
     if (p->n_seq_max < 2 || p->n_seq_max > 256) {
         return sl_set_error(eng, SL_ERR_ARG, "n_seq_max must be in 2..256, got %d", p->n_seq_max);
     }
-    if (p->n_ctx < 1 || p->n_batch < 1 || p->n_threads < 1) {
-        return sl_set_error(eng, SL_ERR_ARG, "n_ctx, n_batch and n_threads must be positive, got %d, %d, %d",
-                            p->n_ctx, p->n_batch, p->n_threads);
+    if (p->n_ctx < 64 || p->n_batch < 16) { /* smaller ones make llama.cpp abort the process */
+        return sl_set_error(eng, SL_ERR_ARG, "n_ctx must be >= 64 and n_batch >= 16, got %d and %d", p->n_ctx,
+                            p->n_batch);
     }
+    if (p->n_threads < 1) return sl_set_error(eng, SL_ERR_ARG, "n_threads must be positive, got %d", p->n_threads);
     struct llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = p->n_gpu_layers;
     eng->model = llama_model_load_from_file(p->model_path, mp);

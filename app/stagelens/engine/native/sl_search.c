@@ -43,7 +43,7 @@ void sl_result_free(sl_result * res) {
     sl_tokens_free(&res->answer);
     free(res->answer_text);
     res->answer_text = NULL;
-    for (int32_t s = 0; s < 4; s++) {
+    for (int32_t s = 0; s < SL_MAX_STAGES; s++) {
         for (int32_t i = 0; i < res->stages[s].n_cands; i++) sl_candidate_free(&res->stages[s].cands[i]);
         free(res->stages[s].cands);
         res->stages[s].cands = NULL;

@@ -44,12 +44,13 @@ void sl_trunk_reset(sl_engine * eng) {
     llama_memory_clear(llama_get_memory(eng->ctx), true);
 }
 
-/* A sliding-window cache drops cells the newest token no longer attends to: going back to `pos`
- * is only sound if it still holds the window before `pos`. */
+/* A sliding-window cache reuses the cells of positions the newest token no longer attends to:
+ * going back to `pos` is only sound if it still holds the window a token at `pos` attends to,
+ * positions pos - n_swa + 1 .. pos - 1 (the cells a sequence holds are one contiguous range). */
 static bool sl_window_intact(sl_engine * eng, llama_pos pos) {
     if (eng->n_swa <= 0 || pos == 0) return true;
     llama_pos pos_min = llama_memory_seq_pos_min(llama_get_memory(eng->ctx), 0);
-    llama_pos needed = pos > eng->n_swa ? pos - eng->n_swa : 0;
+    llama_pos needed = pos - eng->n_swa + 1 > 0 ? pos - eng->n_swa + 1 : 0;
     return pos_min >= 0 && pos_min <= needed;
 }
 
