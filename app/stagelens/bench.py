@@ -15,6 +15,8 @@ from stagelens.engine import Engine, EngineError, LoadSettings, ModelMismatchErr
 from stagelens.engine.engine import default_threads
 from stagelens.engine.turns import UserTurn
 from stagelens.images import ImageError, load_image
+from stagelens.models.gpu import resolve_gpu_layers
+from stagelens.settings import EXIT_OK, float_default, int_default, max_beam_for
 
 QUESTION = "How many red cups are on the table, and where is the blue one?"
 
@@ -52,7 +54,7 @@ def _model_files(args: argparse.Namespace) -> tuple[str, str, str]:
     from stagelens.models.testmodel import make_test_model
     from stagelens.paths import test_models_dir
 
-    preset = args.preset or "bench"
+    preset = args.test_model_preset or "bench"
     print(f"preparing the '{preset}' test model (random weights; made once, then cached)…", file=sys.stderr)
     files = make_test_model(preset, test_models_dir())
     return str(files.text), str(files.mmproj), f"preset {preset}"
@@ -68,7 +70,13 @@ def _default_image() -> str:
 
 
 def run_bench(
-    engine: Engine, image_path: str, beams: list[int], scorer: str, budget: int, reference: bool = True, repeat: int = 1
+    engine: Engine,
+    image_path: str,
+    beams: list[int],
+    scorer: str,
+    budget: int,
+    reference: bool = True,
+    repeat: int = int_default("repeat"),
 ) -> list[BenchRow]:
     """Each row is run `repeat` times (same seed, so the same tokens) and the run with the
     median wall time is kept: a shared 2-core laptop varies by ~20 % from run to run."""
@@ -108,14 +116,15 @@ def run_bench(
     greedy = measure("greedy", 1, 0.0)
     greedy.vs_greedy = 1.0
     rows.append(greedy)
+    temperature = float_default("temperature")
     for beam in beams:
         if beam == 1:
             continue
-        batched = measure("beam", beam, 0.6)
+        batched = measure("beam", beam, temperature)
         batched.vs_greedy = round(batched.wall_s / greedy.wall_s, 2)
         rows.append(batched)
         if reference:
-            ref = measure("reference", beam, 0.6)
+            ref = measure("reference", beam, temperature)
             ref.vs_greedy = round(ref.wall_s / greedy.wall_s, 2)
             batched.batched_speedup = round(ref.wall_s / batched.wall_s, 2)
             rows.append(ref)
@@ -162,27 +171,25 @@ def run_bench_command(args: argparse.Namespace) -> int:
     try:
         beams = sorted({int(b) for b in args.beams.split(",") if b.strip()})
     except ValueError:
-        print(f"stagelens: error: --beams must be comma-separated integers, got {args.beams!r}", file=sys.stderr)
-        return 2
-    if args.repeat < 1:
-        print("stagelens: error: --repeat must be >= 1", file=sys.stderr)
-        return 2
+        raise CliError(f"--beams must be comma-separated integers, got {args.beams!r}") from None
     if not beams or min(beams) < 1:
-        print("stagelens: error: beam widths must be >= 1", file=sys.stderr)
-        return 2
+        raise CliError("beam widths must be >= 1")
     model, mmproj, label = _model_files(args)
     image = args.image or _default_image()
     try:
         load_image(image, max_side=224)
     except ImageError as exc:
         raise CliError(str(exc)) from exc
+    try:
+        n_gpu_layers = resolve_gpu_layers(args.n_gpu_layers, model, mmproj, int_default("n_ctx"))
+    except (OSError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
     settings = LoadSettings(
         model=model,
         mmproj=mmproj,
-        n_gpu_layers=args.n_gpu_layers,
-        n_ctx=8192,
-        n_threads=args.threads,
-        max_beam=max(8, max(beams)),
+        n_gpu_layers=n_gpu_layers,
+        n_threads=args.n_threads,
+        max_beam=max_beam_for(*beams),
         image_max_side=224,
     )
     try:
@@ -211,4 +218,4 @@ def run_bench_command(args: argparse.Namespace) -> int:
         )
         print(format_table(rows))
         print(f"peak RSS {meta['peak_rss_mb']} MB")
-    return 0
+    return EXIT_OK

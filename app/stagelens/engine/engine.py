@@ -24,9 +24,7 @@ from stagelens.engine.trace import ModelInfo, Trace
 from stagelens.engine.trace_builder import build_trace
 from stagelens.engine.turns import PastTurn, UserTurn
 from stagelens.images import PreparedImage, load_image
-
-STREAM_INTERVAL_MS = 50  # text events are coalesced to at most one per candidate this often
-
+from stagelens.settings import int_default
 
 class Engine:
     """One loaded text model + projector, with one KV cache holding one conversation."""
@@ -127,7 +125,7 @@ class Engine:
         on_event: EventHandler | None = None,
         cancel: native.CancelFlag | None = None,
         scorer: Scorer | None = None,
-        stream_interval_ms: int = STREAM_INTERVAL_MS,
+        stream_interval_ms: int = int_default("stream_interval_ms"),
     ) -> Trace:
         """Answer `turn`, asked after `history`. What the native side already holds of the
         conversation is kept; only the rest is read. Text events are coalesced to at most one per

@@ -101,7 +101,7 @@ def measure_stall(
     from stagelens.models.default import ModelChoice
     from stagelens.models.testmodel import make_test_model
     from stagelens.paths import test_models_dir
-    from stagelens.settings_store import AppSettings
+    from stagelens.settings import AppSettings
     from stagelens.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
