@@ -26,6 +26,7 @@ from stagelens.engine.turns import PastTurn, UserTurn
 from stagelens.images import PreparedImage, load_image
 from stagelens.settings import int_default
 
+
 class Engine:
     """One loaded text model + projector, with one KV cache holding one conversation."""
 
