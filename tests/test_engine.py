@@ -425,14 +425,14 @@ def test_too_long_closing_tag_is_refused_not_truncated(engine):
         engine._native.search(prompt, stages, params)
 
 
-def test_token_text_longer_than_256_bytes_is_kept(tmp_path, monkeypatch):
+def test_token_text_longer_than_256_bytes_is_kept(tmp_path):
     from stagelens.engine import native
-    from stagelens.models import testmodel
+    from stagelens_dev.testmodels import TINY, vocabulary, write_text_model
 
     long_token = "<|" + "long" * 80 + "|>"
-    monkeypatch.setattr(testmodel, "SPECIAL_TOKENS", (*testmodel.SPECIAL_TOKENS, long_token))
-    files = testmodel.make_test_model("tiny", tmp_path)
-    eng = native.NativeEngine(str(files.text), None, n_ctx=256, n_seq_max=2)
+    text = tmp_path / "tiny-text.gguf"
+    write_text_model(text, TINY, vocab=vocabulary(extra_special_tokens=(long_token,)))
+    eng = native.NativeEngine(str(text), None, n_ctx=256, n_seq_max=2)
     try:
         (tok,) = eng.tokenize(long_token)
         assert eng.detokenize([65, tok, 66], special=True) == b"A" + long_token.encode() + b"B"
