@@ -118,7 +118,17 @@ def test_the_wheel_ships_stagelens_without_tooling_and_stagelens_dev_beside_it(t
     """What `pip install .` installs: setup.py's build_py output is the wheel's Python content."""
     lib = tmp_path / "lib"
     subprocess.run(
-        [sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(lib)],
+        [
+            sys.executable,
+            "setup.py",
+            "-q",
+            "egg_info",
+            "--egg-base",
+            str(tmp_path),
+            "build_py",
+            "--build-lib",
+            str(lib),
+        ],
         cwd=ROOT,
         check=True,
         capture_output=True,
