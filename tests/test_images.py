@@ -387,9 +387,12 @@ def test_downscaling(tmp_path: Path, size, max_side, expected) -> None:
 
 
 def test_default_max_side(tmp_path: Path) -> None:
+    # one default for the library and the app: the settings table's image_max_side (768)
+    from stagelens.settings import int_default
+
     img = load_image(save(Image.new("RGB", (2000, 1500), RED), tmp_path / "d.png"))
-    assert DEFAULT_MAX_SIDE == 1024
-    assert img.sent_size == (1024, 768)
+    assert DEFAULT_MAX_SIDE == int_default("image_max_side") == 768
+    assert img.sent_size == (768, 576)
 
 
 def test_downscaling_averages_instead_of_sampling(tmp_path: Path) -> None:

@@ -97,7 +97,7 @@ def test_without_a_display_it_says_so_in_one_line(tmp_path):
 _SESSION = textwrap.dedent("""
     import os, sys
     from PySide6.QtWidgets import QApplication
-    from stagelens.settings_store import AppSettings
+    from stagelens.settings import AppSettings
     from stagelens.ui.main_window import MainWindow
 
     app = QApplication([])

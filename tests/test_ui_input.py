@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QApplication, QLabel  # noqa: E402
 from qt_drop import drop  # noqa: E402
 from stagelens.history import HistoryStore  # noqa: E402
 from stagelens.models.default import ModelChoice  # noqa: E402
-from stagelens.settings_store import AppSettings  # noqa: E402
+from stagelens.settings import AppSettings  # noqa: E402
 from stagelens.ui.image_strip import ImagePreview  # noqa: E402
 from stagelens.ui.main_window import MainWindow  # noqa: E402
 from stagelens.ui.theme import stylesheet  # noqa: E402

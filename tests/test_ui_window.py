@@ -21,7 +21,7 @@ from qt_drop import drop  # noqa: E402
 from stagelens.history import HistoryStore  # noqa: E402
 from stagelens.models.default import ModelChoice, demo_model  # noqa: E402
 from stagelens.resources import sample_images  # noqa: E402
-from stagelens.settings_store import AppSettings, load_settings, save_settings  # noqa: E402
+from stagelens.settings import AppSettings, load_settings, save_settings  # noqa: E402
 from stagelens.ui.main_window import MainWindow  # noqa: E402
 from stagelens.ui.settings_dialog import SettingsDialog  # noqa: E402
 from stagelens.ui.theme import stylesheet  # noqa: E402

@@ -10,9 +10,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-EXIT_BAD_INPUT = 2
-EXIT_ENGINE = 1
-EXIT_INTERRUPTED = 130
+from stagelens.settings import (
+    EXIT_BAD_INPUT,
+    EXIT_ENGINE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    LoadSettings,
+    SearchSettings,
+    add_arguments,
+    from_args,
+    max_beam_for,
+)
 
 
 class CliError(Exception):
@@ -25,35 +33,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_BAD_INPUT, f"stagelens: error: {message}\n")
-
-
-def _add_model_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("model")
-    g.add_argument("--model", "-m", help="text model GGUF (default: the shipped demo model)")
-    g.add_argument("--mmproj", help="vision projector GGUF (mmproj)")
-    g.add_argument(
-        "--n-gpu-layers",
-        default="0",
-        help="layers to offload to the GPU: a number, -1 for all, or auto (fit in free VRAM)",
-    )
-    g.add_argument("--n-ctx", type=int, default=8192, help="context size in tokens")
-    g.add_argument(
-        "--threads", type=int, default=0, help="CPU threads (0: one per core up to 4 cores, else half the cores)"
-    )
-    g.add_argument("--image-max-side", type=int, default=768, help="downscale images to this longest side")
-
-
-def _add_search_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("search")
-    g.add_argument("--beam", type=int, default=2, help="candidates per stage (1: plain generation)")
-    g.add_argument("--scorer", choices=("logprob", "judge"), default="logprob")
-    g.add_argument("--temperature", type=float, default=0.6)
-    g.add_argument("--top-p", type=float, default=0.9)
-    g.add_argument("--top-k", type=int, default=40)
-    g.add_argument("--seed", type=int, default=None, help="random seed (default: a new one, in the trace)")
-    g.add_argument("--max-stage-tokens", type=int, default=160, help="token budget of each stage")
-    g.add_argument("--no-force-stages", action="store_true", help="let the model write the stage tags itself")
-    g.add_argument("--mode", choices=("batched", "reference"), default="batched", help=argparse.SUPPRESS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,8 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="answer a question about one or more images")
     ask.add_argument("images", nargs="+", metavar="IMAGE")
     ask.add_argument("--question", "-q", required=True)
-    _add_model_args(ask)
-    _add_search_args(ask)
+    add_arguments(ask.add_argument_group("model"), "load")
+    add_arguments(ask.add_argument_group("search"), "search")
     out = ask.add_mutually_exclusive_group()
     out.add_argument("--verbose", "-v", action="store_true", help="also print SUMMARY, CAPTION and REASONING")
     out.add_argument("--json", action="store_true", help="print the whole trace as JSON")
@@ -80,24 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true")
 
     bench = sub.add_parser("bench", help="compare greedy, batched stage-beam and the reference cost model")
-    bench.add_argument(
-        "--preset",
-        choices=("tiny", "bench"),
-        default=None,
-        help="use a generated test model (default: bench, unless --model is given)",
-    )
-    bench.add_argument("--model", "-m")
-    bench.add_argument("--mmproj")
+    add_arguments(bench, "bench")
     bench.add_argument("--image", help="image to ask about (default: a sample image)")
-    bench.add_argument("--beams", default="1,2,4,8", help="comma-separated beam widths")
-    bench.add_argument("--scorer", choices=("logprob", "judge"), default="logprob")
-    bench.add_argument("--max-stage-tokens", type=int, default=48)
-    bench.add_argument(
-        "--threads", type=int, default=0, help="CPU threads (0: one per core up to 4 cores, else half the cores)"
-    )
-    bench.add_argument("--n-gpu-layers", type=int, default=0)
-    bench.add_argument("--no-reference", action="store_true", help="skip the reference rows")
-    bench.add_argument("--repeat", type=int, default=1, help="run each row N times and keep the median wall time")
     bench_out = bench.add_mutually_exclusive_group()
     bench_out.add_argument("--json", action="store_true")
     bench_out.add_argument("--markdown", action="store_true", help="print the table as Markdown")
@@ -169,7 +132,7 @@ def _open_window(args: argparse.Namespace) -> int:
         if not _is_this_or_parent(exc.name, "stagelens.ui.app"):
             raise
         build_parser().print_help()
-        return 0
+        return EXIT_OK
     return run_app(args)
 
 
@@ -178,11 +141,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
     info = collect()
     print(json.dumps(info, indent=2) if args.json else format_info(info))
-    return 0
+    return EXIT_OK
 
 
 def _load_engine(args: argparse.Namespace, max_beam: int):
-    from stagelens.engine import EngineError, LoadSettings, ModelLoadError, NoVisionError, TemplateError
+    from stagelens.engine import EngineError, ModelLoadError, NoVisionError, TemplateError
     from stagelens.engine.engine import Engine
 
     if not args.model:
@@ -208,8 +171,8 @@ def _load_engine(args: argparse.Namespace, max_beam: int):
         mmproj=args.mmproj,
         n_gpu_layers=n_gpu_layers,
         n_ctx=args.n_ctx,
-        n_threads=args.threads,
-        max_beam=max(8, max_beam),
+        n_threads=args.n_threads,
+        max_beam=max_beam_for(max_beam),
         image_max_side=args.image_max_side,
     )
     try:
@@ -221,21 +184,11 @@ def _load_engine(args: argparse.Namespace, max_beam: int):
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from stagelens.engine import CancelFlag, ContextOverflowError, EngineError, ImageRejectedError, SearchSettings
+    from stagelens.engine import CancelFlag, ContextOverflowError, EngineError, ImageRejectedError
     from stagelens.images import ImageError, load_images
 
     try:
-        settings = SearchSettings(
-            beam=args.beam,
-            scorer=args.scorer,
-            temperature=args.temperature,
-            top_p=args.top_p,
-            top_k=args.top_k,
-            seed=args.seed,
-            max_stage_tokens=args.max_stage_tokens,
-            force_stages=not args.no_force_stages,
-            mode=args.mode,
-        )
+        settings = from_args(SearchSettings, args)
         images = load_images(args.images, max_side=args.image_max_side)
     except (ValueError, ImageError) as exc:
         raise CliError(str(exc)) from exc
@@ -268,7 +221,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     if trace.cancelled:
         print("stagelens: stopped; the answer above is partial", file=sys.stderr)
         return EXIT_INTERRUPTED
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

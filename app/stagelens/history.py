@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stagelens.fileio import write_atomic
 from stagelens.paths import data_dir
-from stagelens.settings_store import write_atomic
 
 SCHEMA_VERSION = 1
 

@@ -22,6 +22,8 @@ from typing import BinaryIO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from stagelens.settings import int_default, setting
+
 __all__ = [
     "DEFAULT_MAX_SIDE",
     "MAX_PIXELS",
@@ -31,9 +33,9 @@ __all__ = [
     "load_images",
 ]
 
-DEFAULT_MAX_SIDE = 1024
+DEFAULT_MAX_SIDE = int_default("image_max_side")
 MAX_PIXELS = 64_000_000
-_MIN_MAX_SIDE = 16
+_MIN_MAX_SIDE = int(setting("image_max_side").lowest())
 _PASTED_NAME = "pasted image"
 
 _Source = str | os.PathLike[str] | bytes

@@ -6,21 +6,20 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from stagelens.settings import EXIT_OK, add_arguments
+
 
 def register(subparsers: Any) -> None:
-    from stagelens_dev.testmodels import PRESETS
-
     make = subparsers.add_parser("make-test-model", help="write a random-weight test model (text GGUF + mmproj)")
-    make.add_argument("--preset", choices=PRESETS, default="tiny")
+    add_arguments(make, "test-model")
     make.add_argument("--out", type=Path, required=True, help="output directory")
-    make.add_argument("--seed", type=int, default=0)
     make.set_defaults(run_command=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from stagelens_dev.testmodels import make_test_model
 
-    files = make_test_model(args.preset, args.out, seed=args.seed)
+    files = make_test_model(args.test_model_preset, args.out, seed=args.seed)
     print(f"text model: {files.text}")
     print(f"mmproj:     {files.mmproj}")
-    return 0
+    return EXIT_OK

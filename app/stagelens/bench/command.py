@@ -16,8 +16,9 @@ from stagelens.bench.runner import run_bench
 from stagelens.engine import Engine, EngineError, LoadSettings, ModelMismatchError, TemplateError
 from stagelens.engine.engine import default_threads
 from stagelens.images import ImageError, load_image
+from stagelens.models.gpu import resolve_gpu_layers
+from stagelens.settings import EXIT_BAD_INPUT, EXIT_OK, int_default, max_beam_for
 
-EXIT_BAD_INPUT = 2
 DEV_PACKAGE = "stagelens_dev"
 
 
@@ -46,7 +47,7 @@ def _model_files(args: argparse.Namespace) -> tuple[str, str, str]:
         return args.model, args.mmproj, Path(args.model).name
     from stagelens.paths import test_models_dir
 
-    preset = args.preset or "bench"
+    preset = args.test_model_preset or "bench"
     make_test_model = _preset_writer()
     print(f"preparing the '{preset}' test model (random weights; made once, then cached)…", file=sys.stderr)
     files = make_test_model(preset, test_models_dir())
@@ -76,8 +77,6 @@ def _run(args: argparse.Namespace) -> int:
         beams = sorted({int(b) for b in args.beams.split(",") if b.strip()})
     except ValueError:
         raise BenchInputError(f"--beams must be comma-separated integers, got {args.beams!r}") from None
-    if args.repeat < 1:
-        raise BenchInputError("--repeat must be >= 1")
     if not beams or min(beams) < 1:
         raise BenchInputError("beam widths must be >= 1")
     model, mmproj, label = _model_files(args)
@@ -86,13 +85,16 @@ def _run(args: argparse.Namespace) -> int:
         load_image(image, max_side=224)
     except ImageError as exc:
         raise BenchInputError(str(exc)) from exc
+    try:
+        n_gpu_layers = resolve_gpu_layers(args.n_gpu_layers, model, mmproj, int_default("n_ctx"))
+    except (OSError, ValueError) as exc:
+        raise BenchInputError(str(exc)) from exc
     settings = LoadSettings(
         model=model,
         mmproj=mmproj,
-        n_gpu_layers=args.n_gpu_layers,
-        n_ctx=8192,
-        n_threads=args.threads,
-        max_beam=max(8, max(beams)),
+        n_gpu_layers=n_gpu_layers,
+        n_threads=args.n_threads,
+        max_beam=max_beam_for(*beams),
         image_max_side=224,
     )
     try:
@@ -121,4 +123,4 @@ def _run(args: argparse.Namespace) -> int:
         )
         print(format_table(rows))
         print(f"peak RSS {meta['peak_rss_mb']} MB")
-    return 0
+    return EXIT_OK

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from stagelens.engine import Engine, SearchSettings
 from stagelens.images import load_image
+from stagelens.settings import float_default, int_default
 
 QUESTION = "How many red cups are on the table, and where is the blue one?"
 
@@ -39,7 +40,13 @@ def rss_mb() -> float:
 
 
 def run_bench(
-    engine: Engine, image_path: str, beams: list[int], scorer: str, budget: int, reference: bool = True, repeat: int = 1
+    engine: Engine,
+    image_path: str,
+    beams: list[int],
+    scorer: str,
+    budget: int,
+    reference: bool = True,
+    repeat: int = int_default("repeat"),
 ) -> list[BenchRow]:
     """Each row is run `repeat` times (same seed, so the same tokens) and the run with the
     median wall time is kept: a shared 2-core laptop varies by ~20 % from run to run."""
@@ -79,14 +86,15 @@ def run_bench(
     greedy = measure("greedy", 1, 0.0)
     greedy.vs_greedy = 1.0
     rows.append(greedy)
+    temperature = float_default("temperature")
     for beam in beams:
         if beam == 1:
             continue
-        batched = measure("beam", beam, 0.6)
+        batched = measure("beam", beam, temperature)
         batched.vs_greedy = round(batched.wall_s / greedy.wall_s, 2)
         rows.append(batched)
         if reference:
-            ref = measure("reference", beam, 0.6)
+            ref = measure("reference", beam, temperature)
             ref.vs_greedy = round(ref.wall_s / greedy.wall_s, 2)
             batched.batched_speedup = round(ref.wall_s / batched.wall_s, 2)
             rows.append(ref)

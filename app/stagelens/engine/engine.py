@@ -24,6 +24,7 @@ from stagelens.engine.prompt import (
 from stagelens.engine.settings import LoadSettings, SearchSettings
 from stagelens.engine.trace import Candidate, ModelInfo, Stage, Stats, Trace
 from stagelens.images import PreparedImage, load_image
+from stagelens.settings import int_default
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,7 @@ class Engine:
         on_event: EventHandler | None = None,
         cancel: native.CancelFlag | None = None,
         scorer: Scorer | None = None,
-        stream_interval_ms: int = 50,
+        stream_interval_ms: int = int_default("stream_interval_ms"),
     ) -> Trace:
         """Answer one question. Text events are coalesced to at most one per candidate every
         `stream_interval_ms` (0: every token)."""

@@ -24,9 +24,9 @@ from pathlib import Path
 
 from stagelens.engine import Engine, SearchSettings, Trace
 from stagelens.evaluation.matching import is_correct
+from stagelens.settings import setting, str_default
 
-DEFAULT_METHODS = "greedy,bestofn:4,beam:4:logprob,beam:4:judge"
-SCORERS = ("logprob", "judge")
+SCORERS = setting("scorer").choices
 
 
 class DatasetError(ValueError):
@@ -50,7 +50,7 @@ class EvalItem:
 class Method:
     kind: str  # greedy | bestofn | beam
     n: int = 1
-    scorer: str = "logprob"
+    scorer: str = str_default("scorer")
 
     @property
     def name(self) -> str:
@@ -152,7 +152,7 @@ def parse_method(text: str) -> Method:
                 return Method("bestofn", n)
         if parts[0] == "beam" and len(parts) in (2, 3):
             n = int(parts[1])
-            scorer = parts[2] if len(parts) == 3 else "logprob"
+            scorer = parts[2] if len(parts) == 3 else str_default("scorer")
             if n >= 1 and scorer in SCORERS:
                 return Method("beam", n, scorer)
     except ValueError:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
+from stagelens.settings import STAGE_NAMES
+
 IMAGE_SIZE = 64
 GRID = 8  # cells per side: one per 8 px patch
 COLORS = {
@@ -33,7 +35,7 @@ KINDS = ("circle", "square", "triangle")
 SIZES = {"small": (4, 5), "large": (8, 10)}  # half-extent range in pixels
 MIN_GAP = 12  # pixels between centres along the compared axis for left/above questions
 QUESTION_KINDS = ("color", "count_all", "count_color", "count_kind", "left", "above", "bigger", "exists")
-STAGES = ("SUMMARY", "CAPTION", "REASONING", "CONCLUSION")
+STAGES = tuple(name.upper() for name in STAGE_NAMES)
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five")
 
 

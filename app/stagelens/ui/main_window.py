@@ -25,9 +25,10 @@ from PySide6.QtWidgets import (
 )
 
 from stagelens.engine import LoadSettings, SearchSettings, Trace
+from stagelens.fileio import write_atomic
 from stagelens.history import AnswerRecord, HistoryStore, StoredImage, TurnRecord
 from stagelens.models.default import ModelChoice
-from stagelens.settings_store import AppSettings, load_settings, save_settings, write_atomic
+from stagelens.settings import AppSettings, load_settings, max_beam_for, save_settings
 from stagelens.ui import export
 from stagelens.ui.answer_view import AnswerCard
 from stagelens.ui.conversation import AnswerVersion, TurnState
@@ -360,7 +361,7 @@ class MainWindow(QMainWindow):
             n_gpu_layers=self.gpu_layers(self.model),
             n_ctx=s.n_ctx,
             n_threads=s.n_threads,
-            max_beam=max(8, s.beam),
+            max_beam=max_beam_for(s.beam),
             image_max_side=s.image_max_side,
         )
         self.engine.load_requested.emit(load)

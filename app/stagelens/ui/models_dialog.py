@@ -39,10 +39,11 @@ from stagelens.models.download import (
 from stagelens.models.gguf_info import GGUFInfo, ModelFileError, describe, human_bytes, read_gguf_info
 from stagelens.models.gpu import INSTALL_HINTS, BackendInfo, backend_info, plan_offload
 from stagelens.models.registry import InstalledModel, Registry, RegistryError
+from stagelens.settings import int_default
 
 GGUF_FILTER = "GGUF models (*.gguf);;All files (*)"
 REFRESH_MS = 250
-DEFAULT_N_CTX = 8192  # the app's default context when the caller does not say
+DEFAULT_N_CTX = int_default("n_ctx")  # the app's default context when the caller does not say
 TOKEN_NEEDED_STYLE = "QLineEdit { border: 2px solid #d04040; border-radius: 4px; }"
 
 

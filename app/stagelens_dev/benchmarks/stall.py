@@ -100,7 +100,7 @@ def measure_stall(
     from stagelens.history import HistoryStore
     from stagelens.models.default import ModelChoice
     from stagelens.paths import test_models_dir
-    from stagelens.settings_store import AppSettings
+    from stagelens.settings import AppSettings
     from stagelens.ui.main_window import MainWindow
     from stagelens_dev.testmodels import make_test_model
 

@@ -7,7 +7,8 @@ import math
 
 import pytest
 
-from stagelens.settings_store import AppSettings, load_settings, save_settings, settings_path, validate, write_atomic
+from stagelens.fileio import write_atomic
+from stagelens.settings import AppSettings, load_settings, save_settings, settings_path, validate
 
 
 def test_missing_file_gives_defaults(tmp_path):

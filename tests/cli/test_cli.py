@@ -136,6 +136,10 @@ def test_engine_refusing_its_settings_is_a_one_line_error(scene_path, model_args
         (["--no-such-option"], "--no-such-option"),
         (["bench", "--beams"], "--beams"),
         (["models", "bogus"], "bogus"),
+        (["ask", "x.png", "-q", "What?", "--image-max-side", "8"], "--image-max-side"),
+        (["eval", "--dataset", "d.jsonl", "--limit", "0"], "--limit"),
+        (["models", "gpu", "--n-ctx", "big"], "--n-ctx"),
+        (["bench", "--n-gpu-layers", "lots"], "GPU layers"),
     ],
 )
 def test_bad_arguments_are_one_line_errors(args, needle):
@@ -155,7 +159,7 @@ def test_directly_imported_packages_are_declared():
     from importlib.metadata import packages_distributions
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
     declared = project["dependencies"] + [d for deps in project["optional-dependencies"].values() for d in deps]
     names = {re.split(r"[<>=!~\[ ;]", d, maxsplit=1)[0].lower().replace("_", "-") for d in declared}
