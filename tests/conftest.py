@@ -20,7 +20,7 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory):
-    from stagelens.models.testmodel import make_test_model
+    from stagelens_dev.testmodels import make_test_model
 
     return make_test_model("tiny", tmp_path_factory.mktemp("tiny-model"))
 

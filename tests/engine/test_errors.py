@@ -148,13 +148,13 @@ def test_too_long_closing_tag_is_refused_not_truncated(engine, ask):
     assert [s.name for s in engine.answer(ask, settings=search(beam=1)).stages] == [s.name for s in engine.stage_specs]
 
 
-def test_token_text_longer_than_256_bytes_is_kept(tmp_path, monkeypatch):
-    from stagelens.models import testmodel
+def test_token_text_longer_than_256_bytes_is_kept(tmp_path):
+    from stagelens_dev.testmodels import TINY, vocabulary, write_text_model
 
     long_token = "<|" + "long" * 80 + "|>"
-    monkeypatch.setattr(testmodel, "SPECIAL_TOKENS", (*testmodel.SPECIAL_TOKENS, long_token))
-    files = testmodel.make_test_model("tiny", tmp_path)
-    eng = native_module.NativeEngine(str(files.text), None, 0, 256, 64, 1, 2)
+    text = tmp_path / "tiny-text.gguf"
+    write_text_model(text, TINY, vocab=vocabulary(extra_special_tokens=(long_token,)))
+    eng = native_module.NativeEngine(str(text), None, 0, 256, 64, 1, 2)
     try:
         (tok,) = eng.tokenize(long_token, False, True)
         assert eng.detokenize([65, tok, 66], True) == b"A" + long_token.encode() + b"B"

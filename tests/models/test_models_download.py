@@ -1,5 +1,4 @@
-"""Downloads against a real HTTP server on 127.0.0.1 that serves files in the Hub's URL layout
-(HEAD/GET /{repo}/resolve/{revision}/{file}, ETag = sha256, X-Repo-Commit, Range -> 206).
+"""Downloads against a real HTTP server on 127.0.0.1 in the Hub's URL layout (tests/fixtures/hub.py);
 huggingface-hub is pointed at it through the endpoint setting; nothing is mocked."""
 
 from __future__ import annotations
@@ -13,11 +12,10 @@ import sys
 import textwrap
 import threading
 import time
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from tests.fixtures.hub import CHUNK, REPO, STALL, entry_for, serve
 
 from stagelens.models.catalog import CatalogEntry, CatalogFile
 from stagelens.models.download import (
@@ -31,188 +29,6 @@ from stagelens.models.download import (
     partial_downloads,
 )
 from stagelens.models.registry import Registry
-
-REPO = "stagelens-test/tiny-vlm-GGUF"
-CHUNK = 16 * 1024  # the client's read size in these tests (see _small_chunks)
-STALL = 6 * CHUNK  # a whole number of chunks, so the client reports every byte before the stall
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
-
-
-# ---------------------------------------------------------------------------------------------
-# The fake Hub
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class HubFile:
-    data: bytes
-    etag: str | None = None  # default: sha256 of data, as the Hub does for LFS files
-    advertised_size: int | None = None
-    chunk: int = 64 * 1024
-    delay: float = 0.0  # seconds between chunks
-    drop_after: int | None = None  # close the connection once the body reaches this offset (once)
-    stall_after: int | None = None  # stop sending at this offset until the server is released
-    token: str | None = None  # gated: needs "Authorization: Bearer <token>"
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    range: str | None
-    status: int
-    sent: int = 0
-
-
-@dataclass
-class HubServer:
-    files: dict[tuple[str, str], HubFile] = field(default_factory=dict)
-    log: list[Request] = field(default_factory=list)
-    release: threading.Event = field(default_factory=threading.Event)
-    url: str = ""
-
-    def add(self, repo: str, name: str, data: bytes, **kw) -> HubFile:
-        f = HubFile(data, **kw)
-        self.files[(repo, name)] = f
-        return f
-
-    def gets(self, name: str) -> list[Request]:
-        return [r for r in self.log if r.method == "GET" and r.path.endswith("/" + name)]
-
-
-def _handler(hub: HubServer):
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:  # keep test output clean
-            pass
-
-        def do_HEAD(self) -> None:
-            self._serve(body=False)
-
-        def do_GET(self) -> None:
-            self._serve(body=True)
-
-        def _serve(self, body: bool) -> None:
-            rng = self.headers.get("Range")
-            req = Request(self.command, self.path, rng, 0)
-            hub.log.append(req)
-            parts = self.path.split("?")[0].strip("/").split("/")
-            if len(parts) < 5 or parts[2] != "resolve":
-                return self._error(req, 404, "RepoNotFound")
-            repo, name = "/".join(parts[:2]), "/".join(parts[4:])
-            f = hub.files.get((repo, name))
-            if f is None:
-                return self._error(req, 404, "EntryNotFound")
-            if f.token and self.headers.get("Authorization") != f"Bearer {f.token}":
-                return self._error(req, 401, "GatedRepo")
-            size = f.advertised_size or len(f.data)
-            start = int(rng.split("=")[1].split("-")[0]) if rng else 0
-            req.status = 206 if rng else 200
-            self.send_response(req.status)
-            self.send_header("Content-Length", str(size - start))
-            self.send_header("ETag", f'"{f.etag or hashlib.sha256(f.data).hexdigest()}"')
-            self.send_header("X-Repo-Commit", COMMIT)
-            self.send_header("Accept-Ranges", "bytes")
-            if rng:
-                self.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
-            self.end_headers()
-            if not body:
-                return
-            pos = start
-            while pos < len(f.data):
-                end = min(pos + f.chunk, len(f.data))
-                if f.drop_after is not None and pos < f.drop_after <= end:
-                    end = f.drop_after
-                if f.stall_after is not None and pos < f.stall_after <= end:
-                    end = f.stall_after
-                try:
-                    self.wfile.write(f.data[pos:end])
-                    self.wfile.flush()
-                except OSError:
-                    return
-                req.sent += end - pos
-                pos = end
-                if f.drop_after is not None and pos == f.drop_after:
-                    f.drop_after = None
-                    self.close_connection = True
-                    return
-                if f.stall_after is not None and pos == f.stall_after:
-                    hub.release.wait(120)
-                    return
-                if f.delay:
-                    time.sleep(f.delay)
-
-        def _error(self, req: Request, status: int, code: str) -> None:
-            req.status = status
-            payload = json.dumps({"error": code}).encode()
-            self.send_response(status)
-            self.send_header("X-Error-Code", code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(payload)
-
-    return Handler
-
-
-@pytest.fixture()
-def hub():
-    state = HubServer()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    state.release.set()
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture(autouse=True)
-def _small_chunks(monkeypatch):
-    # many progress updates from small files; the library's default reads 10 MB per update
-    from huggingface_hub import constants
-
-    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", CHUNK)
-
-
-def entry_for(files, model_id="tiny-vlm", repo=REPO, sha=True, sizes=True) -> CatalogEntry:
-    (text_name, text_data), (proj_name, proj_data) = files
-
-    def spec(name, data):
-        return CatalogFile(name, len(data) if sizes else None, hashlib.sha256(data).hexdigest() if sha else None)
-
-    return CatalogEntry(
-        id=model_id,
-        name="Tiny VLM",
-        family="test",
-        description="generated test model",
-        repo=repo,
-        revision="main",
-        license="none",
-        params="0.2M",
-        default_quant="F32",
-        quants={"F32": spec(text_name, text_data)},
-        mmproj=spec(proj_name, proj_data),
-        arch={"n_layer": 2, "n_kv_head": 2, "head_dim": 16},
-        context=4096,
-        stage_format_trained=False,
-        checked="generated in the test",
-    )
-
-
-@pytest.fixture()
-def model_files(tiny_model):
-    return [
-        ("tiny-text.gguf", Path(tiny_model.text).read_bytes()),
-        ("tiny-mmproj.gguf", Path(tiny_model.mmproj).read_bytes()),
-    ]
-
-
-def serve(hub: HubServer, files, repo=REPO, **kw) -> None:
-    for name, data in files:
-        hub.add(repo, name, data, **kw)
 
 
 class Events:
@@ -372,7 +188,7 @@ def test_download_killed_in_another_process_resumes_from_its_partial_file(hub, t
         from stagelens.models.download import DownloadManager
         DownloadManager(folder={str(folder)!r}, endpoint={hub.url!r}).download(load_catalog({str(catalog)!r})[0])
     """)
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "app"))
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "app"))
     proc = subprocess.Popen([sys.executable, "-c", script], env=env)
     part = folder / "tiny-vlm" / "tiny-text.gguf.part"
     try:

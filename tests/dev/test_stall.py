@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-APP_DIR = Path(__file__).resolve().parents[1] / "app"
+APP_DIR = Path(__file__).resolve().parents[2] / "app"
 
 
 def test_stall_benchmark_runs_under_the_apps_event_loop(tmp_path):
@@ -17,7 +17,7 @@ def test_stall_benchmark_runs_under_the_apps_event_loop(tmp_path):
         [
             sys.executable,
             "-m",
-            "stagelens.ui.stall",
+            "stagelens_dev.benchmarks.stall",
             "--preset",
             "tiny",
             "--beam",

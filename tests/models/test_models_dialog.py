@@ -1,5 +1,5 @@
 """The Models dialog driven by pytest-qt against the real local Hub server of
-test_models_download.py, with screenshots (tests/_screenshots/models_*.png) of each state."""
+tests/fixtures/hub.py, with screenshots (tests/_screenshots/models_*.png) of each state."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ import pytest
 pytest.importorskip("PySide6")
 
 from PySide6.QtCore import Qt  # noqa: E402
+from tests.fixtures.hub import REPO, STALL, entry_for, serve  # noqa: E402
+from tests.fixtures.models import gpu_devices, write_wide_projector  # noqa: E402
 
 from stagelens.models.catalog import load_catalog  # noqa: E402
 from stagelens.models.download import DownloadManager  # noqa: E402
 from stagelens.models.registry import Registry  # noqa: E402
 from stagelens.ui.models_dialog import ModelsDialog  # noqa: E402
-from test_models_download import REPO, STALL, entry_for, hub, model_files, serve  # noqa: E402, F401
 
-SHOTS = Path(__file__).resolve().parent / "_screenshots"
+SHOTS = Path(__file__).resolve().parents[1] / "_screenshots"
 
 
 def shot(widget, name: str) -> Path:
@@ -30,15 +31,8 @@ def shot(widget, name: str) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def _small_chunks(monkeypatch):
-    from huggingface_hub import constants
-
-    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", 16 * 1024)
-
-
 @pytest.fixture()
-def dialog(qtbot, hub, tmp_path, model_files):  # noqa: F811
+def dialog(qtbot, hub, tmp_path, model_files):
     serve(hub, model_files)
     hub.files[(REPO, "tiny-text.gguf")].stall_after = STALL  # mid-file, so progress can be seen
     manager = DownloadManager(folder=tmp_path / "models", endpoint=hub.url, event_interval=0.0)
@@ -54,7 +48,7 @@ def dialog(qtbot, hub, tmp_path, model_files):  # noqa: F811
     manager.shutdown(timeout=10)
 
 
-def test_dialog_catalog_download_pause_resume_installed(qtbot, dialog, hub, tmp_path):  # noqa: F811
+def test_dialog_catalog_download_pause_resume_installed(qtbot, dialog, hub, tmp_path):
     card = dialog.cards["tiny-vlm"]
     assert dialog.tabs.tabText(0) == "Catalog"
     assert not card.progress_box.isVisible()
@@ -97,7 +91,7 @@ def test_dialog_catalog_download_pause_resume_installed(qtbot, dialog, hub, tmp_
     assert not (tmp_path / "models" / "tiny-vlm" / "tiny-text.gguf").exists()
 
 
-def test_dialog_cancel_and_failure_messages(qtbot, dialog, hub, tmp_path):  # noqa: F811
+def test_dialog_cancel_and_failure_messages(qtbot, dialog, hub, tmp_path):
     card = dialog.cards["tiny-vlm"]
     qtbot.mouseClick(card.download, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: card.rows[0].bar.value() > 0, timeout=30000)
@@ -117,10 +111,7 @@ def test_dialog_cancel_and_failure_messages(qtbot, dialog, hub, tmp_path):  # no
 
 
 def test_dialog_import_and_gpu_tab(qtbot, dialog, tiny_model, tmp_path):
-    from stagelens.models import testmodel
-
-    wide = tmp_path / "mmproj-wide.gguf"
-    testmodel._write_mmproj(wide, testmodel._VISION_SPECS["tiny"], 96, "tiny", 0)
+    wide = write_wide_projector(tmp_path / "mmproj-wide.gguf")
     assert dialog.import_files(tiny_model.text, wide) is None
     assert "Not imported" in dialog.message.text() and "belongs to another model" in dialog.message.text()
     assert dialog.tabs.tabText(1) == "Installed (0)"
@@ -145,7 +136,7 @@ def test_dialog_import_and_gpu_tab(qtbot, dialog, tiny_model, tmp_path):
     shot(dialog, "8_gpu")
 
 
-def test_gated_model_points_at_the_token_field_and_the_typed_token_downloads_it(qtbot, dialog, hub, tmp_path):  # noqa: F811
+def test_gated_model_points_at_the_token_field_and_the_typed_token_downloads_it(qtbot, dialog, hub, tmp_path):
     for f in hub.files.values():
         f.token, f.stall_after = "hf_secret_for_test", None
     card = dialog.cards["tiny-vlm"]
@@ -185,14 +176,13 @@ def test_installed_rows_show_parameters_size_and_vision_of_both_files(qtbot, dia
 def test_gpu_tab_opens_on_the_current_setting_and_plans_with_the_users_context(qtbot, dialog, tiny_model):
     from stagelens.models.gguf_info import read_gguf_info
     from stagelens.models.gpu import HEADROOM_BYTES, HEADROOM_FRACTION, backend_info, plan_offload
-    from test_models_local import _gpu
 
     model = dialog.import_files(tiny_model.text, tiny_model.mmproj)
     text, proj = read_gguf_info(model.text), read_gguf_info(model.mmproj)
     # free VRAM that holds the whole model at 64 tokens of context but not at the 8192 default
     small_ctx = 64
     need = HEADROOM_BYTES + proj.file_size + text.file_size + text.kv_bytes_per_token * small_ctx
-    gpu = backend_info(_gpu(int(need / (1 - HEADROOM_FRACTION)) + 16))
+    gpu = backend_info(gpu_devices(int(need / (1 - HEADROOM_FRACTION)) + 16))
     at_small, at_default = (plan_offload(text, proj, n, gpu).n_gpu_layers for n in (small_ctx, 8192))
     assert at_small != at_default
 

@@ -2,7 +2,7 @@
 
 The window runs on the same qasync event loop as the app. A 5 ms precise QTimer and a 5 ms
 asyncio sleep loop tick during the answer; the longest gap between ticks is the worst time
-the window could not react. Run: `python -m stagelens.ui.stall [--preset bench]` (offscreen).
+the window could not react. Run: `python -m stagelens_dev.benchmarks.stall [--preset bench]` (offscreen).
 """
 
 from __future__ import annotations
@@ -99,10 +99,10 @@ def measure_stall(
     import stagelens.ui  # noqa: F401 - applies the PySide reference-count workaround
     from stagelens.history import HistoryStore
     from stagelens.models.default import ModelChoice
-    from stagelens.models.testmodel import make_test_model
     from stagelens.paths import test_models_dir
     from stagelens.settings import AppSettings
     from stagelens.ui.main_window import MainWindow
+    from stagelens_dev.testmodels import make_test_model
 
     app = QApplication.instance() or QApplication([])
     files = make_test_model(preset, test_models_dir())
@@ -120,7 +120,7 @@ def measure_stall(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stagelens.ui.stall", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m stagelens_dev.benchmarks.stall", description=__doc__)
     parser.add_argument("--preset", choices=("tiny", "bench"), default="bench")
     parser.add_argument("--beam", type=int, default=4)
     parser.add_argument("--max-stage-tokens", type=int, default=48)

@@ -3,7 +3,7 @@
 This is the ceiling for batched stage-beam search: no search code can make N candidates
 cheaper than llama.cpp decodes them. Raw llama-cpp-python calls, no sampling, no StageLens code.
 
-    python tools/decode_batching.py [TEXT.gguf] [--threads 2] [--prefix 300] [--steps 40]
+    python -m stagelens_dev.benchmarks.decode_batching [TEXT.gguf] [--threads 2] [--prefix 300] [--steps 40]
 
 Without a model path it uses the `bench` test model (made on demand).
 """
@@ -50,7 +50,11 @@ def tokens_per_s(ctx, n_seq: int, prefix: int, steps: int) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m stagelens_dev.benchmarks.decode_batching",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("model", nargs="?")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--prefix", type=int, default=300)
@@ -59,8 +63,8 @@ def main() -> int:
     args = parser.parse_args()
     path = args.model
     if path is None:
-        from stagelens.models.testmodel import make_test_model
         from stagelens.paths import test_models_dir
+        from stagelens_dev.testmodels import make_test_model
 
         path = str(make_test_model("bench", test_models_dir()).text)
     seqs = [int(s) for s in args.seqs.split(",")]

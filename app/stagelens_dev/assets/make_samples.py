@@ -3,7 +3,7 @@
 Each scene has a known true answer, listed in resources/samples/README.md, which this
 script also writes so the descriptions cannot drift from the drawings.
 
-    python tools/make_samples.py [OUT_DIR]
+    python -m stagelens_dev.assets.make_samples [OUT_DIR]
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "resources" / "samples"
+from stagelens_dev.paths import source_root
+
 # Shapes are drawn at this multiple of the final size, then shrunk: cheap anti-aliasing.
 SUPERSAMPLE = 3
 
@@ -148,13 +149,13 @@ SCENES: list[Scene] = [
 
 
 def readme() -> str:
-    lines = ["# Sample images", "", "Drawn by `tools/make_samples.py`; what each one shows:", ""]
+    lines = ["# Sample images", "", "Drawn by `python -m stagelens_dev.assets.make_samples`; what each one shows:", ""]
     lines += [f"- {name}: {description}" for name, _, _, description in SCENES]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str]) -> int:
-    out = Path(argv[1]) if len(argv) > 1 else DEFAULT_OUT
+    out = Path(argv[1]) if len(argv) > 1 else source_root() / "resources" / "samples"
     out.mkdir(parents=True, exist_ok=True)
     for name, draw, params, _ in SCENES:
         path = out / name

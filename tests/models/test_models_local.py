@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from tests.fixtures.models import GIB, gpu_devices, write_wide_projector
 
 from stagelens.cli import main
 from stagelens.models.catalog import CatalogError, load_catalog
@@ -38,11 +39,7 @@ def folder(tmp_path, tiny_model) -> Path:
 @pytest.fixture(scope="module")
 def wide_mmproj(tmp_path_factory) -> Path:
     """A real projector for a 96-wide text model: it does not fit the 64-wide tiny model."""
-    from stagelens.models import testmodel
-
-    path = tmp_path_factory.mktemp("wide") / "mmproj-wide-f32.gguf"
-    testmodel._write_mmproj(path, testmodel._VISION_SPECS["tiny"], 96, "tiny", 0)
-    return path
+    return write_wide_projector(tmp_path_factory.mktemp("wide") / "mmproj-wide-f32.gguf")
 
 
 @pytest.fixture()
@@ -66,7 +63,7 @@ def test_shipped_catalog_covers_the_families_and_is_well_formed():
 
 
 def test_stated_memory_estimates_match_the_formula():
-    raw = json.loads((Path(__file__).resolve().parents[1] / "models" / "catalog.json").read_text())["models"]
+    raw = json.loads((Path(__file__).resolve().parents[2] / "models" / "catalog.json").read_text())["models"]
     entries = {e.id: e for e in load_catalog()}
     for m in raw:
         est = entries[m["id"]].memory_estimate(n_ctx=m["memory"]["n_ctx"])
@@ -92,7 +89,7 @@ def test_memory_estimate_grows_with_context():
     ],
 )
 def test_catalog_validation_names_the_problem(tmp_path, broken, message):
-    good = json.loads((Path(__file__).resolve().parents[1] / "models" / "catalog.json").read_text())["models"][0]
+    good = json.loads((Path(__file__).resolve().parents[2] / "models" / "catalog.json").read_text())["models"][0]
     path = tmp_path / "catalog.json"
     path.write_text(json.dumps({"models": [{**good, **broken}]}))
     with pytest.raises(CatalogError, match=message):
@@ -234,23 +231,6 @@ def test_registry_survives_a_reload_and_reports_unknown_ids(folder, registry):
 # --- GPU ----------------------------------------------------------------------------------------
 
 
-GIB = 1024**3
-
-
-def _gpu(free: int) -> list[dict]:
-    return [
-        {"name": "CPU", "description": "cpu", "type": "cpu", "backend": "CPU", "free": 64 * GIB, "total": 64 * GIB},
-        {
-            "name": "CUDA0",
-            "description": "NVIDIA test",
-            "type": "gpu",
-            "backend": "CUDA",
-            "free": free,
-            "total": 24 * GIB,
-        },
-    ]
-
-
 def test_this_machine_backend_is_reported():
     info = backend_info()
     assert "CPU" in info.backends and info.devices
@@ -258,14 +238,14 @@ def test_this_machine_backend_is_reported():
 
 
 def test_auto_layers_on_cpu_only_is_zero(tiny_model):
-    cpu_only = backend_info(_gpu(0)[:1])
+    cpu_only = backend_info(gpu_devices(0)[:1])
     assert cpu_only.backends == ("CPU",) and not cpu_only.gpu_offload
     assert resolve_gpu_layers("auto", tiny_model.text, tiny_model.mmproj, 4096, cpu_only) == 0
 
 
 def test_auto_layers_fit_free_vram_with_headroom(tiny_model):
     text = read_gguf_info(tiny_model.text)
-    big = backend_info(_gpu(20 * GIB))
+    big = backend_info(gpu_devices(20 * GIB))
     assert big.backends == ("CUDA", "CPU")
     assert plan_offload(text, tiny_model.mmproj, 4096, big).n_gpu_layers == text.n_layer + 1
     # a GPU with barely more than the headroom holds some layers but not all of them
@@ -274,7 +254,7 @@ def test_auto_layers_fit_free_vram_with_headroom(tiny_model):
     mmproj = read_gguf_info(tiny_model.mmproj).file_size
     per_layer = (text.file_size + text.kv_bytes_per_token * 4096) / (text.n_layer + 1)
     free = int((HEADROOM_BYTES + mmproj + 1.5 * per_layer) / (1 - HEADROOM_FRACTION)) + 1
-    plan = plan_offload(text, tiny_model.mmproj, 4096, backend_info(_gpu(free)))
+    plan = plan_offload(text, tiny_model.mmproj, 4096, backend_info(gpu_devices(free)))
     assert plan.n_gpu_layers == 1 and "1 of 2 layers" in plan.reason
 
 

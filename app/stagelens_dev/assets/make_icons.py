@@ -1,24 +1,25 @@
 """Render resources/icons/stagelens.svg to PNGs (16..512 px) for packaging.
 
-Run: QT_QPA_PLATFORM=offscreen python tools/make_icons.py
+Run: QT_QPA_PLATFORM=offscreen python -m stagelens_dev.assets.make_icons
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QImage, QPainter
 from PySide6.QtSvg import QSvgRenderer
 
-ICONS = Path(__file__).resolve().parents[1] / "resources" / "icons"
+from stagelens_dev.paths import source_root
+
 SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 
 
 def main() -> int:
+    icons = source_root() / "resources" / "icons"
     _app = QGuiApplication(sys.argv[:1])
-    renderer = QSvgRenderer(str(ICONS / "stagelens.svg"))
+    renderer = QSvgRenderer(str(icons / "stagelens.svg"))
     if not renderer.isValid():
         print("make_icons: stagelens.svg could not be read", file=sys.stderr)
         return 1
@@ -29,11 +30,11 @@ def main() -> int:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         renderer.render(painter)
         painter.end()
-        out = ICONS / f"stagelens-{size}.png"
+        out = icons / f"stagelens-{size}.png"
         if not image.save(str(out)):
             print(f"make_icons: could not write {out}", file=sys.stderr)
             return 1
-    print(f"wrote {len(SIZES)} PNGs to {ICONS}")
+    print(f"wrote {len(SIZES)} PNGs to {icons}")
     return 0
 
 

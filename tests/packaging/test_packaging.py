@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "packaging"))
 import build as packaging_build  # noqa: E402
 import common as packaging_common  # noqa: E402
@@ -250,3 +250,30 @@ def test_frozen_app_without_display_says_so(frozen_app, tmp_path):
     env["DISPLAY"] = ":987"  # set, but no server answers: Qt would abort
     out = subprocess.run([str(frozen_app / "stagelens")], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 2 and "no display" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.slow
+def test_frozen_app_ships_no_tooling_and_says_what_presets_need(frozen_app, tmp_path):
+    from PyInstaller.archive.readers import pkg_archive_contents
+
+    modules = pkg_archive_contents(str(frozen_app / "stagelens"))
+    assert "stagelens.bench.command" in modules and "stagelens.models.gguf_file" in modules, modules[:20]
+    assert not [m for m in modules if m.split(".")[0] in ("stagelens_dev", "torch")]
+    assert not list(frozen_app.rglob("stagelens_dev*")) and not list(frozen_app.rglob("torch"))
+    bench = subprocess.run(
+        [str(frozen_app / "stagelens"), "bench", "--beams", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(tmp_path),
+    )
+    assert bench.returncode == 2 and "Traceback" not in bench.stderr
+    assert len(bench.stderr.strip().splitlines()) == 1 and "development install" in bench.stderr
+    make = subprocess.run(
+        [str(frozen_app / "stagelens"), "make-test-model", "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(tmp_path),
+    )
+    assert make.returncode == 2 and "make-test-model" in make.stderr and not (tmp_path / "out").exists()

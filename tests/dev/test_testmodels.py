@@ -12,21 +12,16 @@ import numpy as np
 import pytest
 
 try:
-    import stagelens  # noqa: F401
+    import stagelens_dev  # noqa: F401
 except ImportError:  # running from a source checkout without an install
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "app"))
 
 import llama_cpp  # noqa: E402  (before anything else that loads libllama)
 import llama_cpp.llama_cpp as L  # noqa: E402
 import llama_cpp.mtmd_cpp as M  # noqa: E402
 
-from stagelens.models import testmodel  # noqa: E402
-from stagelens.models.testmodel import (  # noqa: E402
-    PRESETS,
-    STAGE_TAGS,
-    TestModelFiles,
-    make_test_model,
-)
+from stagelens_dev import gguf_write  # noqa: E402
+from stagelens_dev.testmodels import PRESETS, STAGE_TAGS, TestModelFiles, make_test_model  # noqa: E402
 
 TINY_IMAGE_TOKENS = 16
 
@@ -114,13 +109,13 @@ def test_files_from_another_seed_or_damaged_are_regenerated(tmp_path: Path) -> N
 
 
 def test_failed_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def write_half_then_fail(writer: testmodel.gguf.GGUFWriter) -> None:
+    def write_half_then_fail(writer: gguf_write.gguf.GGUFWriter) -> None:
         writer.write_header_to_file()
         writer.write_kv_data_to_file()
         writer.close()
         raise KeyboardInterrupt  # as if the run were killed mid-write
 
-    monkeypatch.setattr(testmodel, "_write_gguf", write_half_then_fail)
+    monkeypatch.setattr(gguf_write, "finish", write_half_then_fail)
     with pytest.raises(KeyboardInterrupt):
         make_test_model("tiny", tmp_path)
     assert list(tmp_path.iterdir()) == []

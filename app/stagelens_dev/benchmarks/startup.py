@@ -1,6 +1,6 @@
 """Benchmark: seconds from launching the packaged app to its window being on screen.
 
-    python3 packaging/measure_startup.py build/pyinstaller/dist/stagelens/stagelens [--runs 5]
+    python -m stagelens_dev.benchmarks.startup build/pyinstaller/dist/stagelens/stagelens [--runs 5]
 
 Runs the app on a private Xvfb display, polls with xdotool until a visible window named
 StageLens exists, then closes it. Prints the first (cold) run and the median of the rest.
@@ -43,7 +43,11 @@ def time_to_window(exe: Path, display: str, home: Path, timeout: float = 60.0) -
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m stagelens_dev.benchmarks.startup",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("exe", type=Path)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
