@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from stagelens.engine import Engine, LoadSettings, SearchSettings  # noqa: E402
+from stagelens.engine import Engine, LoadSettings, SearchSettings, UserTurn  # noqa: E402
 from stagelens.evaluation.evaluate import follows_format, load_dataset  # noqa: E402
 from stagelens.evaluation.export import MMPROJ_FILE, TEXT_FILE, export_model, load_gguf  # noqa: E402
 from stagelens.evaluation.matching import is_correct  # noqa: E402
@@ -160,7 +160,8 @@ def test_shipped_model_answers_held_out_items_in_its_own_format(demo_engine) -> 
     settings = SearchSettings(beam=1, temperature=0.0, force_stages=False, seed=0)
     correct = formatted = 0
     for item in items:
-        trace = demo_engine.answer([item.image], item.question, settings=settings)
+        turn = UserTurn(item.question, tuple(demo_engine.prepare_images([item.image])))
+        trace = demo_engine.answer(turn, settings=settings)
         correct += is_correct(trace.conclusion, item.answer, list(item.choices) or None)
         formatted += follows_format(trace)
     assert formatted / len(items) >= 0.95

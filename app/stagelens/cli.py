@@ -61,10 +61,6 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--verbose", "-v", action="store_true", help="also print SUMMARY, CAPTION and REASONING")
     out.add_argument("--json", action="store_true", help="print the whole trace as JSON")
 
-    make = sub.add_parser("make-test-model", help="write a random-weight test model (text GGUF + mmproj)")
-    add_arguments(make, "test-model")
-    make.add_argument("--out", type=Path, required=True, help="output directory")
-
     info = sub.add_parser("info", help="show version, compute devices, loaded libraries and data folders")
     info.add_argument("--json", action="store_true")
 
@@ -80,8 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Subcommands added by other parts of the app: each module has
-# register(subparsers) and run(args) -> int.
-EXTRA_COMMANDS = ("stagelens.models.cli", "stagelens.evaluation.cli")
+# register(subparsers) and run(args) -> int. stagelens_dev (make-test-model) is absent from the packaged app.
+EXTRA_COMMANDS = ("stagelens.models.cli", "stagelens.evaluation.cli", "stagelens_dev.cli")
 
 
 def _extra_commands() -> dict:
@@ -116,8 +112,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _open_window(args)
         if args.command == "ask":
             return _cmd_ask(args)
-        if args.command == "make-test-model":
-            return _cmd_make_test_model(args)
         if args.command == "info":
             return _cmd_info(args)
         if args.command == "bench":
@@ -153,15 +147,6 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
     info = collect()
     print(json.dumps(info, indent=2) if args.json else format_info(info))
-    return EXIT_OK
-
-
-def _cmd_make_test_model(args: argparse.Namespace) -> int:
-    from stagelens.models.testmodel import make_test_model
-
-    files = make_test_model(args.test_model_preset, args.out, seed=args.seed)
-    print(f"text model: {files.text}")
-    print(f"mmproj:     {files.mmproj}")
     return EXIT_OK
 
 

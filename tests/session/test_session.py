@@ -86,6 +86,10 @@ def test_follow_up_reads_only_its_own_turn(make_session, loader, scene_png):
         ("What is this?", first.answer.trace.assistant_text)
     ]
     assert history[0].user.images[0].digest == first.images[0].digest
+    trace = first.answer.trace
+    assert history[0].assistant_tokens == tuple(trace.assistant_tokens) and trace.assistant_tokens
+    assert history[0].model_key == trace.model.key is not None, "the ids go back with the model they belong to"
+    assert second.answer.trace.stats.prompt_tokens < trace.stats.prompt_tokens, "only the new turn is read"
 
 
 def test_regenerate_keeps_both_versions_and_selection_is_saved(make_session, store):

@@ -115,7 +115,7 @@ def test_the_engine_and_the_window_use_the_same_stage_names_and_settings() -> No
 
 
 def test_test_model_presets_are_what_the_writer_can_write() -> None:
-    from stagelens.models.testmodel import PRESETS
+    from stagelens_dev.testmodels import PRESETS
 
     assert setting("test_model_preset").choices == tuple(PRESETS)
 

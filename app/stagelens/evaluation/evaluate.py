@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from stagelens.engine import Engine, SearchSettings, Trace
+from stagelens.engine import Engine, SearchSettings, Trace, UserTurn
 from stagelens.evaluation.matching import is_correct
 from stagelens.settings import setting, str_default
 
@@ -185,20 +185,17 @@ def answer_logprob(trace: Trace) -> float:
 
 def run_item(engine: Engine, method: Method, item: EvalItem, base: SearchSettings, index: int) -> ItemResult:
     started = time.perf_counter()
-    image = engine.prepare_images([item.image])
+    turn = UserTurn(item.question, tuple(engine.prepare_images([item.image])))
     if method.kind == "greedy":
-        traces = [engine.answer(image, item.question, settings=replace(base, beam=1, temperature=0.0))]
+        traces = [engine.answer(turn, settings=replace(base, beam=1, temperature=0.0))]
         chosen = 0
     elif method.kind == "bestofn":
         seed = base.seed or 0
-        traces = [
-            engine.answer(image, item.question, settings=replace(base, beam=1, seed=(seed + k) % 2**32))
-            for k in range(method.n)
-        ]
+        traces = [engine.answer(turn, settings=replace(base, beam=1, seed=(seed + k) % 2**32)) for k in range(method.n)]
         scores = [answer_logprob(t) for t in traces]
         chosen = max(range(len(traces)), key=lambda k: scores[k])
     else:
-        traces = [engine.answer(image, item.question, settings=replace(base, beam=method.n, scorer=method.scorer))]
+        traces = [engine.answer(turn, settings=replace(base, beam=method.n, scorer=method.scorer))]
         chosen = 0
     trace = traces[chosen]
     return ItemResult(

@@ -2,8 +2,9 @@
 views show and the history stores), the `Session` controller that changes them, and the runner
 interface through which answers are produced (synchronously here, on a thread in the window)."""
 
+from stagelens.engine import PastTurn, UserTurn
 from stagelens.session.conversation import Answer, Conversation, ConversationSummary, Turn, title_for
-from stagelens.session.engine_input import EngineRequest, PastTurn, UserTurn, request_for
+from stagelens.session.engine_input import EngineRequest, request_for
 from stagelens.session.events import Event
 from stagelens.session.runner import AnswerJob, EngineRunner, LoadedModel, Runner, RunnerSink, failure_message
 from stagelens.session.session import RunningAnswer, Session

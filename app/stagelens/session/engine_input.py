@@ -4,11 +4,10 @@
 question with its images, and every earlier turn that was answered in full. A failed or stopped
 turn is left out, but its images stay with the chat: they go with the next turn that is given.
 `EngineRequest.resolve` (on the engine's thread) waits for those images to be decoded and makes
-the engine's `UserTurn` and `PastTurn`s from the pixels decoded once, in the background.
-
-Until the engine with `answer(turn, history)` lands (branch `engine`), `UserTurn`/`PastTurn` are
-declared here with the contract's fields and `run_answer` maps them onto today's
-`Engine.answer(images, question, history=[Turn])`: that mapping is the only code that knows.
+the engine's `UserTurn` and `PastTurn`s (stagelens.engine.turns) from the pixels decoded once, in
+the background; each past turn carries the token ids its answer was made of and the model they
+belong to (Trace.assistant_tokens, Trace.model.key), so the engine gives the model back exactly
+what it produced.
 """
 
 from __future__ import annotations
@@ -16,27 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from stagelens.engine import CancelFlag, Engine, StageEvent, Trace
-from stagelens.engine import Turn as EngineTurn
+from stagelens.engine import CancelFlag, Engine, PastTurn, StageEvent, Trace, UserTurn
 from stagelens.images import ChatImage, PreparedImage
 from stagelens.session.conversation import Turn
 from stagelens.settings import SearchSettings
 
 WAIT_SLICE_S = 0.05  # how often a wait for images looks at the cancel flag
-
-
-@dataclass(frozen=True)
-class UserTurn:
-    question: str
-    images: tuple[PreparedImage, ...] = ()
-
-
-@dataclass(frozen=True)
-class PastTurn:
-    user: UserTurn
-    assistant_text: str  # the model's whole turn as text
-    assistant_tokens: tuple[int, ...] | None = None  # the ids it produced
-    model_key: str | None = None  # the model that produced them
 
 
 @dataclass(frozen=True)
@@ -62,7 +46,7 @@ class EngineRequest:
                 UserTurn(turn.question, _pixels(turn.images, cancel)),
                 turn.trace.assistant_text,
                 _tokens(turn.trace),
-                _model_key(turn.trace),
+                turn.trace.model.key,
             )
             for turn in self.history
         )
@@ -94,10 +78,7 @@ def run_answer(
 ) -> Trace:
     """Answer a request on `engine` (on the engine's thread)."""
     user, history = request.resolve(cancel)
-    past = [EngineTurn(p.user.question, p.user.images, p.assistant_text) for p in history]
-    return engine.answer(
-        list(user.images), user.question, history=past, settings=settings, on_event=on_event, cancel=cancel
-    )
+    return engine.answer(user, history, settings=settings, on_event=on_event, cancel=cancel)
 
 
 def _pixels(images: Sequence[ChatImage], cancel: CancelFlag | None) -> tuple[PreparedImage, ...]:
@@ -111,10 +92,5 @@ def _pixels(images: Sequence[ChatImage], cancel: CancelFlag | None) -> tuple[Pre
 
 
 def _tokens(trace: Trace) -> tuple[int, ...] | None:
-    tokens = getattr(trace, "assistant_tokens", None)  # traces gain the ids with the new engine
-    return tuple(tokens) if tokens else None
-
-
-def _model_key(trace: Trace) -> str | None:
-    key = getattr(trace.model, "key", None)
-    return str(key) if key else None
+    """The ids of the model's turn; None for traces saved before they were kept (schema 1)."""
+    return tuple(trace.assistant_tokens) if trace.assistant_tokens else None

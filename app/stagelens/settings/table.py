@@ -217,7 +217,7 @@ TABLE: tuple[Setting, ...] = (
         "use a generated test model (default: bench, unless --model is given)",
         _groups("bench", "test-model"),
         flag="--preset",
-        choices=("tiny", "bench"),  # what stagelens.models.testmodel can write (its PRESETS)
+        choices=("tiny", "bench"),  # what stagelens_dev.testmodels can write (its PRESETS)
         optional=True,
         group_defaults={"test-model": "tiny"},
         group_help={"test-model": "which test model to write"},
