@@ -56,7 +56,19 @@ QT_EXCLUDES = [
         "QtWebSockets",
     )
 ]
-PY_EXCLUDES = ["tkinter", "torch", "IPython", "matplotlib", "pytest", "hypothesis", "_pytest", "pyinstaller"]
+# Never shipped: development tooling (test-model writers, benchmarks; the product imports it only lazily and
+# says what is missing without it), training, and the test tools.
+PY_EXCLUDES = [
+    "stagelens_dev",
+    "tkinter",
+    "torch",
+    "IPython",
+    "matplotlib",
+    "pytest",
+    "hypothesis",
+    "_pytest",
+    "pyinstaller",
+]
 
 HIDDEN_IMPORTS = [
     "stagelens.engine._native",

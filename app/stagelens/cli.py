@@ -10,9 +10,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-EXIT_BAD_INPUT = 2
-EXIT_ENGINE = 1
-EXIT_INTERRUPTED = 130
+from stagelens.settings import (
+    EXIT_BAD_INPUT,
+    EXIT_ENGINE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    LoadSettings,
+    SearchSettings,
+    add_arguments,
+    from_args,
+    max_beam_for,
+)
 
 
 class CliError(Exception):
@@ -27,35 +35,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"stagelens: error: {message}\n")
 
 
-def _add_model_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("model")
-    g.add_argument("--model", "-m", help="text model GGUF (default: the shipped demo model)")
-    g.add_argument("--mmproj", help="vision projector GGUF (mmproj)")
-    g.add_argument(
-        "--n-gpu-layers",
-        default="0",
-        help="layers to offload to the GPU: a number, -1 for all, or auto (fit in free VRAM)",
-    )
-    g.add_argument("--n-ctx", type=int, default=8192, help="context size in tokens")
-    g.add_argument(
-        "--threads", type=int, default=0, help="CPU threads (0: one per core up to 4 cores, else half the cores)"
-    )
-    g.add_argument("--image-max-side", type=int, default=768, help="downscale images to this longest side")
-
-
-def _add_search_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("search")
-    g.add_argument("--beam", type=int, default=2, help="candidates per stage (1: plain generation)")
-    g.add_argument("--scorer", choices=("logprob", "judge"), default="logprob")
-    g.add_argument("--temperature", type=float, default=0.6)
-    g.add_argument("--top-p", type=float, default=0.9)
-    g.add_argument("--top-k", type=int, default=40)
-    g.add_argument("--seed", type=int, default=None, help="random seed (default: a new one, in the trace)")
-    g.add_argument("--max-stage-tokens", type=int, default=160, help="token budget of each stage")
-    g.add_argument("--no-force-stages", action="store_true", help="let the model write the stage tags itself")
-    g.add_argument("--mode", choices=("batched", "reference"), default="batched", help=argparse.SUPPRESS)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="stagelens",
@@ -68,41 +47,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     ask = sub.add_parser("ask", help="answer a question about one or more images")
-    ask.add_argument("images", nargs="+", metavar="IMAGE")
+    ask.add_argument("images", nargs="*", metavar="IMAGE", help="images (a follow-up with --chat ID may have none)")
     ask.add_argument("--question", "-q", required=True)
-    _add_model_args(ask)
-    _add_search_args(ask)
+    ask.add_argument(
+        "--chat",
+        metavar="ID|new",
+        help="save this question in the history: in a new conversation, or after the saved conversation ID "
+        "(the model is given its earlier turns)",
+    )
+    add_arguments(ask.add_argument_group("model"), "load")
+    add_arguments(ask.add_argument_group("search"), "search")
     out = ask.add_mutually_exclusive_group()
     out.add_argument("--verbose", "-v", action="store_true", help="also print SUMMARY, CAPTION and REASONING")
     out.add_argument("--json", action="store_true", help="print the whole trace as JSON")
-
-    make = sub.add_parser("make-test-model", help="write a random-weight test model (text GGUF + mmproj)")
-    make.add_argument("--preset", choices=("tiny", "bench"), default="tiny")
-    make.add_argument("--out", type=Path, required=True, help="output directory")
-    make.add_argument("--seed", type=int, default=0)
 
     info = sub.add_parser("info", help="show version, compute devices, loaded libraries and data folders")
     info.add_argument("--json", action="store_true")
 
     bench = sub.add_parser("bench", help="compare greedy, batched stage-beam and the reference cost model")
-    bench.add_argument(
-        "--preset",
-        choices=("tiny", "bench"),
-        default=None,
-        help="use a generated test model (default: bench, unless --model is given)",
-    )
-    bench.add_argument("--model", "-m")
-    bench.add_argument("--mmproj")
+    add_arguments(bench, "bench")
     bench.add_argument("--image", help="image to ask about (default: a sample image)")
-    bench.add_argument("--beams", default="1,2,4,8", help="comma-separated beam widths")
-    bench.add_argument("--scorer", choices=("logprob", "judge"), default="logprob")
-    bench.add_argument("--max-stage-tokens", type=int, default=48)
-    bench.add_argument(
-        "--threads", type=int, default=0, help="CPU threads (0: one per core up to 4 cores, else half the cores)"
-    )
-    bench.add_argument("--n-gpu-layers", type=int, default=0)
-    bench.add_argument("--no-reference", action="store_true", help="skip the reference rows")
-    bench.add_argument("--repeat", type=int, default=1, help="run each row N times and keep the median wall time")
     bench_out = bench.add_mutually_exclusive_group()
     bench_out.add_argument("--json", action="store_true")
     bench_out.add_argument("--markdown", action="store_true", help="print the table as Markdown")
@@ -112,8 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Subcommands added by other parts of the app: each module has
-# register(subparsers) and run(args) -> int.
-EXTRA_COMMANDS = ("stagelens.models.cli", "stagelens.evaluation.cli")
+# register(subparsers) and run(args) -> int. stagelens_dev (make-test-model) is absent from the packaged app.
+EXTRA_COMMANDS = ("stagelens.models.cli", "stagelens.evaluation.cli", "stagelens_dev.cli")
 
 
 def _extra_commands() -> dict:
@@ -148,8 +112,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _open_window(args)
         if args.command == "ask":
             return _cmd_ask(args)
-        if args.command == "make-test-model":
-            return _cmd_make_test_model(args)
         if args.command == "info":
             return _cmd_info(args)
         if args.command == "bench":
@@ -176,7 +138,7 @@ def _open_window(args: argparse.Namespace) -> int:
         if not _is_this_or_parent(exc.name, "stagelens.ui.app"):
             raise
         build_parser().print_help()
-        return 0
+        return EXIT_OK
     return run_app(args)
 
 
@@ -185,20 +147,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
     info = collect()
     print(json.dumps(info, indent=2) if args.json else format_info(info))
-    return 0
-
-
-def _cmd_make_test_model(args: argparse.Namespace) -> int:
-    from stagelens.models.testmodel import make_test_model
-
-    files = make_test_model(args.preset, args.out, seed=args.seed)
-    print(f"text model: {files.text}")
-    print(f"mmproj:     {files.mmproj}")
-    return 0
+    return EXIT_OK
 
 
 def _load_engine(args: argparse.Namespace, max_beam: int):
-    from stagelens.engine import EngineError, LoadSettings, ModelLoadError, NoVisionError, TemplateError
+    from stagelens.engine import EngineError, ModelLoadError, NoVisionError, TemplateError
     from stagelens.engine.engine import Engine
 
     if not args.model:
@@ -224,8 +177,8 @@ def _load_engine(args: argparse.Namespace, max_beam: int):
         mmproj=args.mmproj,
         n_gpu_layers=n_gpu_layers,
         n_ctx=args.n_ctx,
-        n_threads=args.threads,
-        max_beam=max(8, max_beam),
+        n_threads=args.n_threads,
+        max_beam=max_beam_for(max_beam),
         image_max_side=args.image_max_side,
     )
     try:
@@ -237,40 +190,41 @@ def _load_engine(args: argparse.Namespace, max_beam: int):
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from stagelens.engine import CancelFlag, ContextOverflowError, EngineError, ImageRejectedError, SearchSettings
-    from stagelens.images import ImageError, load_images
+    from stagelens.engine import ContextOverflowError, ImageRejectedError
+    from stagelens.images import ImageLoader
 
     try:
-        settings = SearchSettings(
-            beam=args.beam,
-            scorer=args.scorer,
-            temperature=args.temperature,
-            top_p=args.top_p,
-            top_k=args.top_k,
-            seed=args.seed,
-            max_stage_tokens=args.max_stage_tokens,
-            force_stages=not args.no_force_stages,
-            mode=args.mode,
-        )
-        images = load_images(args.images, max_side=args.image_max_side)
-    except (ValueError, ImageError) as exc:
+        settings = from_args(SearchSettings, args)
+    except ValueError as exc:
         raise CliError(str(exc)) from exc
+    chat = _chat_choice(args.chat)
+    if not args.images and not isinstance(chat, int):
+        raise CliError("give at least one image (a follow-up in a saved conversation, --chat ID, may have none)")
+    loader = ImageLoader(inline=True)
+    images = [loader.from_file(path, args.image_max_side) for path in args.images]
+    bad = next((image for image in images if image.error), None)
+    if bad is not None:
+        raise CliError(str(bad.error))
     if not args.question.strip():
         raise CliError("the question is empty")
 
-    engine = _load_engine(args, settings.beam)
-    cancel = CancelFlag()
-    previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
+    session = _ask_session(args, chat, loader, settings.beam)
+    saved: list[str | None] = []
+    session.answer_finished.connect(lambda _turn, _answer, save_error: saved.append(save_error))
+    previous = signal.signal(signal.SIGINT, lambda *_: session.stop())
     try:
-        trace = engine.answer(images, args.question, settings=settings, cancel=cancel)
-    except (ContextOverflowError, ImageRejectedError, ValueError) as exc:
-        raise CliError(str(exc)) from exc
-    except EngineError as exc:
-        print(f"stagelens: engine error: {exc}", file=sys.stderr)
-        return EXIT_ENGINE
+        turn = session.ask(args.question, images, search=settings)
     finally:
         signal.signal(signal.SIGINT, previous)
-        engine.close()
+        session.close()
+    answer = turn.answer if turn is not None else None
+    trace = answer.trace if answer is not None else None
+    if trace is None:
+        cause = answer.cause if answer is not None else None
+        if isinstance(cause, ContextOverflowError | ImageRejectedError | ValueError):
+            raise CliError(str(cause)) from cause
+        print(f"stagelens: engine error: {cause if cause is not None else 'no answer'}", file=sys.stderr)
+        return EXIT_ENGINE
 
     if args.json:
         print(trace.dumps())
@@ -281,10 +235,47 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         print(f"({trace.stats.wall_s:.2f} s, beam {used['beam']}, {used['scorer']}, seed {used['seed']})")
     else:
         print(trace.conclusion)
+    if chat is not None:
+        if saved and saved[0]:
+            print(f"stagelens: error: {saved[0]}", file=sys.stderr)
+            return EXIT_ENGINE
+        print(
+            f"stagelens: saved in conversation {session.conversation.id} (--chat {session.conversation.id})",
+            file=sys.stderr,
+        )
     if trace.cancelled:
         print("stagelens: stopped; the answer above is partial", file=sys.stderr)
         return EXIT_INTERRUPTED
-    return 0
+    return EXIT_OK
+
+
+def _chat_choice(value: str | None) -> int | str | None:
+    """--chat: None (nothing saved), "new", or the id of a saved conversation."""
+    if value is None:
+        return None
+    if value.strip().lower() == "new":
+        return "new"
+    if not value.strip().isdigit():
+        raise CliError(f"--chat takes a conversation id (a number) or new, not {value!r}")
+    return int(value)
+
+
+def _ask_session(args: argparse.Namespace, chat: int | str | None, loader, max_beam: int):
+    """The session `ask` runs through: the engine loaded here, the history when --chat is given."""
+    from stagelens.session import EngineRunner, Session
+    from stagelens.settings import AppSettings
+
+    store = None
+    if chat is not None:
+        from stagelens.history import HistoryStore
+
+        store = HistoryStore()
+    engine = _load_engine(args, max_beam)
+    session = Session(EngineRunner(engine), store, loader, AppSettings(), image_max_side=args.image_max_side)
+    if isinstance(chat, int) and not session.open(chat):
+        session.close()
+        raise CliError(f"there is no saved conversation {chat} (--chat new starts one)")
+    return session
 
 
 if __name__ == "__main__":

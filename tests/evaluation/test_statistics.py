@@ -22,15 +22,18 @@ def test_a_constant_has_a_zero_width_interval() -> None:
 def test_bootstrap_interval_of_a_proportion_matches_the_normal_approximation() -> None:
     # 200 right of 400: mean 0.5, standard error sqrt(0.25 / 400) = 0.025, 95 %: +/- 1.96 * 0.025 = 0.049
     values = [True] * 200 + [False] * 200
-    interval = bootstrap_interval(values, resamples=20_000, seed=1)
+    interval = bootstrap_interval(values, resamples=20_000, bootstrap_seed=1)
     assert interval.estimate == 0.5
     assert interval.low == pytest.approx(0.451, abs=0.006) and interval.high == pytest.approx(0.549, abs=0.006)
 
 
 def test_bootstrap_is_deterministic_for_a_seed_and_wider_at_a_higher_level() -> None:
     values = [1, 0, 0, 1, 1, 1, 0, 1, 1, 0] * 5
-    assert bootstrap_interval(values, seed=3) == bootstrap_interval(values, seed=3)
-    narrow, wide = bootstrap_interval(values, level=0.5, seed=3), bootstrap_interval(values, level=0.99, seed=3)
+    assert bootstrap_interval(values, bootstrap_seed=3) == bootstrap_interval(values, bootstrap_seed=3)
+    narrow, wide = (
+        bootstrap_interval(values, level=0.5, bootstrap_seed=3),
+        bootstrap_interval(values, level=0.99, bootstrap_seed=3),
+    )
     assert wide.low < narrow.low < narrow.estimate < narrow.high < wide.high
     with pytest.raises(ValueError, match="no values"):
         bootstrap_interval([])
@@ -65,11 +68,11 @@ def test_a_consistent_gain_excludes_zero_and_pairing_matters() -> None:
     # the method fixes 30 of 300 items and breaks none: every resample has a positive difference
     baseline = [i % 2 == 0 for i in range(300)]
     method = [b or i % 10 == 1 for i, b in enumerate(baseline)]
-    paired = paired_comparison(method, baseline, seed=5)
+    paired = paired_comparison(method, baseline, bootstrap_seed=5)
     assert paired.difference.estimate == pytest.approx(0.1)
     assert paired.difference.excludes_zero() and paired.difference.low > 0.06
     assert paired.mcnemar_p < 1e-8
     # unpaired, the two accuracies' intervals overlap: only the paired view shows the gain
-    assert bootstrap_interval(method, seed=5).low < bootstrap_interval(baseline, seed=5).high
+    assert bootstrap_interval(method, bootstrap_seed=5).low < bootstrap_interval(baseline, bootstrap_seed=5).high
     with pytest.raises(ValueError, match="same items"):
         paired_comparison([True], [True, False])

@@ -5,7 +5,8 @@ extension so there is one libllama in the process.
 """
 
 from stagelens.engine.compat import ModelMismatchError, check_projector_fits
-from stagelens.engine.engine import Engine, StageEvent, Turn
+from stagelens.engine.engine import Engine
+from stagelens.engine.events import StageEvent
 from stagelens.engine.native import (
     CancelFlag,
     ContextOverflowError,
@@ -19,6 +20,7 @@ from stagelens.engine.native import (
 from stagelens.engine.prompt import STAGE_NAMES, TemplateError
 from stagelens.engine.settings import LoadSettings, SearchSettings
 from stagelens.engine.trace import Candidate, ModelInfo, Stage, Stats, Trace
+from stagelens.engine.turns import PastTurn, UserTurn
 
 __all__ = [
     "STAGE_NAMES",
@@ -35,12 +37,13 @@ __all__ = [
     "ModelLoadError",
     "ModelMismatchError",
     "NoVisionError",
+    "PastTurn",
     "SearchSettings",
     "Stage",
     "StageEvent",
     "Stats",
     "TemplateError",
     "Trace",
-    "Turn",
+    "UserTurn",
     "check_projector_fits",
 ]

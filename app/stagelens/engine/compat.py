@@ -5,67 +5,49 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import gguf
-
 from stagelens.engine.native import ModelLoadError, NoVisionError
-
-GGUF_MAGIC = b"GGUF"
+from stagelens.models.gguf_file import (
+    GGUFHeader,
+    ModelFileError,
+    NotGGUFError,
+    UnreadableFileError,
+    read_gguf_header,
+)
+from stagelens.models.gguf_info import embedding_size, projector_output_size
 
 
 class ModelMismatchError(ModelLoadError):
     """The projector does not fit the text model."""
 
 
-def _reader(path: str | Path, role: str) -> gguf.GGUFReader:
+def read_header(path: str | Path, role: str) -> GGUFHeader:
+    """The header of a model file, or a ModelLoadError that names the file's role."""
     p = Path(path)
     try:
-        with p.open("rb") as fh:
-            magic = fh.read(4)
-    except OSError as exc:
-        raise ModelLoadError(f"cannot read the {role} {p}: {exc.strerror}") from exc
-    if magic != GGUF_MAGIC:
-        raise ModelLoadError(f"the {role} {p.name} is not a GGUF file")
-    try:
-        return gguf.GGUFReader(p)
-    except Exception as exc:  # the reader raises ValueError, struct errors, IndexError...
-        raise ModelLoadError(f"the {role} {p.name} is truncated or corrupt ({exc})") from exc
-
-
-def _value(reader: gguf.GGUFReader, key: str):
-    field = reader.get_field(key)
-    return None if field is None else field.contents()
-
-
-def embedding_size(reader: gguf.GGUFReader) -> int | None:
-    arch = _value(reader, "general.architecture")
-    return _value(reader, f"{arch}.embedding_length") if arch else None
-
-
-def projector_output_size(reader: gguf.GGUFReader) -> int | None:
-    """The width of the embeddings the projector feeds the text model."""
-    value = _value(reader, "clip.vision.projection_dim")
-    if value:
-        return int(value)
-    shapes = {t.name: [int(d) for d in t.shape] for t in reader.tensors}
-    for name in ("mm.2.weight", "mm.model.fc.weight", "mm.input_projection.weight", "mm.fc.weight"):
-        if name in shapes:
-            # GGUF lists dimensions fastest-first: [in, out] for a linear weight
-            return shapes[name][-1] if name != "mm.input_projection.weight" else shapes[name][0]
-    return None
+        return read_gguf_header(p)
+    except UnreadableFileError as exc:
+        raise ModelLoadError(f"cannot read the {role}: {exc}") from exc
+    except NotGGUFError as exc:
+        raise ModelLoadError(f"the {role} {p.name} is not a GGUF file") from exc
+    except ModelFileError as exc:  # truncated, corrupt, unsupported: the message starts with the file name
+        raise ModelLoadError(f"the {role} {exc}") from exc
 
 
 def check_projector_fits(model: str | Path, mmproj: str | Path) -> None:
-    text = _reader(model, "text model")
-    proj = _reader(mmproj, "vision projector")
-    if _value(text, "general.architecture") == "clip":
-        raise ModelLoadError(f"{Path(model).name} is a vision projector, not a text model (swap the two files?)")
-    if _value(proj, "general.architecture") != "clip":
-        raise NoVisionError(f"{Path(mmproj).name} is not a vision projector (mmproj) file")
-    if _value(proj, "clip.has_vision_encoder") is False:
-        raise NoVisionError(f"{Path(mmproj).name} has no vision encoder (audio-only projector?)")
+    check_headers_fit(read_header(model, "text model"), read_header(mmproj, "vision projector"))
+
+
+def check_headers_fit(text: GGUFHeader, proj: GGUFHeader) -> None:
+    """Refuse a text model that is a projector, a projector that is not one, and a pair of different widths."""
+    if text.architecture == "clip":
+        raise ModelLoadError(f"{text.path.name} is a vision projector, not a text model (swap the two files?)")
+    if proj.architecture != "clip":
+        raise NoVisionError(f"{proj.path.name} is not a vision projector (mmproj) file")
+    if proj.get("clip.has_vision_encoder") is False:
+        raise NoVisionError(f"{proj.path.name} has no vision encoder (audio-only projector?)")
     n_embd, n_proj = embedding_size(text), projector_output_size(proj)
     if n_embd and n_proj and n_embd != n_proj:
         raise ModelMismatchError(
-            f"{Path(mmproj).name} projects to {n_proj}-wide embeddings but {Path(model).name} "
+            f"{proj.path.name} projects to {n_proj}-wide embeddings but {text.path.name} "
             f"expects {n_embd}: this projector belongs to another model"
         )

@@ -14,6 +14,7 @@ from stagelens.engine import _native  # noqa: E402
 NativeEngine = _native.Engine
 ImageChunk = _native.ImageChunk
 CancelFlag = _native.CancelFlag
+SearchParams = _native.SearchParams
 
 EngineError = _native.EngineError
 ModelLoadError = _native.ModelLoadError
@@ -26,6 +27,9 @@ DecodeError = _native.DecodeError
 EVENT_STAGE_BEGIN = _native.EVENT_STAGE_BEGIN
 EVENT_TEXT = _native.EVENT_TEXT
 EVENT_STAGE_END = _native.EVENT_STAGE_END
+
+SCORERS = {"logprob": _native.SCORER_LOGPROB, "judge": _native.SCORER_JUDGE, "python": _native.SCORER_EXTERNAL}
+MODES = {"batched": _native.MODE_BATCHED, "reference": _native.MODE_REFERENCE}
 
 
 def devices() -> list[dict]:

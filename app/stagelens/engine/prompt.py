@@ -15,7 +15,8 @@ from datetime import datetime
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-STAGE_NAMES = ("summary", "caption", "reasoning", "conclusion")
+from stagelens.settings import STAGE_NAMES
+
 STAGE_TAGS = {name: (f"<{name.upper()}>", f"</{name.upper()}>") for name in STAGE_NAMES}
 STAGE_PURPOSE = {
     "summary": "which briefly outlines what the question needs and how to approach it",

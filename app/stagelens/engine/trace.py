@@ -1,4 +1,8 @@
-"""The record of one answered question (JSON schema 1)."""
+"""The record of one answered question (JSON schema 2; schema-1 traces still load).
+
+Schema 2 added `assistant_tokens` (the ids of the model's turn, so a follow-up gives the model back
+exactly what it produced) and `model.key` (which text model those ids belong to).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SCHEMA = 1
+SCHEMA = 2
+READABLE_SCHEMAS = (1, 2)
 
 
 def _finite(x: float | None) -> float | None:
@@ -55,6 +60,7 @@ class ModelInfo:
     n_params: int
     backend: str
     template: str = "gguf"  # gguf | fallback
+    key: str | None = None  # Engine.model_key: identifies the text model file (schema 1: None)
 
 
 @dataclass
@@ -67,7 +73,8 @@ class Trace:
     cancelled: bool
     stats: Stats
     model: ModelInfo
-    assistant_text: str = ""  # exactly what the model's turn holds, for follow-ups
+    assistant_text: str = ""  # the model's turn as text, for follow-ups with another model
+    assistant_tokens: list[int] = field(default_factory=list)  # its ids, for follow-ups with this model
     schema: int = SCHEMA
 
     def stage(self, name: str) -> Stage | None:
@@ -86,8 +93,8 @@ class Trace:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Trace:
-        if data.get("schema") != SCHEMA:
-            raise ValueError(f"unsupported trace schema {data.get('schema')!r} (expected {SCHEMA})")
+        if data.get("schema") not in READABLE_SCHEMAS:
+            raise ValueError(f"unsupported trace schema {data.get('schema')!r} (expected one of {READABLE_SCHEMAS})")
         stages = [
             Stage(
                 name=s["name"],
@@ -109,6 +116,7 @@ class Trace:
             stats=Stats(**data["stats"]),
             model=ModelInfo(**data["model"]),
             assistant_text=data.get("assistant_text", ""),
+            assistant_tokens=[int(t) for t in data.get("assistant_tokens", [])],
         )
 
     @classmethod

@@ -8,8 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-EXIT_BAD_INPUT = 2
-EXIT_ENGINE = 1
+from stagelens.settings import EXIT_BAD_INPUT, EXIT_ENGINE, EXIT_OK, add_arguments, from_args, max_beam_for
 
 
 def register(subparsers) -> None:
@@ -20,23 +19,9 @@ def register(subparsers) -> None:
         '{"image": path relative to the file, "question": ..., "answer": ..., "choices": [...] optional}.',
     )
     p.add_argument("--dataset", type=Path, required=True, help="JSONL file of items")
-    p.add_argument("--model", "-m", help="text model GGUF (default: the demo model)")
-    p.add_argument("--mmproj", help="vision projector GGUF (default: the demo model's)")
-    p.add_argument(
-        "--methods",
-        default="greedy,bestofn:4,beam:4:logprob,beam:4:judge",
-        help="comma-separated: greedy, bestofn:N, beam:N[:logprob|judge]",
-    )
-    p.add_argument("--limit", type=int, default=None, help="use only the first N items")
-    p.add_argument("--out", type=Path, default=None, help="write one JSON line per item and method (traces)")
+    add_arguments(p, "eval")
+    p.add_argument("--out", type=Path, help="write one JSON line per item and method (traces)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed (best-of-N uses seed..seed+N-1)")
-    p.add_argument("--temperature", type=float, default=0.6, help="sampling temperature of best-of-N and beams")
-    p.add_argument("--top-p", type=float, default=0.9)
-    p.add_argument("--max-stage-tokens", type=int, default=160, help="token budget of each stage")
-    p.add_argument("--no-force-stages", action="store_true", help="let the model write the stage tags itself")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: engine default)")
-    p.add_argument("--n-ctx", type=int, default=4096, help="context size in tokens")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(run_command=run)
 
@@ -71,26 +56,22 @@ def run(args: argparse.Namespace) -> int:
     )
     from stagelens.evaluation.report import build_report, format_report
 
-    if args.limit is not None and args.limit < 1:
-        return _error("--limit must be at least 1")
     try:
         methods = parse_methods(args.methods)
         items = load_dataset(args.dataset, args.limit)
         model, mmproj = _model_paths(args)
-        base = SearchSettings(
-            beam=1,
-            temperature=args.temperature,
-            top_p=args.top_p,
-            seed=args.seed,
-            max_stage_tokens=args.max_stage_tokens,
-            force_stages=not args.no_force_stages,
-        )
+        base = from_args(SearchSettings, args, beam=1)
     except (DatasetError, MethodError, ValueError) as exc:
         return _error(str(exc))
-    max_beam = max(8, *(m.n for m in methods))
     try:
         engine = Engine(
-            LoadSettings(model=model, mmproj=mmproj, n_ctx=args.n_ctx, n_threads=args.threads, max_beam=max_beam)
+            LoadSettings(
+                model=model,
+                mmproj=mmproj,
+                n_ctx=args.n_ctx,
+                n_threads=args.n_threads,
+                max_beam=max_beam_for(*(m.n for m in methods)),
+            )
         )
     except EngineError as exc:
         return _error(f"could not load the model: {exc}")
@@ -121,10 +102,10 @@ def run(args: argparse.Namespace) -> int:
         if out_file:
             out_file.close()
         engine.close()
-    report = build_report(items, runs, seed=args.seed)
+    report = build_report(items, runs, bootstrap_seed=args.seed)
     if args.json:
         summary = {"dataset": str(args.dataset), "model": model, "mmproj": mmproj, "settings": base.to_json()}
         print(json.dumps({**summary, "baseline": report.baseline, "results": report.to_json()["methods"]}, indent=2))
     else:
         print(format_report(report))
-    return 0
+    return EXIT_OK

@@ -20,12 +20,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
-from stagelens.engine import Engine, SearchSettings, Trace
+from stagelens.engine import Engine, SearchSettings, Trace, UserTurn
 from stagelens.evaluation.dataset import DatasetError, EvalItem, load_dataset
 from stagelens.evaluation.matching import is_correct
+from stagelens.settings import setting, str_default
 
 __all__ = [
-    "DEFAULT_METHODS",
     "DatasetError",
     "EvalItem",
     "ItemResult",
@@ -38,8 +38,7 @@ __all__ = [
     "run_item",
 ]
 
-DEFAULT_METHODS = "greedy,bestofn:4,beam:4:logprob,beam:4:judge"
-SCORERS = ("logprob", "judge")
+SCORERS = setting("scorer").choices
 
 
 class MethodError(ValueError):
@@ -50,7 +49,7 @@ class MethodError(ValueError):
 class Method:
     kind: str  # greedy | bestofn | beam
     n: int = 1
-    scorer: str = "logprob"
+    scorer: str = str_default("scorer")
 
     @property
     def name(self) -> str:
@@ -102,7 +101,7 @@ def parse_method(text: str) -> Method:
                 return Method("bestofn", n)
         if parts[0] == "beam" and len(parts) in (2, 3):
             n = int(parts[1])
-            scorer = parts[2] if len(parts) == 3 else "logprob"
+            scorer = parts[2] if len(parts) == 3 else str_default("scorer")
             if n >= 1 and scorer in SCORERS:
                 return Method("beam", n, scorer)
     except ValueError:
@@ -135,20 +134,17 @@ def answer_logprob(trace: Trace) -> float:
 
 def run_item(engine: Engine, method: Method, item: EvalItem, base: SearchSettings, index: int) -> ItemResult:
     started = time.perf_counter()
-    image = engine.prepare_images([item.image])
+    turn = UserTurn(item.question, tuple(engine.prepare_images([item.image])))
     if method.kind == "greedy":
-        traces = [engine.answer(image, item.question, settings=replace(base, beam=1, temperature=0.0))]
+        traces = [engine.answer(turn, settings=replace(base, beam=1, temperature=0.0))]
         chosen = 0
     elif method.kind == "bestofn":
         seed = base.seed or 0
-        traces = [
-            engine.answer(image, item.question, settings=replace(base, beam=1, seed=(seed + k) % 2**32))
-            for k in range(method.n)
-        ]
+        traces = [engine.answer(turn, settings=replace(base, beam=1, seed=(seed + k) % 2**32)) for k in range(method.n)]
         scores = [answer_logprob(t) for t in traces]
         chosen = max(range(len(traces)), key=lambda k: scores[k])
     else:
-        traces = [engine.answer(image, item.question, settings=replace(base, beam=method.n, scorer=method.scorer))]
+        traces = [engine.answer(turn, settings=replace(base, beam=method.n, scorer=method.scorer))]
         chosen = 0
     trace = traces[chosen]
     return ItemResult(

@@ -71,7 +71,7 @@ def build_report(
     items: Sequence[EvalItem],
     runs: Sequence[MethodRun],
     baseline: str | None = None,
-    seed: int = 0,
+    bootstrap_seed: int = 0,
     resamples: int = DEFAULT_RESAMPLES,
 ) -> EvalReport:
     names = [run.method.name for run in runs]
@@ -88,13 +88,13 @@ def build_report(
         report = MethodReport(
             method=run.method.name,
             n_items=n,
-            accuracy=bootstrap_interval(correct, resamples, seed=seed),
+            accuracy=bootstrap_interval(correct, resamples, bootstrap_seed=bootstrap_seed),
             format_rate=sum(r.follows_format for r in results) / n,
             mean_tokens=sum(r.decode_tokens for r in results) / n,
             mean_seconds=sum(r.seconds for r in results) / n,
         )
         if run.method.name != baseline:
-            report.versus_baseline = paired_comparison(correct, base_correct, resamples, seed=seed)
+            report.versus_baseline = paired_comparison(correct, base_correct, resamples, bootstrap_seed=bootstrap_seed)
         for kind in kinds:
             mine = [r.correct for r, item in zip(results, items, strict=True) if item.kind == kind]
             report.by_kind[kind] = (len(mine), sum(mine) / len(mine))

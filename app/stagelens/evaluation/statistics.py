@@ -7,7 +7,7 @@
   reverse): under "no difference" each discordant item is a fair coin, so the two-sided p-value
   is a binomial tail.
 
-Everything is deterministic for a given ``seed`` (numpy's PCG64).
+Everything is deterministic for a given ``bootstrap_seed`` (numpy's PCG64).
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ class PairedComparison:
         }
 
 
-def _resampled_means(values: np.ndarray, resamples: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
+def _resampled_means(values: np.ndarray, resamples: int, bootstrap_seed: int) -> np.ndarray:
+    rng = np.random.default_rng(bootstrap_seed)
     n = len(values)
     means = np.empty(resamples)
     chunk = max(1, 2_000_000 // max(1, n))  # bounded memory: at most ~2M indices at a time
@@ -69,7 +69,7 @@ def bootstrap_interval(
     values: Sequence[float] | Sequence[bool],
     resamples: int = DEFAULT_RESAMPLES,
     level: float = DEFAULT_LEVEL,
-    seed: int = 0,
+    bootstrap_seed: int = 0,
 ) -> Interval:
     """The mean of ``values`` and its percentile bootstrap interval at ``level``."""
     data = np.asarray(values, dtype=np.float64)
@@ -77,7 +77,7 @@ def bootstrap_interval(
         raise ValueError("no values to bootstrap")
     if not 0 < level < 1:
         raise ValueError("level must be between 0 and 1")
-    means = _resampled_means(data, resamples, seed)
+    means = _resampled_means(data, resamples, bootstrap_seed)
     tail = (1 - level) / 2
     low, high = np.quantile(means, [tail, 1 - tail])
     return Interval(float(data.mean()), float(low), float(high))
@@ -98,7 +98,7 @@ def paired_comparison(
     baseline: Sequence[bool],
     resamples: int = DEFAULT_RESAMPLES,
     level: float = DEFAULT_LEVEL,
-    seed: int = 0,
+    bootstrap_seed: int = 0,
 ) -> PairedComparison:
     """Method against baseline on the same items, in the same order."""
     if len(method) != len(baseline):
@@ -107,5 +107,5 @@ def paired_comparison(
     b = np.asarray(baseline, dtype=bool)
     method_only = int((a & ~b).sum())
     baseline_only = int((~a & b).sum())
-    difference = bootstrap_interval(a.astype(np.float64) - b.astype(np.float64), resamples, level, seed)
+    difference = bootstrap_interval(a.astype(np.float64) - b.astype(np.float64), resamples, level, bootstrap_seed)
     return PairedComparison(len(a), difference, method_only, baseline_only, mcnemar_exact(method_only, baseline_only))

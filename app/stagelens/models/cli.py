@@ -9,9 +9,7 @@ import threading
 import time
 
 from stagelens.models.gguf_info import human_bytes
-
-EXIT_OK = 0
-EXIT_BAD_INPUT = 2
+from stagelens.settings import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, add_arguments
 
 
 def register(subparsers) -> None:
@@ -38,9 +36,7 @@ def register(subparsers) -> None:
     p.add_argument("file", metavar="FILE.gguf")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("gpu", help="llama.cpp backend, devices, and GPU layers for a model")
-    p.add_argument("--model", help="text GGUF, to plan how many layers fit (GPU layers 'auto')")
-    p.add_argument("--mmproj")
-    p.add_argument("--n-ctx", type=int, default=8192)
+    add_arguments(p, "gpu")
     p.add_argument("--json", action="store_true")
     parser.set_defaults(run_command=run, models_parser=parser)
 
@@ -135,7 +131,7 @@ def _download(args) -> int:
         job.wait(30)
         printer.finish()
         print("stagelens: download paused; run the same command to resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     printer.finish()
     if job.error is not None:
         print(f"stagelens: error: {job.error}", file=sys.stderr)

@@ -47,10 +47,16 @@ def demo_model() -> ModelChoice | None:
 
 
 def default_model(allow_test_model: bool = True) -> ModelChoice | None:
+    """The demo model; else (source checkouts only: the packaged app has no test-model writer) the tiny test model."""
     demo = demo_model()
     if demo is not None or not allow_test_model:
         return demo
-    from stagelens.models.testmodel import make_test_model
+    try:
+        from stagelens_dev.testmodels import make_test_model
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] != "stagelens_dev":
+            raise
+        return None
     from stagelens.paths import test_models_dir
 
     files = make_test_model("tiny", test_models_dir())

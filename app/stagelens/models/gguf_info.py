@@ -9,27 +9,43 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import gguf
+from gguf.constants import LlamaFileType
 
-from stagelens.engine.compat import embedding_size, projector_output_size
+from stagelens.models.gguf_file import (
+    CorruptGGUFError,
+    GGUFHeader,
+    ModelFileError,
+    NotGGUFError,
+    TruncatedGGUFError,
+    UnreadableFileError,
+    UnsupportedGGUFError,
+    read_gguf_header,
+)
 
-GGUF_MAGIC = b"GGUF"
+__all__ = [
+    "CorruptGGUFError",
+    "GGUFInfo",
+    "ModelFileError",
+    "NotGGUFError",
+    "TruncatedGGUFError",
+    "UnreadableFileError",
+    "UnsupportedGGUFError",
+    "describe",
+    "embedding_size",
+    "human_bytes",
+    "human_count",
+    "projector_output_size",
+    "read_gguf_info",
+]
 
-
-class ModelFileError(ValueError):
-    """A model file that cannot be used; str() is a one-sentence user message."""
-
-
-class NotGGUFError(ModelFileError):
-    pass
-
-
-class TruncatedGGUFError(ModelFileError):
-    pass
-
-
-class UnreadableFileError(ModelFileError):
-    pass
+# Linear weights a projector may end in, and which GGUF dimension is its output width
+# (GGUF lists dimensions fastest-first: [in, out] for a linear weight).
+_PROJECTOR_OUTPUTS = (
+    ("mm.2.weight", -1),
+    ("mm.model.fc.weight", -1),
+    ("mm.input_projection.weight", 0),
+    ("mm.fc.weight", -1),
+)
 
 
 @dataclass(frozen=True)
@@ -64,112 +80,111 @@ class GGUFInfo:
         return data
 
 
-def open_gguf(path: str | Path) -> gguf.GGUFReader:
-    """Open a GGUF, telling a missing file, a non-GGUF file and a truncated one apart."""
-    p = Path(path)
-    try:
-        with p.open("rb") as fh:
-            magic = fh.read(4)
-        size = p.stat().st_size
-    except FileNotFoundError:
-        raise UnreadableFileError(f"{p} does not exist") from None
-    except IsADirectoryError:
-        raise UnreadableFileError(f"{p} is a folder, not a GGUF file") from None
-    except OSError as exc:
-        raise UnreadableFileError(f"cannot read {p}: {exc.strerror}") from exc
-    if magic != GGUF_MAGIC:
-        raise NotGGUFError(f"{p.name} is not a GGUF model file")
-    try:
-        reader = gguf.GGUFReader(p)
-    except Exception as exc:  # the reader raises ValueError, struct errors, IndexError... on cut files
-        raise TruncatedGGUFError(f"{p.name} is truncated or corrupt (an interrupted download or copy?)") from exc
-    end = max((int(t.data_offset) + int(t.n_bytes) for t in reader.tensors), default=0)
-    if end > size:
-        raise TruncatedGGUFError(
-            f"{p.name} is truncated: its tensors need {end} bytes but the file has {size} (an interrupted download?)"
-        )
-    return reader
-
-
-def _value(reader: gguf.GGUFReader, key: str):
-    field = reader.get_field(key)
-    if field is None:
+def _int(value: object) -> int | None:
+    """A positive whole number from metadata, or None (absent, zero, or of another type)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         return None
-    try:
-        return field.contents()
-    except Exception:  # a field of an unexpected shape: treat as absent rather than fail the whole read
-        return None
+    return int(value)
 
 
-def _quantization(reader: gguf.GGUFReader) -> str:
-    file_type = _value(reader, "general.file_type")
-    if file_type is not None:
+def embedding_size(header: GGUFHeader) -> int | None:
+    """The width of the text model's embeddings (what a projector must produce)."""
+    arch = header.architecture
+    return _int(header.get(f"{arch}.embedding_length")) if arch else None
+
+
+def projector_output_size(header: GGUFHeader) -> int | None:
+    """The width of the embeddings the projector feeds the text model."""
+    stated = _int(header.get("clip.vision.projection_dim"))
+    if stated:
+        return stated
+    for name, dim in _PROJECTOR_OUTPUTS:
+        tensor = header.tensor(name)
+        if tensor is not None and tensor.shape:
+            return tensor.shape[dim]
+    return None
+
+
+def _quantization(header: GGUFHeader) -> str:
+    file_type = header.get("general.file_type")
+    if isinstance(file_type, int):
         try:
-            return gguf.LlamaFileType(int(file_type)).name.removeprefix("MOSTLY_").removeprefix("ALL_")
+            return LlamaFileType(file_type).name.removeprefix("MOSTLY_").removeprefix("ALL_")
         except ValueError:
             pass
     # no file type recorded (typical for mmproj files): name the type holding most weights
     weights: Counter[str] = Counter()
-    for tensor in reader.tensors:
-        weights[tensor.tensor_type.name] += int(tensor.n_elements)
+    for tensor in header.tensors:
+        weights[tensor.type_name] += tensor.n_elements
     return weights.most_common(1)[0][0] if weights else "unknown"
 
 
+def _text(header: GGUFHeader, key: str) -> str | None:
+    value = header.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def _head_count(value: object) -> int | None:
+    """A head count; per-layer counts (some hybrids) give the largest, which bounds the cache."""
+    if isinstance(value, list):
+        return max((n for n in map(_int, value) if n), default=None)
+    return _int(value)
+
+
 def read_gguf_info(path: str | Path) -> GGUFInfo:
-    reader = open_gguf(path)
-    p = Path(path)
-    arch = str(_value(reader, "general.architecture") or "unknown")
-    is_projector = arch == "clip"
-    n_params = sum(int(t.n_elements) for t in reader.tensors)
-    if is_projector:
-        projector_type = _value(reader, "clip.projector_type") or _value(reader, "clip.vision.projector_type")
-        has_vision = _value(reader, "clip.has_vision_encoder")
-        has_vision = (
-            bool(has_vision) if has_vision is not None else any(t.name.startswith("v.") for t in reader.tensors)
-        )
-        return GGUFInfo(
-            path=str(p),
-            file_size=p.stat().st_size,
-            role="mmproj",
-            architecture=arch,
-            name=_value(reader, "general.name"),
-            n_params=n_params,
-            quantization=_quantization(reader),
-            context_length=None,
-            embedding_length=None,
-            n_layer=None,
-            n_kv_head=None,
-            head_dim=None,
-            has_chat_template=False,
-            has_vision=has_vision,
-            projector_type=str(projector_type) if projector_type else None,
-            projection_dim=projector_output_size(reader),
-        )
-    n_embd = embedding_size(reader)
-    n_head = _value(reader, f"{arch}.attention.head_count")
-    n_kv = _value(reader, f"{arch}.attention.head_count_kv") or n_head
-    head_dim = _value(reader, f"{arch}.attention.key_length")
-    if not head_dim and n_embd and n_head and not isinstance(n_head, list):
-        head_dim = int(n_embd) // int(n_head)
-    if isinstance(n_kv, list):  # per-layer head counts (some hybrids): the largest bounds the cache
-        n_kv = max(n_kv) if n_kv else None
+    header = read_gguf_header(path)
+    arch = header.architecture or "unknown"
+    if arch == "clip":
+        return _projector_info(header)
+    n_embd = embedding_size(header)
+    raw_heads = header.get(f"{arch}.attention.head_count")
+    n_kv = _head_count(header.get(f"{arch}.attention.head_count_kv")) or _head_count(raw_heads)
+    head_dim = _int(header.get(f"{arch}.attention.key_length"))
+    n_head = _int(raw_heads)  # None for per-layer counts: no single head width to derive
+    if not head_dim and n_embd and n_head:
+        head_dim = n_embd // n_head
     return GGUFInfo(
-        path=str(p),
-        file_size=p.stat().st_size,
+        path=str(header.path),
+        file_size=header.file_size,
         role="text",
         architecture=arch,
-        name=_value(reader, "general.name"),
-        n_params=n_params,
-        quantization=_quantization(reader),
-        context_length=_value(reader, f"{arch}.context_length"),
-        embedding_length=int(n_embd) if n_embd else None,
-        n_layer=_value(reader, f"{arch}.block_count"),
-        n_kv_head=int(n_kv) if n_kv else None,
-        head_dim=int(head_dim) if head_dim else None,
-        has_chat_template=bool(_value(reader, "tokenizer.chat_template")),
+        name=_text(header, "general.name"),
+        n_params=sum(t.n_elements for t in header.tensors),
+        quantization=_quantization(header),
+        context_length=_int(header.get(f"{arch}.context_length")),
+        embedding_length=n_embd,
+        n_layer=_int(header.get(f"{arch}.block_count")),
+        n_kv_head=n_kv,
+        head_dim=head_dim,
+        has_chat_template=bool(_text(header, "tokenizer.chat_template")),
         has_vision=False,
         projector_type=None,
         projection_dim=None,
+    )
+
+
+def _projector_info(header: GGUFHeader) -> GGUFInfo:
+    stated_vision = header.get("clip.has_vision_encoder")
+    has_vision = (
+        bool(stated_vision) if stated_vision is not None else any(t.name.startswith("v.") for t in header.tensors)
+    )
+    return GGUFInfo(
+        path=str(header.path),
+        file_size=header.file_size,
+        role="mmproj",
+        architecture="clip",
+        name=_text(header, "general.name"),
+        n_params=sum(t.n_elements for t in header.tensors),
+        quantization=_quantization(header),
+        context_length=None,
+        embedding_length=None,
+        n_layer=None,
+        n_kv_head=None,
+        head_dim=None,
+        has_chat_template=False,
+        has_vision=has_vision,
+        projector_type=_text(header, "clip.projector_type") or _text(header, "clip.vision.projector_type"),
+        projection_dim=projector_output_size(header),
     )
 
 

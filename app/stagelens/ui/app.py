@@ -13,9 +13,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_NO_DISPLAY = 2
+from stagelens.settings import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_DISPLAY, EXIT_OK, STAGE_NAMES
+
 SELF_TEST_TIMEOUT_S = 120.0
 SELF_TEST_QUESTION = "What shapes are in this picture?"
 
@@ -91,7 +90,7 @@ def run_app(args: argparse.Namespace) -> int:
         with runner:
             return runner.run(_self_test(app) if self_test else _main(app))
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def _setup_application(app) -> None:
@@ -147,7 +146,7 @@ async def _wait_for(condition, timeout_s: float, what: str) -> None:
 async def _self_test(app) -> int:
     from stagelens.history import HistoryStore
     from stagelens.resources import sample_images
-    from stagelens.settings_store import AppSettings
+    from stagelens.settings import AppSettings
     from stagelens.ui.guard import last_errors
     from stagelens.ui.main_window import MainWindow
 
@@ -180,6 +179,7 @@ async def _run_self_test(window, samples) -> str:
     if not samples:
         return "FAILED: no sample image found in the resources folder"
     window.add_image_paths([samples[0]])
+    await _wait_for(lambda: not window.strip.loading(), budget, "the sample image to be read")
     if not window.strip.valid_images():
         return f"FAILED: the sample image {samples[0].name} was refused"
     window.ask(SELF_TEST_QUESTION)
@@ -193,8 +193,9 @@ async def _run_self_test(window, samples) -> str:
     card = window._card_for(turn)
     card.panel.set_expanded(True)
     stages = card.panel.stage_names()
-    if stages != ["summary", "caption", "reasoning"]:
-        return f"FAILED: the Reasoning panel holds {stages}, expected summary, caption, reasoning"
+    expected = list(STAGE_NAMES[:-1])  # every stage but the conclusion
+    if stages != expected:
+        return f"FAILED: the Reasoning panel holds {stages}, expected {', '.join(expected)}"
     conclusion = answer.trace.stage("conclusion")
     if conclusion is None or not conclusion.complete:
         return "FAILED: the answer has no finished conclusion"

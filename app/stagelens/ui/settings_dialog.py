@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from stagelens.settings_store import SCORER_CHOICES, AppSettings
+from stagelens.settings import AppSettings, setting
 
 log = logging.getLogger(__name__)
 
@@ -132,19 +132,20 @@ class SettingsDialog(QDialog):
 
         search_box = QGroupBox("Answering", self)
         search_form = _form(search_box)
-        self.beam = self._spin(1, 16, settings.beam, "Beam width", "Candidates written for every stage")
+        self.beam = self._spin("beam", settings.beam, "Beam width", "Candidates written for every stage")
         self.scorer = QComboBox(search_box)
         self.scorer.setAccessibleName("Scorer")
-        self.scorer.addItem("Log-probability (fast)", "logprob")
-        self.scorer.addItem("Judge (the model compares candidates)", "judge")
-        self.scorer.setCurrentIndex(max(0, SCORER_CHOICES.index(settings.scorer)))
+        scorer = setting("scorer")
+        for choice in scorer.choices:
+            self.scorer.addItem(scorer.choice_label(choice), choice)
+        self.scorer.setCurrentIndex(max(0, self.scorer.findData(settings.scorer)))
         self.temperature = QDoubleSpinBox(search_box)
-        self.temperature.setRange(0.0, 2.0)
+        self.temperature.setRange(*setting("temperature").float_bounds())
         self.temperature.setSingleStep(0.05)
         self.temperature.setValue(settings.temperature)
         self.temperature.setAccessibleName("Temperature")
         self.stage_tokens = self._spin(
-            8, 4096, settings.max_stage_tokens, "Stage token budget", "Most tokens each stage may use"
+            "max_stage_tokens", settings.max_stage_tokens, "Stage token budget", "Most tokens each stage may use"
         )
         self.expanded = QCheckBox("Show the reasoning expanded after each answer", search_box)
         self.expanded.setChecked(settings.reasoning_expanded)
@@ -159,15 +160,18 @@ class SettingsDialog(QDialog):
 
         load_box = QGroupBox("Performance", self)
         load_form = _form(load_box)
-        self.gpu_layers = self._spin(-1, 1000, settings.n_gpu_layers, "GPU layers", "-1: all layers on the GPU")
+        self.gpu_layers = self._spin("n_gpu_layers", settings.n_gpu_layers, "GPU layers", "-1: all layers on the GPU")
         self.gpu_layers.setSpecialValueText("All")
-        self.threads = self._spin(0, 256, settings.n_threads, "CPU threads", "0: automatic")
+        self.threads = self._spin("n_threads", settings.n_threads, "CPU threads", "0: automatic")
         self.threads.setSpecialValueText("Automatic")
-        self.n_ctx = self._spin(512, 262144, settings.n_ctx, "Context size", "Tokens the conversation may hold")
+        self.n_ctx = self._spin("n_ctx", settings.n_ctx, "Context size", "Tokens the conversation may hold")
         self.n_ctx.setSingleStep(1024)
         self.n_ctx.setSuffix(" tokens")
         self.image_side = self._spin(
-            64, 4096, settings.image_max_side, "Image max side", "Images are downscaled so their longest side fits"
+            "image_max_side",
+            settings.image_max_side,
+            "Image max side",
+            "Images are downscaled so their longest side fits",
         )
         self.image_side.setSuffix(" px")
         self.gpu_auto = QCheckBox("Automatic (fit the model in free GPU memory)", load_box)
@@ -207,9 +211,10 @@ class SettingsDialog(QDialog):
             buttons.button(button).setAccessibleName(name)
         layout.addWidget(buttons)
 
-    def _spin(self, low: int, high: int, value: int, name: str, tip: str) -> QSpinBox:
+    def _spin(self, key: str, value: int, name: str, tip: str) -> QSpinBox:
+        """A spin box over the window's range of the setting `key`."""
         spin = QSpinBox(self)
-        spin.setRange(low, high)
+        spin.setRange(*setting(key).int_bounds())
         spin.setValue(value)
         spin.setAccessibleName(name)
         spin.setToolTip(tip)
@@ -247,7 +252,7 @@ class SettingsDialog(QDialog):
         self.text_field.edit.setText(d.model_text)
         self.mmproj_field.edit.setText(d.model_mmproj)
         self.beam.setValue(d.beam)
-        self.scorer.setCurrentIndex(SCORER_CHOICES.index(d.scorer))
+        self.scorer.setCurrentIndex(self.scorer.findData(d.scorer))
         self.temperature.setValue(d.temperature)
         self.stage_tokens.setValue(d.max_stage_tokens)
         self.gpu_layers.setValue(d.n_gpu_layers)

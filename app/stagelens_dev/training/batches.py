@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from stagelens_dev.tokenizer import Vocab
 from stagelens_dev.training.judge import judge_example
 from stagelens_dev.training.prompts import (
     USER_PREFIX,
@@ -27,7 +28,6 @@ from stagelens_dev.training.prompts import (
 )
 from stagelens_dev.training.questions import QUESTION_KINDS, Item, random_example
 from stagelens_dev.training.scenes import COLORS, IMAGE_SIZE, KINDS, SIZES, Scene, render
-from stagelens_dev.training.tokenizer import Tokenizer
 
 IGNORE = -100
 N_CENTRE_CLASSES = 1 + len(SIZES) * len(COLORS) * len(KINDS)
@@ -80,14 +80,14 @@ def patch_targets(scene: Scene, patch_size: int) -> tuple[np.ndarray, np.ndarray
     return centre, cover
 
 
-def encode_answer(tok: Tokenizer, item: Item) -> tuple[list[int], list[int], list[int]]:
+def encode_answer(tok: Vocab, item: Item) -> tuple[list[int], list[int], list[int]]:
     """(token ids after the image, answer-loss flags, judge-loss flags) for an answer example."""
     prompt = tok.encode(prompt_suffix(item.question))
     answer = [i for piece in target_pieces(item) for i in tok.encode(piece)]
     return prompt + answer, [0] * len(prompt) + [1] * len(answer), [0] * (len(prompt) + len(answer))
 
 
-def encode_judge(tok: Tokenizer, item: Item, stage: int, first: str, second: str, first_is_right: bool):
+def encode_judge(tok: Vocab, item: Item, stage: int, first: str, second: str, first_is_right: bool):
     """(ids, answer-loss flags, judge-loss flags) for a judge example: the flagged last id is the choice."""
     prompt = tok.encode(prompt_suffix(item.question))
     pieces = [piece for index in range(stage) for piece in stage_pieces(index, item.stages[index])]
@@ -106,7 +106,7 @@ def pixels_of(images: list[Image.Image]) -> torch.Tensor:
     return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
 
 
-def collate(tok: Tokenizer, rows: list[tuple[Scene, tuple[list[int], list[int], list[int]]]], patch_size: int) -> Batch:
+def collate(tok: Vocab, rows: list[tuple[Scene, tuple[list[int], list[int], list[int]]]], patch_size: int) -> Batch:
     size = len(rows)
     n_patches = (IMAGE_SIZE // patch_size) ** 2
     prefix_ids = tok.encode(USER_PREFIX)
@@ -134,12 +134,12 @@ def collate(tok: Tokenizer, rows: list[tuple[Scene, tuple[list[int], list[int], 
     )
 
 
-def answer_batch(tok: Tokenizer, rng: random.Random, size: int, patch_size: int) -> Batch:
+def answer_batch(tok: Vocab, rng: random.Random, size: int, patch_size: int) -> Batch:
     examples = [random_example(rng, rng.choice(QUESTION_KINDS)) for _ in range(size)]
     return collate(tok, [(scene, encode_answer(tok, item)) for scene, item in examples], patch_size)
 
 
-def judge_batch(tok: Tokenizer, rng: random.Random, size: int, patch_size: int) -> Batch:
+def judge_batch(tok: Vocab, rng: random.Random, size: int, patch_size: int) -> Batch:
     rows = []
     while len(rows) < size:
         scene, item = random_example(rng, rng.choice(QUESTION_KINDS))

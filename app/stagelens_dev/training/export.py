@@ -17,6 +17,9 @@ import gguf
 import numpy as np
 import torch
 
+from stagelens_dev import gguf_write
+from stagelens_dev.gguf_write import GeneratorStamp
+from stagelens_dev.tokenizer import Vocab, add_tokenizer
 from stagelens_dev.training.model import (
     IMAGE_MEAN,
     IMAGE_STD,
@@ -26,12 +29,13 @@ from stagelens_dev.training.model import (
     ModelConfig,
     VisionBlock,
 )
-from stagelens_dev.training.prompts import CHAT_TEMPLATE
-from stagelens_dev.training.tokenizer import Tokenizer
+from stagelens_dev.training.tokenizer import METADATA, vocab_of
 
 TEXT_FILE = "demo-text.gguf"
 MMPROJ_FILE = "demo-mmproj.gguf"
 NAME = "stagelens-demo-shapes"
+PRESET = "demo"
+EXPORT_VERSION = 2  # bump when the bytes written for the same model change
 FEATURE_LAYER_KEY = "clip.vision.feature_layer"
 
 
@@ -87,40 +91,23 @@ def _block_tensors(i: int, block: VisionBlock) -> Iterator[tuple[str, torch.Tens
     yield f"v.blk.{i}.ffn_down.bias", block.down.bias
 
 
-def _add_tokenizer(writer: gguf.GGUFWriter, tok: Tokenizer) -> None:
-    n_normal = len(tok.tokens) - tok.n_special
-    writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre("qwen2")
-    writer.add_token_list(tok.tokens)
-    writer.add_token_types([int(gguf.TokenType.NORMAL)] * n_normal + [int(gguf.TokenType.CONTROL)] * tok.n_special)
-    writer.add_token_merges([f"{a} {b}" for a, b in tok.merges])
-    writer.add_bos_token_id(tok.id_of("<|endoftext|>"))
-    writer.add_eos_token_id(tok.id_of("<|im_end|>"))
-    writer.add_eot_token_id(tok.id_of("<|im_end|>"))
-    writer.add_pad_token_id(tok.id_of("<|endoftext|>"))
-    writer.add_add_bos_token(False)
-    writer.add_add_eos_token(False)
-    writer.add_chat_template(CHAT_TEMPLATE)
-
-
-def _finish(writer: gguf.GGUFWriter) -> None:
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-
-
-def export_model(model: DemoModel, tok: Tokenizer, out_dir: Path) -> tuple[Path, Path]:
+def export_model(model: DemoModel, vocab: Vocab, out_dir: Path, seed: int = 0) -> tuple[Path, Path]:
+    """Write the text model and the mmproj into ``out_dir`` (each atomically, stamped with ``seed``)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    cfg = model.cfg
     text_path, mmproj_path = out_dir / TEXT_FILE, out_dir / MMPROJ_FILE
+    gguf_write.write_atomically(text_path, lambda path: _write_text(path, model, vocab, seed))
+    gguf_write.write_atomically(mmproj_path, lambda path: _write_mmproj(path, model, seed))
+    return text_path, mmproj_path
 
-    writer = gguf.GGUFWriter(text_path, "llama")
+
+def _write_text(path: Path, model: DemoModel, vocab: Vocab, seed: int) -> None:
+    cfg = model.cfg
+    writer = gguf_write.new_writer(path, "llama", GeneratorStamp(EXPORT_VERSION, "text", PRESET, seed))
     writer.add_name(NAME)
     writer.add_description("StageLens demo model: answers questions about synthetic shape scenes in four stages")
     writer.add_file_type(gguf.LlamaFileType.ALL_F32)
-    writer.add_vocab_size(len(tok.tokens))
+    writer.add_vocab_size(len(vocab.tokens))
     writer.add_context_length(cfg.n_ctx)
     writer.add_embedding_length(cfg.n_embd)
     writer.add_block_count(cfg.n_layers)
@@ -130,12 +117,15 @@ def export_model(model: DemoModel, tok: Tokenizer, out_dir: Path) -> tuple[Path,
     writer.add_layer_norm_rms_eps(TEXT_EPS)
     writer.add_rope_dimension_count(cfg.n_embd // cfg.n_heads)
     writer.add_rope_freq_base(cfg.rope_base)
-    _add_tokenizer(writer, tok)
+    add_tokenizer(writer, vocab, METADATA)
     for name, tensor in text_tensors(model):
         writer.add_tensor(name, _np(tensor))
-    _finish(writer)
+    gguf_write.finish(writer)
 
-    writer = gguf.GGUFWriter(mmproj_path, "clip")
+
+def _write_mmproj(path: Path, model: DemoModel, seed: int) -> None:
+    cfg = model.cfg
+    writer = gguf_write.new_writer(path, "clip", GeneratorStamp(EXPORT_VERSION, "mmproj", PRESET, seed))
     writer.add_name(f"{NAME}-mmproj")
     writer.add_description("vision tower + mlp projector of the StageLens demo model")
     writer.add_file_type(gguf.LlamaFileType.ALL_F32)
@@ -156,8 +146,7 @@ def export_model(model: DemoModel, tok: Tokenizer, out_dir: Path) -> tuple[Path,
     writer.add_vision_use_gelu(True)
     for name, tensor in vision_tensors(model):
         writer.add_tensor(name, _np(tensor))
-    _finish(writer)
-    return text_path, mmproj_path
+    gguf_write.finish(writer)
 
 
 # ------------------------------------------------------------------------------------ read back
@@ -170,7 +159,7 @@ def _fields(reader: gguf.GGUFReader) -> dict[str, object]:
     return out
 
 
-def load_gguf(text_path: Path, mmproj_path: Path) -> tuple[DemoModel, Tokenizer]:
+def load_gguf(text_path: Path, mmproj_path: Path) -> tuple[DemoModel, Vocab]:
     """The PyTorch model and tokenizer stored in an exported pair of GGUF files."""
     text, vision = gguf.GGUFReader(text_path), gguf.GGUFReader(mmproj_path)
     tf, vf = _fields(text), _fields(vision)
@@ -197,4 +186,4 @@ def load_gguf(text_path: Path, mmproj_path: Path) -> tuple[DemoModel, Tokenizer]
     with torch.no_grad():
         for name, tensor in [*text_tensors(model), *vision_tensors(model)]:
             tensor.copy_(torch.from_numpy(arrays[name].reshape(tuple(tensor.shape))))
-    return model.eval(), Tokenizer(tokens, merges)
+    return model.eval(), vocab_of(tokens, merges)

@@ -35,6 +35,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from stagelens_dev.tokenizer import Vocab
 from stagelens_dev.training.batches import (
     IGNORE,
     N_CENTRE_CLASSES,
@@ -51,7 +52,7 @@ from stagelens_dev.training.model import (
     n_params,
     scaled_residual_init,
 )
-from stagelens_dev.training.tokenizer import Tokenizer
+from stagelens_dev.training.tokenizer import demo_vocab, vocab_of
 
 CENTRE_WEIGHT = 4.0  # probe loss weight of patches that hold a shape's centre (few of them)
 
@@ -81,7 +82,7 @@ class Recipe:
 class Trainer:
     model: DemoModel
     probe: PatchProbe
-    tok: Tokenizer
+    tok: Vocab
     recipe: Recipe
     opt: torch.optim.Optimizer
     rng: random.Random
@@ -90,9 +91,9 @@ class Trainer:
     wall_s: float = 0.0
 
 
-def build(recipe: Recipe, tok: Tokenizer | None = None) -> Trainer:
+def build(recipe: Recipe, tok: Vocab | None = None) -> Trainer:
     torch.manual_seed(recipe.seed)
-    tok = tok or Tokenizer.build()
+    tok = tok or demo_vocab()
     cfg = ModelConfig(vocab_size=len(tok.tokens), **recipe.config)
     model = DemoModel(cfg)
     scaled_residual_init(model)
@@ -197,8 +198,8 @@ def save_checkpoint(path: Path, tr: Trainer, full: bool = True) -> None:
     data: dict[str, Any] = {
         "config": tr.model.cfg.to_json(),
         "state": tr.model.state_dict(),
-        "tokens": tr.tok.tokens,
-        "merges": tr.tok.merges,
+        "tokens": list(tr.tok.tokens),
+        "merges": [list(m) for m in tr.tok.merges],
         "step": tr.step,
         "recipe": tr.recipe.to_json(),
     }
@@ -216,11 +217,11 @@ def save_checkpoint(path: Path, tr: Trainer, full: bool = True) -> None:
     tmp.replace(path)
 
 
-def load_checkpoint(path: Path) -> tuple[DemoModel, Tokenizer, dict[str, Any]]:
+def load_checkpoint(path: Path) -> tuple[DemoModel, Vocab, dict[str, Any]]:
     data = torch.load(path, map_location="cpu", weights_only=False)
     model = DemoModel(ModelConfig(**data["config"]))
     model.load_state_dict(data["state"])
-    return model, Tokenizer(list(data["tokens"]), [tuple(m) for m in data["merges"]]), data
+    return model, vocab_of(data["tokens"], [(a, b) for a, b in data["merges"]]), data
 
 
 def resume(path: Path) -> Trainer:
@@ -300,8 +301,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from-checkpoint", type=Path, default=None, help="skip training: export this checkpoint")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    seed = args.seed
     if args.from_checkpoint:
-        model, tok, _ = load_checkpoint(args.from_checkpoint)
+        model, tok, data = load_checkpoint(args.from_checkpoint)
+        seed = data["recipe"]["seed"]
     else:
         if args.resume and (args.out / "checkpoint.pt").is_file():
             tr = resume(args.out / "checkpoint.pt")
@@ -309,11 +312,11 @@ def main(argv: list[str] | None = None) -> int:
             tr = build(replace(Recipe(**json.loads(args.recipe)), seed=args.seed))
         snapshots = tuple(int(s) for s in args.snapshots.split(",") if s.strip())
         run(tr, args.out, args.save_every, snapshots, args.stop_after, log=lambda line: print(line, flush=True))
-        model, tok = tr.model, tr.tok
+        model, tok, seed = tr.model, tr.tok, tr.recipe.seed
     if args.export:
         from stagelens_dev.training.export import export_model
 
-        text, mmproj = export_model(model, tok, args.out)
+        text, mmproj = export_model(model, tok, args.out, seed=seed)
         print(f"wrote {text} and {mmproj}", flush=True)
     return 0
 

@@ -1,4 +1,5 @@
-/* Engine lifecycle, llama/mtmd log capture, tokens and the trunk (sequence 0). */
+/* Engine lifecycle, llama/mtmd log capture, errors, tokens, checked decoding, and
+ * freeing the memory of the core types. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +8,7 @@
 
 #include "ggml.h"
 #include "mtmd-helper.h"
-#include "sl_core.h"
+#include "sl_engine.h"
 
 /* ---------------------------------------------------------------- logging */
 
@@ -101,10 +102,17 @@ static bool sl_abort_cb(void * data) {
 
 int sl_engine_init(sl_engine * eng, const sl_engine_params * p) {
     memset(eng, 0, sizeof *eng);
+    eng->judge.choice_a = eng->judge.choice_b = -1;
     sl_log_clear();
+    /* only what would corrupt memory or crash llama.cpp; ranges are the settings' job */
     if (p->n_seq_max < 2 || p->n_seq_max > 256) {
         return sl_set_error(eng, SL_ERR_ARG, "n_seq_max must be in 2..256, got %d", p->n_seq_max);
     }
+    if (p->n_ctx < 64 || p->n_batch < 16) { /* smaller ones make llama.cpp abort the process */
+        return sl_set_error(eng, SL_ERR_ARG, "n_ctx must be >= 64 and n_batch >= 16, got %d and %d", p->n_ctx,
+                            p->n_batch);
+    }
+    if (p->n_threads < 1) return sl_set_error(eng, SL_ERR_ARG, "n_threads must be positive, got %d", p->n_threads);
     struct llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = p->n_gpu_layers;
     eng->model = llama_model_load_from_file(p->model_path, mp);
@@ -113,6 +121,7 @@ int sl_engine_init(sl_engine * eng, const sl_engine_params * p) {
     }
     eng->vocab = llama_model_get_vocab(eng->model);
     eng->n_vocab = llama_vocab_n_tokens(eng->vocab);
+    eng->n_swa = llama_model_n_swa(eng->model);
 
     struct llama_context_params cp = llama_context_default_params();
     cp.n_ctx = (uint32_t) p->n_ctx;
@@ -120,10 +129,8 @@ int sl_engine_init(sl_engine * eng, const sl_engine_params * p) {
     cp.n_ubatch = (uint32_t) p->n_batch; /* non-causal projectors need a whole image per ubatch */
     cp.n_seq_max = (uint32_t) p->n_seq_max;
     cp.kv_unified = true;                 /* forked prefixes share cells instead of copying */
-    if (p->n_threads > 0) {
-        cp.n_threads = p->n_threads;
-        cp.n_threads_batch = p->n_threads;
-    }
+    cp.n_threads = p->n_threads;
+    cp.n_threads_batch = p->n_threads;
     cp.abort_callback = sl_abort_cb;
     cp.abort_callback_data = eng;
     eng->ctx = llama_init_from_model(eng->model, cp);
@@ -143,9 +150,7 @@ int sl_engine_init(sl_engine * eng, const sl_engine_params * p) {
         mcp.use_gpu = p->n_gpu_layers != 0;
         mcp.print_timings = false;
         mcp.warmup = false;
-        if (p->n_threads > 0) {
-            mcp.n_threads = p->n_threads;
-        }
+        mcp.n_threads = p->n_threads;
         eng->mctx = mtmd_init_from_file(p->mmproj_path, eng->model, mcp);
         if (!eng->mctx) {
             char msg[sizeof eng->err];
@@ -166,12 +171,48 @@ int sl_engine_init(sl_engine * eng, const sl_engine_params * p) {
     return SL_OK;
 }
 
+void sl_unit_free(sl_unit * u) {
+    if (u->chunk) mtmd_input_chunk_free(u->chunk);
+    free(u->image_id);
+    u->chunk = NULL;
+    u->image_id = NULL;
+}
+
+void sl_tokens_free(sl_tokens * t) {
+    free(t->toks);
+    t->toks = NULL;
+    t->n = 0;
+}
+
+void sl_stage_spec_free(sl_stage_spec * st) {
+    free(st->name);
+    free(st->open_text);
+    free(st->close_text);
+    sl_tokens_free(&st->open);
+    sl_tokens_free(&st->close);
+    sl_tokens_free(&st->judge_head);
+    memset(st, 0, sizeof *st);
+}
+
+void sl_judge_spec_free(sl_judge_spec * j) {
+    sl_tokens_free(&j->mid);
+    sl_tokens_free(&j->tail);
+    j->choice_a = j->choice_b = -1;
+}
+
+void sl_trunk_release(sl_trunk * t) {
+    for (int32_t i = 0; i < t->n_units; i++) sl_unit_free(&t->units[i]);
+    for (int32_t i = 0; i < t->n_segs; i++) free(t->segs[i].key);
+    free(t->units);
+    free(t->segs);
+    memset(t, 0, sizeof *t);
+}
+
 void sl_engine_free(sl_engine * eng) {
-    for (int32_t i = 0; i < eng->trunk.n_units; i++) {
-        sl_unit_free(&eng->trunk.units[i]);
-    }
-    free(eng->trunk.units);
-    memset(&eng->trunk, 0, sizeof eng->trunk);
+    sl_trunk_release(&eng->trunk);
+    for (int32_t s = 0; s < SL_MAX_STAGES; s++) sl_stage_spec_free(&eng->stages[s]);
+    eng->n_stages = 0;
+    sl_judge_spec_free(&eng->judge);
     if (eng->mctx) mtmd_free(eng->mctx);
     if (eng->ctx) llama_free(eng->ctx);
     if (eng->model) llama_model_free(eng->model);
@@ -240,7 +281,7 @@ int sl_batch_add(struct llama_batch * b, llama_token tok, llama_pos pos, llama_s
     return i;
 }
 
-static bool sl_fault_fires(int32_t * countdown) {
+bool sl_fault_fires(int32_t * countdown) {
     return *countdown > 0 && --*countdown == 0;
 }
 
@@ -267,180 +308,3 @@ void sl_drop_seqs(sl_engine * eng, int32_t first_seq) {
     }
 }
 
-/* ------------------------------------------------------------------- trunk */
-
-void sl_unit_free(sl_unit * u) {
-    if (u->chunk) mtmd_input_chunk_free(u->chunk);
-    free(u->image_id);
-    u->chunk = NULL;
-    u->image_id = NULL;
-}
-
-int sl_trunk_push(sl_trunk * t, const sl_unit * u) {
-    if (t->n_units == t->cap) {
-        int32_t cap = t->cap ? t->cap * 2 : 256;
-        sl_unit * units = realloc(t->units, sizeof *units * (size_t) cap);
-        if (!units) return SL_ERR_NOMEM;
-        t->units = units;
-        t->cap = cap;
-    }
-    t->units[t->n_units++] = *u;
-    return SL_OK;
-}
-
-static void sl_trunk_truncate(sl_trunk * t, int32_t n) {
-    for (int32_t i = n; i < t->n_units; i++) {
-        sl_unit_free(&t->units[i]);
-    }
-    if (n < t->n_units) t->n_units = n;
-    if (t->n_kv > t->n_units) t->n_kv = t->n_units;
-}
-
-void sl_trunk_drop_kv(sl_engine * eng) {
-    llama_memory_clear(llama_get_memory(eng->ctx), true);
-    eng->trunk.n_kv = 0;
-    eng->trunk.kv_pos = 0;
-    eng->trunk.kv_cells = 0;
-}
-
-/* Undo a failed evaluation from `pos` on; when the memory cannot remove a
- * partial range, drop the whole cache and keep every unit pending. */
-static void sl_trunk_rollback(sl_engine * eng, llama_pos pos) {
-    if (!llama_memory_seq_rm(llama_get_memory(eng->ctx), 0, pos, -1)) sl_trunk_drop_kv(eng);
-}
-
-void sl_trunk_reset(sl_engine * eng) {
-    sl_trunk_truncate(&eng->trunk, 0);
-    eng->trunk.n_kv = 0;
-    eng->trunk.kv_pos = 0;
-    eng->trunk.kv_cells = 0;
-    llama_memory_clear(llama_get_memory(eng->ctx), true);
-}
-
-static bool sl_unit_equal(const sl_unit * a, const sl_unit * b) {
-    if ((a->chunk == NULL) != (b->chunk == NULL)) return false;
-    if (!a->chunk) return a->token == b->token;
-    return a->n_tokens == b->n_tokens && a->image_id && b->image_id && strcmp(a->image_id, b->image_id) == 0;
-}
-
-int sl_trunk_sync(sl_engine * eng, const sl_unit * units, int32_t n, int64_t * image_encodes,
-                  int64_t * prefill_tokens) {
-    sl_trunk * t = &eng->trunk;
-    if (n < 1 || units[n - 1].chunk) {
-        return sl_set_error(eng, SL_ERR_ARG, "a prompt must end with text (the generation prompt)");
-    }
-    int64_t cells = 0;
-    for (int32_t i = 0; i < n; i++) cells += units[i].n_tokens;
-    if (cells >= eng->n_ctx) {
-        return sl_set_error(eng, SL_ERR_CONTEXT,
-                            "the prompt is %lld tokens (images included) but the context holds %d; "
-                            "shorten the conversation, lower the image size or raise the context size",
-                            (long long) cells, eng->n_ctx);
-    }
-    int32_t limit = t->n_kv < n - 1 ? t->n_kv : n - 1;
-    int32_t common = 0;
-    while (common < limit && sl_unit_equal(&t->units[common], &units[common])) common++;
-
-    llama_memory_t mem = llama_get_memory(eng->ctx);
-    sl_drop_seqs(eng, 1);
-    if (common < t->n_kv) {
-        llama_pos p = t->units[common].pos;
-        if (llama_memory_seq_rm(mem, 0, p, -1)) {
-            for (int32_t i = common; i < t->n_kv; i++) t->kv_cells -= t->units[i].n_tokens;
-            t->kv_pos = p;
-            t->n_kv = common;
-        } else {
-            /* partial removal unsupported (SWA / recurrent memory): start over */
-            sl_trunk_reset(eng);
-            common = 0;
-        }
-    }
-    sl_trunk_truncate(t, common);
-    for (int32_t i = common; i < n; i++) {
-        sl_unit u = units[i];
-        if (u.chunk) {
-            u.chunk = mtmd_input_chunk_copy(units[i].chunk);
-            u.image_id = units[i].image_id ? sl_strdup(units[i].image_id) : NULL;
-            if (!u.chunk || !u.image_id) {
-                sl_unit_free(&u);
-                return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
-            }
-        }
-        if (sl_trunk_push(t, &u) != SL_OK) {
-            sl_unit_free(&u);
-            return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
-        }
-    }
-    return sl_trunk_flush(eng, 1, image_encodes, prefill_tokens);
-}
-
-static int sl_eval_image(sl_engine * eng, sl_unit * u, int64_t * image_encodes, int64_t * prefill_tokens) {
-    sl_trunk * t = &eng->trunk;
-    if (!eng->mctx) {
-        return sl_set_error(eng, SL_ERR_NO_VISION, "this model was loaded without a vision projector");
-    }
-    if (mtmd_decode_use_non_causal(eng->mctx, u->chunk) && u->n_tokens > eng->n_batch) {
-        return sl_set_error(eng, SL_ERR_IMAGE,
-                            "an image needs %d tokens in one batch but the batch size is %d; "
-                            "lower the image size or raise the batch size", u->n_tokens, eng->n_batch);
-    }
-    llama_pos new_pos = t->kv_pos;
-    sl_log_clear();
-    int32_t r = mtmd_helper_eval_chunk_single(eng->mctx, eng->ctx, u->chunk, t->kv_pos, 0, eng->n_batch, false,
-                                              &new_pos);
-    if (r == 0 && sl_fault_fires(&eng->fault_image_in)) r = -1;
-    if (r != 0) {
-        sl_trunk_rollback(eng, t->kv_pos);
-        if (eng->cancel && atomic_load(eng->cancel)) {
-            eng->status = SL_CANCELLED;
-            return SL_CANCELLED;
-        }
-        return sl_set_error(eng, SL_ERR_IMAGE, "the vision projector could not encode the image (code %d)", r);
-    }
-    u->pos = t->kv_pos;
-    t->kv_pos = new_pos;
-    t->kv_cells += u->n_tokens;
-    *image_encodes += 1;
-    *prefill_tokens += u->n_tokens;
-    return SL_OK;
-}
-
-int sl_trunk_flush(sl_engine * eng, int32_t keep_pending, int64_t * image_encodes, int64_t * prefill_tokens) {
-    sl_trunk * t = &eng->trunk;
-    int32_t end = t->n_units - keep_pending;
-    if (end <= t->n_kv) return SL_OK;
-    int64_t needed = t->kv_cells;
-    for (int32_t i = t->n_kv; i < t->n_units; i++) needed += t->units[i].n_tokens;
-    if (needed > eng->n_ctx) {
-        return sl_set_error(eng, SL_ERR_CONTEXT, "the conversation needs %lld tokens but the context holds %d",
-                            (long long) needed, eng->n_ctx);
-    }
-    struct llama_batch batch = llama_batch_init(eng->n_batch, 0, 1);
-    int st = SL_OK;
-    while (t->n_kv < end && st == SL_OK) {
-        sl_unit * u = &t->units[t->n_kv];
-        if (u->chunk) {
-            st = sl_eval_image(eng, u, image_encodes, prefill_tokens);
-            if (st == SL_OK) t->n_kv++;
-            continue;
-        }
-        batch.n_tokens = 0;
-        int32_t first = t->n_kv;
-        while (t->n_kv + batch.n_tokens < end && batch.n_tokens < eng->n_batch &&
-               !t->units[t->n_kv + batch.n_tokens].chunk) {
-            sl_batch_add(&batch, t->units[t->n_kv + batch.n_tokens].token, t->kv_pos + batch.n_tokens, 0, false);
-        }
-        st = sl_decode_checked(eng, batch, "reading the prompt");
-        if (st != SL_OK) {
-            sl_trunk_rollback(eng, t->kv_pos);
-            break;
-        }
-        for (int32_t i = 0; i < batch.n_tokens; i++) t->units[first + i].pos = t->kv_pos + i;
-        t->kv_pos += batch.n_tokens;
-        t->kv_cells += batch.n_tokens;
-        t->n_kv += batch.n_tokens;
-        *prefill_tokens += batch.n_tokens;
-    }
-    llama_batch_free(batch);
-    return st;
-}

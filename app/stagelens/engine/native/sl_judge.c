@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sl_core.h"
+#include "sl_judge.h"
 
 typedef struct {
     llama_token * toks;
@@ -28,14 +28,12 @@ static int sl_tokvec_add(sl_tokvec * v, const llama_token * toks, int32_t n) {
     return SL_OK;
 }
 
-static int sl_judge_prompt(sl_engine * eng, const sl_search_params * sp, const sl_stage_spec * st,
-                           const sl_candidate * a, const sl_candidate * b, const llama_token * pending,
-                           int32_t n_pending, sl_tokvec * out) {
+static int sl_judge_prompt(sl_engine * eng, const sl_stage_spec * st, const sl_candidate * a, const sl_candidate * b,
+                           const llama_token * pending, int32_t n_pending, sl_tokvec * out) {
     const sl_candidate * pair[2] = {a, b};
-    const llama_token * sep[2] = {sp->judge_mid, sp->judge_tail};
-    const int32_t n_sep[2] = {sp->n_judge_mid, sp->n_judge_tail};
+    const sl_tokens * sep[2] = {&eng->judge.mid, &eng->judge.tail};
     out->n = 0;
-    if (sl_tokvec_add(out, pending, n_pending) || sl_tokvec_add(out, st->judge_head, st->n_judge_head)) {
+    if (sl_tokvec_add(out, pending, n_pending) || sl_tokvec_add(out, st->judge_head.toks, st->judge_head.n)) {
         return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
     }
     for (int k = 0; k < 2; k++) {
@@ -46,7 +44,7 @@ static int sl_judge_prompt(sl_engine * eng, const sl_search_params * sp, const s
         size_t len = c->content_end > c->content_begin ? c->content_end - c->content_begin : 0;
         int st_tok = sl_tokenize(eng, c->text ? c->text + c->content_begin : "", len, false, false, &toks, &n);
         if (st_tok != SL_OK) return st_tok;
-        int st_add = sl_tokvec_add(out, toks, n) || sl_tokvec_add(out, sep[k], n_sep[k]);
+        int st_add = sl_tokvec_add(out, toks, n) || sl_tokvec_add(out, sep[k]->toks, sep[k]->n);
         free(toks);
         if (st_add) return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
     }
@@ -92,7 +90,7 @@ static int sl_judge_round(sl_engine * eng, const sl_search_params * sp, sl_tokve
                     status = sl_set_error(eng, SL_ERR_DECODE, "llama.cpp gave no logits for a judge prompt");
                     break;
                 }
-                margins[p] = (double) logits[sp->judge_choice_a] - (double) logits[sp->judge_choice_b];
+                margins[p] = (double) logits[eng->judge.choice_a] - (double) logits[eng->judge.choice_b];
                 row[p] = -1;
                 remaining--;
             }
@@ -109,7 +107,7 @@ static int sl_judge_round(sl_engine * eng, const sl_search_params * sp, sl_tokve
 
 int32_t sl_judge_knockout(sl_engine * eng, const sl_search_params * sp, const sl_stage_spec * st,
                           sl_candidate * cands, int32_t n, const llama_token * pending, int32_t n_pending,
-                          llama_pos pre_pos, int32_t ref_keep, sl_result * res) {
+                          llama_pos pre_pos, int32_t ref_keep, sl_stats * stats) {
     int32_t * alive = malloc(sizeof *alive * (size_t) n);
     sl_tokvec * prompts = calloc((size_t) n, sizeof *prompts);
     double * margins = calloc((size_t) n, sizeof *margins);
@@ -122,8 +120,8 @@ int32_t sl_judge_knockout(sl_engine * eng, const sl_search_params * sp, const sl
     while (status == SL_OK && n_alive > 1) {
         int32_t n_pairs = n_alive / 2;
         for (int32_t p = 0; p < n_pairs && status == SL_OK; p++) {
-            status = sl_judge_prompt(eng, sp, st, &cands[alive[2 * p]], &cands[alive[2 * p + 1]], pending,
-                                     n_pending, &prompts[p]);
+            status = sl_judge_prompt(eng, st, &cands[alive[2 * p]], &cands[alive[2 * p + 1]], pending, n_pending,
+                                     &prompts[p]);
         }
         if (status != SL_OK) break;
         if (ref_keep < 0) {
@@ -131,7 +129,7 @@ int32_t sl_judge_knockout(sl_engine * eng, const sl_search_params * sp, const sl
         } else {
             /* reference cost model: one comparison at a time, each on a fresh prefill */
             for (int32_t p = 0; p < n_pairs && status == SL_OK; p++) {
-                status = sl_reprefill(eng, ref_keep, res);
+                status = sl_trunk_reprefill(eng, ref_keep, stats);
                 if (status == SL_OK) status = sl_judge_round(eng, sp, &prompts[p], 1, eng->trunk.kv_pos, &margins[p]);
             }
         }
@@ -142,8 +140,8 @@ int32_t sl_judge_knockout(sl_engine * eng, const sl_search_params * sp, const sl
             cands[a].score = margins[p];
             cands[b].score = -margins[p];
             alive[next++] = margins[p] >= 0.0 ? a : b;
-            res->judge_calls++;
-            res->judge_tokens += prompts[p].n;
+            stats->judge_calls++;
+            stats->judge_tokens += prompts[p].n;
         }
         if (n_alive % 2) alive[next++] = alive[n_alive - 1]; /* a bye */
         n_alive = next;

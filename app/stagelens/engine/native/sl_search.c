@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sl_core.h"
+#include "sl_search.h"
 
 double sl_log_softmax_at(const float * logits, int32_t n_vocab, llama_token tok) {
     float mx = -FLT_MAX;
@@ -39,17 +39,11 @@ static uint32_t sl_candidate_seed(uint32_t seed, int32_t stage, int32_t cand) {
     return (uint32_t) (x ^ (x >> 32));
 }
 
-void sl_candidate_free(sl_candidate * c) {
-    free(c->toks);
-    free(c->text);
-    if (c->sampler) llama_sampler_free(c->sampler);
-    c->toks = NULL;
-    c->text = NULL;
-    c->sampler = NULL;
-}
-
 void sl_result_free(sl_result * res) {
-    for (int32_t s = 0; s < 4; s++) {
+    sl_tokens_free(&res->answer);
+    free(res->answer_text);
+    res->answer_text = NULL;
+    for (int32_t s = 0; s < SL_MAX_STAGES; s++) {
         for (int32_t i = 0; i < res->stages[s].n_cands; i++) sl_candidate_free(&res->stages[s].cands[i]);
         free(res->stages[s].cands);
         res->stages[s].cands = NULL;
@@ -57,83 +51,6 @@ void sl_result_free(sl_result * res) {
     }
 }
 
-int sl_candidate_append(sl_candidate * c, llama_token tok, const char * piece, int32_t n) {
-    if (c->n_toks == c->cap_toks) {
-        int32_t cap = c->cap_toks ? c->cap_toks * 2 : 64;
-        llama_token * toks = realloc(c->toks, sizeof *toks * (size_t) cap);
-        if (!toks) return SL_ERR_NOMEM;
-        c->toks = toks;
-        c->cap_toks = cap;
-    }
-    c->toks[c->n_toks++] = tok;
-    if (c->text_len + (size_t) n + 1 > c->text_cap) {
-        size_t cap = c->text_cap ? c->text_cap * 2 : 256;
-        while (cap < c->text_len + (size_t) n + 1) cap *= 2;
-        char * text = realloc(c->text, cap);
-        if (!text) return SL_ERR_NOMEM;
-        c->text = text;
-        c->text_cap = cap;
-    }
-    memcpy(c->text + c->text_len, piece, (size_t) n);
-    c->text_len += (size_t) n;
-    c->text[c->text_len] = '\0';
-    return SL_OK;
-}
-
-static const char * sl_memfind(const char * hay, size_t n, const char * needle, size_t m) {
-    if (m == 0 || m > n) return NULL;
-    for (size_t i = 0; i + m <= n; i++) {
-        if (hay[i] == needle[0] && memcmp(hay + i, needle, m) == 0) return hay + i;
-    }
-    return NULL;
-}
-
-/* Tag detection on text, so a tag split across tokens is still found. Returns
- * how many bytes of content are safe to stream (held back: a possible partial
- * tag at either end). */
-size_t sl_candidate_scan(sl_candidate * c, const sl_stage_spec * st, bool forced, size_t old_len) {
-    size_t open_len = strlen(st->open_text), close_len = strlen(st->close_text);
-    bool open_pending = false;
-    if (!c->saw_open) {
-        if (forced) {
-            /* the model repeating the tag we wrote: swallow it, don't duplicate */
-            size_t ws = 0;
-            while (ws < c->text_len && (c->text[ws] == ' ' || c->text[ws] == '\n')) ws++;
-            size_t have = c->text_len - ws;
-            size_t cmp = have < open_len ? have : open_len;
-            if (memcmp(c->text + ws, st->open_text, cmp) == 0) {
-                if (have >= open_len) {
-                    c->saw_open = true;
-                    c->content_begin = ws + open_len;
-                } else {
-                    open_pending = true;
-                }
-            }
-        } else {
-            const char * hit = sl_memfind(c->text, c->text_len, st->open_text, open_len);
-            if (hit) {
-                c->saw_open = true;
-                c->content_begin = (size_t) (hit - c->text) + open_len;
-            } else {
-                open_pending = true;
-            }
-        }
-    }
-    size_t from = old_len >= close_len ? old_len - close_len + 1 : 0;
-    if (from < c->content_begin) from = c->content_begin;
-    if (!c->saw_close && c->text_len > from) {
-        const char * hit = sl_memfind(c->text + from, c->text_len - from, st->close_text, close_len);
-        if (hit) {
-            c->saw_close = true;
-            c->content_end = (size_t) (hit - c->text);
-            return c->content_end;
-        }
-    }
-    c->content_end = c->text_len;
-    if (open_pending && forced) return c->content_begin;
-    if (open_pending) return 0;
-    return c->text_len >= close_len ? c->text_len - close_len + 1 : 0;
-}
 
 typedef struct {
     sl_engine * eng;
@@ -186,7 +103,7 @@ static int sl_generate(sl_run * run, sl_candidate * cands, int32_t n, int32_t ba
         cands[i].t0 = sl_now();
     }
     if (status == SL_OK) status = sl_decode_checked(eng, batch, "starting a stage");
-    run->out->prefill_tokens += n;
+    run->out->stats.prefill_tokens += n;
 
     while (status == SL_OK) {
         if (eng->cancel && atomic_load(eng->cancel)) {
@@ -237,7 +154,7 @@ static int sl_generate(sl_run * run, sl_candidate * cands, int32_t n, int32_t ba
         }
         if (batch.n_tokens == 0) break;
         status = sl_decode_checked(eng, batch, "generating");
-        run->out->decode_tokens += batch.n_tokens;
+        run->out->stats.decode_tokens += batch.n_tokens;
     }
     if (status == SL_CANCELLED) {
         for (int32_t i = 0; i < n; i++) {
@@ -253,14 +170,6 @@ static int sl_generate(sl_run * run, sl_candidate * cands, int32_t n, int32_t ba
     free(safe);
     llama_batch_free(batch);
     return status;
-}
-
-static int sl_push_tokens(sl_engine * eng, const llama_token * toks, int32_t n) {
-    for (int32_t i = 0; i < n; i++) {
-        sl_unit u = {.token = toks[i], .n_tokens = 1, .n_pos = 1};
-        if (sl_trunk_push(&eng->trunk, &u) != SL_OK) return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
-    }
-    return SL_OK;
 }
 
 static int32_t sl_pick_max(const sl_candidate * cands, int32_t n) {
@@ -285,7 +194,7 @@ static int sl_score(sl_run * run, const sl_stage_spec * st, sl_stage_result * re
     }
     if (run->sp->scorer == SL_SCORER_JUDGE) {
         int32_t w = sl_judge_knockout(eng, run->sp, st, res->cands, n, pending, n_pending, pre_pos, ref_keep,
-                                      run->out);
+                                      &run->out->stats);
         if (w < 0) return eng->status;
         res->winner = w;
         return SL_OK;
@@ -321,7 +230,7 @@ static int sl_commit(sl_run * run, sl_stage_result * res, const sl_stage_spec * 
     sl_drop_seqs(eng, 1);
     /* the lead unit (last pending one) is now decoded */
     int32_t first_new = t->n_units;
-    if (sl_push_tokens(eng, w->toks, w->n_toks) != SL_OK) return eng->status;
+    if (sl_trunk_push_tokens(eng, w->toks, w->n_toks) != SL_OK) return eng->status;
     if (batched) {
         t->units[t->n_kv].pos = lead_pos;
         t->n_kv++;
@@ -335,28 +244,23 @@ static int sl_commit(sl_run * run, sl_stage_result * res, const sl_stage_spec * 
     }
     if (!w->saw_close) {
         res->forced_close = true;
-        if (sl_push_tokens(eng, st->close_tokens, st->n_close) != SL_OK) return eng->status;
+        if (sl_trunk_push_tokens(eng, st->close.toks, st->close.n) != SL_OK) return eng->status;
     }
     return SL_OK;
 }
 
-/* Reference cost model: throw the KV away and evaluate the whole trunk again
- * up to (not including) its last `keep` units. */
-int sl_reprefill(sl_engine * eng, int32_t keep, sl_result * out) {
-    sl_trunk_drop_kv(eng);
-    return sl_trunk_flush(eng, keep, &out->image_encodes, &out->prefill_tokens);
-}
-
-static int sl_check_fits(sl_engine * eng, const sl_unit * prompt, int32_t n_prompt, const sl_stage_spec * stages,
-                         int32_t n_stages, const sl_search_params * sp) {
-    int64_t prompt_cells = 0;
-    for (int32_t i = 0; i < n_prompt; i++) prompt_cells += prompt[i].n_tokens;
+/* Refuse a search that cannot fit before doing any work. */
+static int sl_check_fits(sl_engine * eng, const sl_search_params * sp) {
+    int64_t prompt_cells = sl_trunk_cells(&eng->trunk);
+    int32_t n_stages = eng->n_stages;
+    const sl_judge_spec * judge_spec = &eng->judge;
     int64_t tags = 0;
     int64_t judge = 0;
     for (int32_t s = 0; s < n_stages; s++) {
-        int64_t st_tags = stages[s].n_open + stages[s].n_close;
+        const sl_stage_spec * st = &eng->stages[s];
+        int64_t st_tags = st->open.n + st->close.n;
         tags = st_tags > tags ? st_tags : tags;
-        int64_t j = stages[s].n_judge_head + sp->n_judge_mid + sp->n_judge_tail + 2 * (sp->max_stage_tokens + 8) + 8;
+        int64_t j = st->judge_head.n + judge_spec->mid.n + judge_spec->tail.n + 2 * (sp->max_stage_tokens + 8) + 8;
         judge = j > judge ? j : judge;
     }
     int64_t per_stage = 2 + sp->max_stage_tokens + tags;
@@ -382,9 +286,10 @@ static int sl_check_fits(sl_engine * eng, const sl_unit * prompt, int32_t n_prom
     return SL_OK;
 }
 
-static int sl_check_params(sl_engine * eng, const sl_search_params * sp, const sl_stage_spec * stages,
-                           int32_t n_stages) {
-    if (n_stages < 1 || n_stages > 4) return sl_set_error(eng, SL_ERR_ARG, "between 1 and 4 stages, got %d", n_stages);
+/* Only what would corrupt memory or abort llama.cpp: sequence ids, batch rows, logits rows, enums.
+ * Ranges users can choose are validated once, in Python (stagelens.engine.settings). */
+static int sl_check_params(sl_engine * eng, const sl_search_params * sp) {
+    if (eng->n_stages < 1) return sl_set_error(eng, SL_ERR_ARG, "the stages were not configured");
     if (sp->beam < 1) return sl_set_error(eng, SL_ERR_ARG, "beam must be at least 1, got %d", sp->beam);
     if (sp->beam > eng->n_seq_max - 1) {
         return sl_set_error(eng, SL_ERR_ARG, "beam %d needs %d sequences but this context was made with %d",
@@ -396,16 +301,43 @@ static int sl_check_params(sl_engine * eng, const sl_search_params * sp, const s
     }
     if (sp->beam > eng->n_batch) return sl_set_error(eng, SL_ERR_ARG, "beam %d exceeds the batch size", sp->beam);
     if (sp->max_stage_tokens < 1) return sl_set_error(eng, SL_ERR_ARG, "the stage token budget must be positive");
-    for (int32_t s = 0; s + 1 < n_stages; s++) {
-        /* a forced closing tag plus the last sampled token wait for the next stage */
-        if (stages[s].n_close + 1 > SL_MAX_PENDING) {
-            return sl_set_error(eng, SL_ERR_ARG, "the closing tag of the %s stage is %d tokens; at most %d fit",
-                                stages[s].name, stages[s].n_close, SL_MAX_PENDING - 1);
-        }
+    if (sp->scorer < SL_SCORER_LOGPROB || sp->scorer > SL_SCORER_EXTERNAL) {
+        return sl_set_error(eng, SL_ERR_ARG, "unknown scorer %d", sp->scorer);
     }
-    if (sp->scorer == SL_SCORER_JUDGE && sp->beam > 1 && (sp->judge_choice_a < 0 || sp->judge_choice_b < 0)) {
+    if (sp->mode != SL_MODE_BATCHED && sp->mode != SL_MODE_REFERENCE) {
+        return sl_set_error(eng, SL_ERR_ARG, "unknown mode %d", sp->mode);
+    }
+    if (sp->scorer == SL_SCORER_JUDGE && sp->beam > 1 && (eng->judge.choice_a < 0 || eng->judge.choice_b < 0)) {
         return sl_set_error(eng, SL_ERR_ARG, "the judge scorer needs its choice tokens");
     }
+    return SL_OK;
+}
+
+int sl_search_configure(sl_engine * eng, sl_stage_spec * stages, int32_t n_stages, sl_judge_spec * judge) {
+    if (n_stages < 1 || n_stages > SL_MAX_STAGES) {
+        return sl_set_error(eng, SL_ERR_ARG, "between 1 and %d stages, got %d", SL_MAX_STAGES, n_stages);
+    }
+    for (int32_t s = 0; s < n_stages; s++) {
+        const sl_stage_spec * st = &stages[s];
+        if (st->open_len == 0 || st->close_len == 0) {
+            return sl_set_error(eng, SL_ERR_ARG, "the tags of the %s stage must not be empty", st->name);
+        }
+        /* a forced closing tag plus the last sampled token wait for the next stage */
+        if (s + 1 < n_stages && st->close.n + 1 > SL_MAX_PENDING) {
+            return sl_set_error(eng, SL_ERR_ARG, "the closing tag of the %s stage is %d tokens; at most %d fit",
+                                st->name, st->close.n, SL_MAX_PENDING - 1);
+        }
+    }
+    for (int32_t s = 0; s < SL_MAX_STAGES; s++) sl_stage_spec_free(&eng->stages[s]);
+    sl_judge_spec_free(&eng->judge);
+    for (int32_t s = 0; s < n_stages; s++) {
+        eng->stages[s] = stages[s];
+        memset(&stages[s], 0, sizeof stages[s]);
+    }
+    eng->n_stages = n_stages;
+    eng->judge = *judge;
+    memset(judge, 0, sizeof *judge);
+    judge->choice_a = judge->choice_b = -1;
     return SL_OK;
 }
 
@@ -428,9 +360,9 @@ static int sl_run_stage(sl_run * run, const sl_stage_spec * st, sl_stage_result 
 
     if (sp->force_stages) {
         res->forced_open = true;
-        if (sl_push_tokens(eng, st->open_tokens, st->n_open) != SL_OK) return eng->status;
+        if (sl_trunk_push_tokens(eng, st->open.toks, st->open.n) != SL_OK) return eng->status;
     }
-    int status = batched ? sl_trunk_flush(eng, 1, &run->out->image_encodes, &run->out->prefill_tokens) : SL_OK;
+    int status = batched ? sl_trunk_flush(eng, 1, &run->out->stats) : SL_OK;
     if (status != SL_OK) return status;
 
     int32_t n = sp->beam;
@@ -454,7 +386,7 @@ static int sl_run_stage(sl_run * run, const sl_stage_spec * st, sl_stage_result 
         status = sl_generate(run, res->cands, n, 0, lead, lead_pos, st);
     } else {
         for (int32_t i = 0; i < n && status == SL_OK; i++) {
-            status = sl_reprefill(eng, 1, run->out);
+            status = sl_trunk_reprefill(eng, 1, &run->out->stats);
             if (status != SL_OK) break;
             lead_pos = t->kv_pos;
             llama_memory_seq_cp(mem, 0, 1, -1, -1);
@@ -474,23 +406,62 @@ static int sl_run_stage(sl_run * run, const sl_stage_spec * st, sl_stage_result 
     return sl_commit(run, res, st, lead_pos);
 }
 
-int sl_search(sl_engine * eng, const sl_unit * prompt, int32_t n_prompt, const sl_stage_spec * stages,
-              int32_t n_stages, const sl_search_params * sp, const sl_hooks * hooks, sl_result * out) {
+/* The answer's ids and their bytes, for the caller. */
+static int sl_copy_answer(sl_engine * eng, int32_t first, sl_result * out) {
+    const sl_trunk * t = &eng->trunk;
+    int32_t n = t->n_units - first;
+    out->answer.toks = malloc(sizeof *out->answer.toks * (size_t) (n ? n : 1));
+    int32_t piece_cap = 256;
+    char * piece = malloc((size_t) piece_cap);
+    size_t cap = 256;
+    out->answer_text = malloc(cap);
+    if (!out->answer.toks || !piece || !out->answer_text) {
+        free(piece);
+        return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
+    }
+    for (int32_t i = 0; i < n; i++) {
+        llama_token tok = t->units[first + i].token;
+        out->answer.toks[out->answer.n++] = tok;
+        int32_t np = sl_token_piece(eng, tok, &piece, &piece_cap, false);
+        if (np < 0) {
+            free(piece);
+            return eng->status;
+        }
+        if (out->answer_len + (size_t) np > cap) {
+            while (out->answer_len + (size_t) np > cap) cap *= 2;
+            char * bigger = realloc(out->answer_text, cap);
+            if (!bigger) {
+                free(piece);
+                return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
+            }
+            out->answer_text = bigger;
+        }
+        memcpy(out->answer_text + out->answer_len, piece, (size_t) np);
+        out->answer_len += (size_t) np;
+    }
+    free(piece);
+    return SL_OK;
+}
+
+int sl_search(sl_engine * eng, const sl_search_params * sp, const sl_hooks * hooks, sl_result * out) {
     memset(out, 0, sizeof *out);
     double t0 = sl_now();
     eng->status = SL_OK;
     eng->err[0] = '\0';
     sl_log_clear();
-    int status = sl_check_params(eng, sp, stages, n_stages);
-    if (status == SL_OK) status = sl_check_fits(eng, prompt, n_prompt, stages, n_stages, sp);
-    if (status == SL_OK) status = sl_trunk_sync(eng, prompt, n_prompt, &out->image_encodes, &out->prompt_tokens);
-    out->prefill_tokens += out->prompt_tokens;
+    int32_t answer_first = -1;
+    int status = sl_check_params(eng, sp);
+    if (status == SL_OK) status = sl_check_fits(eng, sp);
+    if (status == SL_OK) status = sl_conv_begin_answer(eng, &answer_first);
+    if (status != SL_OK) return status;
+    status = sl_trunk_flush(eng, 1, &out->stats);
+    out->stats.prompt_tokens = out->stats.prefill_tokens;
 
     sl_run run = {.eng = eng, .hooks = hooks, .sp = sp, .out = out, .last_flush = sl_now()};
-    for (int32_t s = 0; s < n_stages && status == SL_OK; s++) {
+    for (int32_t s = 0; s < eng->n_stages && status == SL_OK; s++) {
         run.stage = s;
         out->n_stages = s + 1;
-        status = sl_run_stage(&run, &stages[s], &out->stages[s]);
+        status = sl_run_stage(&run, &eng->stages[s], &out->stages[s]);
         if (status == SL_OK) {
             int32_t w = out->stages[s].winner;
             status = sl_emit(&run, SL_EV_STAGE_END, w, NULL, 0);
@@ -501,7 +472,7 @@ int sl_search(sl_engine * eng, const sl_unit * prompt, int32_t n_prompt, const s
          * is done, so a cancel arriving now must not turn the finished answer into a partial one */
         atomic_int * cancel = eng->cancel;
         eng->cancel = NULL;
-        status = sl_trunk_flush(eng, 0, &out->image_encodes, &out->prefill_tokens);
+        status = sl_trunk_flush(eng, 0, &out->stats);
         eng->cancel = cancel;
     }
     if (status == SL_CANCELLED) {
@@ -509,52 +480,18 @@ int sl_search(sl_engine * eng, const sl_unit * prompt, int32_t n_prompt, const s
         sl_drop_seqs(eng, 1);
         status = SL_OK;
     }
+    if (status == SL_OK) status = sl_copy_answer(eng, answer_first, out);
+    if (status == SL_OK) {
+        status = sl_conv_seal_answer(eng, answer_first);
+    } else {
+        /* keep the conversation as it was asked: the question stays cached, the failed answer goes */
+        char err[sizeof eng->err];
+        memcpy(err, eng->err, sizeof err);
+        int failed = status;
+        sl_conv_abandon_answer(eng, answer_first);
+        memcpy(eng->err, err, sizeof err);
+        eng->status = failed;
+    }
     out->wall_s = sl_now() - t0;
-    return status;
-}
-
-int sl_fork_logits(sl_engine * eng, const sl_unit * prompt, int32_t n_prompt, llama_token * const * branches,
-                   const int32_t * n_branch, int32_t n, float * out_logits) {
-    int64_t enc = 0, pre = 0;
-    if (n < 1 || n > eng->n_seq_max - 1 || n > eng->n_batch) {
-        return sl_set_error(eng, SL_ERR_ARG, "between 1 and %d branches", eng->n_seq_max - 1);
-    }
-    int status = sl_trunk_sync(eng, prompt, n_prompt, &enc, &pre);
-    if (status != SL_OK) return status;
-    sl_trunk * t = &eng->trunk;
-    llama_memory_t mem = llama_get_memory(eng->ctx);
-    struct llama_batch batch = llama_batch_init(n, 0, 1);
-    llama_token lead = t->units[t->n_units - 1].token;
-    int32_t longest = 0;
-    for (int32_t i = 0; i < n; i++) {
-        llama_memory_seq_cp(mem, 0, 1 + i, -1, -1);
-        longest = n_branch[i] > longest ? n_branch[i] : longest;
-    }
-    for (int32_t step = -1; step < longest && status == SL_OK; step++) {
-        batch.n_tokens = 0;
-        for (int32_t i = 0; i < n; i++) {
-            if (step < n_branch[i]) {
-                llama_token tok = step < 0 ? lead : branches[i][step];
-                sl_batch_add(&batch, tok, t->kv_pos + 1 + step, 1 + i, true);
-            }
-        }
-        status = sl_decode_checked(eng, batch, "decoding branches");
-        int32_t row = 0;
-        for (int32_t i = 0; i < n && status == SL_OK; i++) {
-            if (step < n_branch[i]) {
-                if (step == n_branch[i] - 1) {
-                    const float * logits = llama_get_logits_ith(eng->ctx, row);
-                    if (!logits) {
-                        status = sl_set_error(eng, SL_ERR_DECODE, "llama.cpp gave no logits for branch %d", i);
-                        break;
-                    }
-                    memcpy(out_logits + (size_t) i * eng->n_vocab, logits, sizeof(float) * (size_t) eng->n_vocab);
-                }
-                row++;
-            }
-        }
-    }
-    llama_batch_free(batch);
-    sl_drop_seqs(eng, 1);
     return status;
 }

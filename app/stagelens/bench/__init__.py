@@ -1,0 +1,18 @@
+"""`stagelens bench`: greedy vs batched stage-beam vs the reference cost model, in one process and
+one run, with the same token budget per stage. `stagelens.cli` imports this package lazily; it never
+imports the CLI back."""
+
+from stagelens.bench.command import BenchInputError, run_bench_command
+from stagelens.bench.formatting import format_markdown, format_table, rows_from_json
+from stagelens.bench.runner import QUESTION, BenchRow, run_bench
+
+__all__ = [
+    "QUESTION",
+    "BenchInputError",
+    "BenchRow",
+    "format_markdown",
+    "format_table",
+    "rows_from_json",
+    "run_bench",
+    "run_bench_command",
+]

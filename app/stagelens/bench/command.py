@@ -1,0 +1,126 @@
+"""`stagelens bench`: parse what the user asked for, prepare model and image, run, print."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from stagelens.bench.formatting import format_markdown, format_table
+from stagelens.bench.runner import run_bench
+from stagelens.engine import Engine, EngineError, LoadSettings, ModelMismatchError, TemplateError
+from stagelens.engine.engine import default_threads
+from stagelens.images import ImageError, load_image
+from stagelens.models.gpu import resolve_gpu_layers
+from stagelens.settings import EXIT_BAD_INPUT, EXIT_OK, int_default, max_beam_for
+
+DEV_PACKAGE = "stagelens_dev"
+
+
+class BenchInputError(Exception):
+    """A one-line message for the user; exit code 2."""
+
+
+def _preset_writer() -> Callable[..., Any]:
+    """``make_test_model`` from the development package, which the packaged app does not ship."""
+    try:
+        from stagelens_dev.testmodels import make_test_model
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not (exc.name == DEV_PACKAGE or exc.name.startswith(DEV_PACKAGE + ".")):
+            raise
+        raise BenchInputError(
+            "the test-model presets need the development install (pip install -e . from a source checkout); "
+            "pass --model TEXT.gguf --mmproj MMPROJ.gguf to benchmark a model file"
+        ) from None
+    return make_test_model
+
+
+def _model_files(args: argparse.Namespace) -> tuple[str, str, str]:
+    if args.model:
+        if not args.mmproj:
+            raise BenchInputError(f"{Path(args.model).name} needs its vision projector: pass --mmproj MMPROJ.gguf")
+        return args.model, args.mmproj, Path(args.model).name
+    from stagelens.paths import test_models_dir
+
+    preset = args.test_model_preset or "bench"
+    make_test_model = _preset_writer()
+    print(f"preparing the '{preset}' test model (random weights; made once, then cached)…", file=sys.stderr)
+    files = make_test_model(preset, test_models_dir())
+    return str(files.text), str(files.mmproj), f"preset {preset}"
+
+
+def _default_image() -> str:
+    from stagelens.resources import sample_images
+
+    samples = sample_images()
+    if not samples:
+        raise BenchInputError("no sample image found; pass --image")
+    return str(samples[0])
+
+
+def run_bench_command(args: argparse.Namespace) -> int:
+    """`stagelens bench`: bad input is one line on stderr and exit code 2."""
+    try:
+        return _run(args)
+    except BenchInputError as exc:
+        print(f"stagelens: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        beams = sorted({int(b) for b in args.beams.split(",") if b.strip()})
+    except ValueError:
+        raise BenchInputError(f"--beams must be comma-separated integers, got {args.beams!r}") from None
+    if not beams or min(beams) < 1:
+        raise BenchInputError("beam widths must be >= 1")
+    model, mmproj, label = _model_files(args)
+    image = args.image or _default_image()
+    try:
+        load_image(image, max_side=224)
+    except ImageError as exc:
+        raise BenchInputError(str(exc)) from exc
+    try:
+        n_gpu_layers = resolve_gpu_layers(args.n_gpu_layers, model, mmproj, int_default("n_ctx"))
+    except (OSError, ValueError) as exc:
+        raise BenchInputError(str(exc)) from exc
+    settings = LoadSettings(
+        model=model,
+        mmproj=mmproj,
+        n_gpu_layers=n_gpu_layers,
+        n_threads=args.n_threads,
+        max_beam=max_beam_for(*beams),
+        image_max_side=224,
+    )
+    try:
+        engine = Engine(settings)
+    except (EngineError, ModelMismatchError, TemplateError, ValueError) as exc:
+        raise BenchInputError(str(exc)) from exc
+    with engine:
+        rows = run_bench(engine, image, beams, args.scorer, args.max_stage_tokens, not args.no_reference, args.repeat)
+        meta = {
+            "model": label,
+            "backend": engine.backend,
+            "image": image,
+            "max_stage_tokens": args.max_stage_tokens,
+            "repeat": args.repeat,
+            "threads": engine.settings.n_threads or default_threads(),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        }
+    if args.json:
+        print(json.dumps({**meta, "rows": [asdict(r) for r in rows]}, indent=2))
+    elif args.markdown:
+        print(format_markdown(rows))
+    else:
+        print(
+            f"{label} · {meta['backend']} · {meta['threads']} threads · budget {args.max_stage_tokens} tokens/stage"
+            f" · median of {args.repeat} · image {image}"
+        )
+        print(format_table(rows))
+        print(f"peak RSS {meta['peak_rss_mb']} MB")
+    return EXIT_OK

@@ -1,0 +1,55 @@
+"""What the search reports while it runs, and how native callbacks become Python events."""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from stagelens.engine import native
+
+
+@dataclass(frozen=True)
+class StageEvent:
+    kind: str  # "stage_begin" | "text" | "stage_end"
+    stage: str
+    candidate: int  # text: which candidate; stage_begin: how many; stage_end: the winner
+    text: str = ""
+
+
+EventHandler = Callable[[StageEvent], None]
+Scorer = Callable[[str, list[dict]], Sequence[float]]
+NativeEventHandler = Callable[[int, int, int, bytes | None], None]
+NativeScorer = Callable[[int, list[dict]], Sequence[float]]
+
+
+class EventRelay:
+    """Turns native (kind, stage, cand, bytes) calls into StageEvents, decoding
+    UTF-8 incrementally per candidate (a character may span two flushes)."""
+
+    def __init__(self, stage_names: Sequence[str], handler: EventHandler) -> None:
+        self._names = list(stage_names)
+        self._handler = handler
+        self._decoders: dict[tuple[int, int], codecs.IncrementalDecoder] = {}
+
+    def __call__(self, kind: int, stage: int, cand: int, data: bytes | None) -> None:
+        name = self._names[stage]
+        if kind == native.EVENT_STAGE_BEGIN:
+            self._handler(StageEvent("stage_begin", name, cand))
+        elif kind == native.EVENT_TEXT:
+            dec = self._decoders.setdefault((stage, cand), codecs.getincrementaldecoder("utf-8")("replace"))
+            text = dec.decode(data or b"")
+            if text:
+                self._handler(StageEvent("text", name, cand, text))
+        elif kind == native.EVENT_STAGE_END:
+            self._handler(StageEvent("stage_end", name, cand))
+
+
+def native_scorer(scorer: Scorer, stage_names: Sequence[str]) -> NativeScorer:
+    """The native side calls scorers with the stage's index; ours take its name."""
+    names = list(stage_names)
+
+    def call(stage: int, candidates: list[dict]) -> Sequence[float]:
+        return [float(x) for x in scorer(names[stage], candidates)]
+
+    return call

@@ -1,0 +1,455 @@
+/* Python <-> C conversion: token lists, units, images, segments, stage specs, hooks, results.
+ * Text always crosses with its length: a NUL byte in a question or an answer is text like any other. */
+#include "py_convert.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+PyObject * tokens_to_list(const llama_token * toks, int32_t n) {
+    PyObject * list = PyList_New(n);
+    for (int32_t i = 0; list && i < n; i++) {
+        PyObject * v = PyLong_FromLong(toks[i]);
+        if (!v) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, i, v);
+    }
+    return list;
+}
+
+int list_to_tokens(EngineObject * self, PyObject * seq, sl_tokens * out) {
+    out->toks = NULL;
+    out->n = 0;
+    PyObject * fast = PySequence_Fast(seq, "expected a sequence of token ids");
+    if (!fast) return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    if (n > INT32_MAX / 2) {
+        Py_DECREF(fast);
+        PyErr_SetString(PyExc_ValueError, "too many tokens");
+        return -1;
+    }
+    llama_token * toks = malloc(sizeof *toks * (size_t) (n ? n : 1));
+    if (!toks) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        long v = PyLong_AsLong(PySequence_Fast_GET_ITEM(fast, i));
+        if (v == -1 && PyErr_Occurred()) goto fail;
+        if (v < 0 || v >= self->eng.n_vocab) {
+            PyErr_Format(PyExc_ValueError, "token id %ld outside the vocabulary (%d tokens)", v, self->eng.n_vocab);
+            goto fail;
+        }
+        toks[i] = (llama_token) v;
+    }
+    Py_DECREF(fast);
+    out->toks = toks;
+    out->n = (int32_t) n;
+    return 0;
+fail:
+    free(toks);
+    Py_DECREF(fast);
+    return -1;
+}
+
+sl_unit * units_from_list(EngineObject * self, PyObject * seq, int32_t * n_out, PyObject ** keep) {
+    PyObject * tup = PySequence_Tuple(seq);
+    if (!tup) return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(tup);
+    sl_unit * units = calloc((size_t) (n ? n : 1), sizeof *units);
+    if (!units || n > INT32_MAX / 2) {
+        free(units);
+        Py_DECREF(tup);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject * item = PyTuple_GET_ITEM(tup, i);
+        if (PyObject_TypeCheck(item, &ImageChunkType)) {
+            ImageChunkObject * ic = (ImageChunkObject *) item;
+            if (ic->owner != &self->eng) {
+                PyErr_SetString(PyExc_ValueError, "an image was prepared by another engine; prepare it again");
+                goto fail;
+            }
+            units[i].chunk = ic->chunk;
+            units[i].image_id = ic->id;
+            units[i].n_tokens = ic->n_tokens;
+            units[i].n_pos = ic->n_pos;
+            continue;
+        }
+        long v = PyLong_AsLong(item);
+        if (v == -1 && PyErr_Occurred()) goto fail;
+        if (v < 0 || v >= self->eng.n_vocab) {
+            PyErr_Format(PyExc_ValueError, "token id %ld outside the vocabulary (%d tokens)", v, self->eng.n_vocab);
+            goto fail;
+        }
+        units[i].token = (llama_token) v;
+        units[i].n_tokens = 1;
+        units[i].n_pos = 1;
+    }
+    *n_out = (int32_t) n;
+    *keep = tup;
+    return units;
+fail:
+    free(units);
+    Py_DECREF(tup);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ images */
+
+static size_t count_markers(const char * text, size_t len, const char * marker) {
+    size_t m = strlen(marker), n = 0;
+    for (size_t i = 0; m && i + m <= len; i++) {
+        if (text[i] == marker[0] && memcmp(text + i, marker, m) == 0) {
+            n++;
+            i += m - 1;
+        }
+    }
+    return n;
+}
+
+static int append_chunk_units(EngineObject * self, PyObject * result, const mtmd_input_chunk * chunk) {
+    enum mtmd_input_chunk_type type = mtmd_input_chunk_get_type(chunk);
+    if (type == MTMD_INPUT_CHUNK_TYPE_TEXT) {
+        size_t nt = 0;
+        const llama_token * toks = mtmd_input_chunk_get_tokens_text(chunk, &nt);
+        for (size_t k = 0; k < nt; k++) {
+            PyObject * item = PyLong_FromLong(toks[k]);
+            int bad = !item || PyList_Append(result, item) < 0;
+            Py_XDECREF(item);
+            if (bad) return -1;
+        }
+        return 0;
+    }
+    if (type != MTMD_INPUT_CHUNK_TYPE_IMAGE) {
+        PyErr_SetString(PyExc_ValueError, "only image media are supported");
+        return -1;
+    }
+    PyObject * item = ImageChunk_wrap(chunk, mtmd_input_chunk_get_id(chunk), (int32_t) mtmd_input_chunk_get_n_tokens(chunk),
+                                      (int32_t) mtmd_input_chunk_get_n_pos(chunk), &self->eng);
+    int bad = !item || PyList_Append(result, item) < 0;
+    Py_XDECREF(item);
+    return bad ? -1 : 0;
+}
+
+PyObject * prepare_units(EngineObject * self, const char * text, Py_ssize_t len, PyObject * images, int add_special) {
+    sl_engine * eng = &self->eng;
+    PyObject * result = NULL;
+    PyObject * fast = PySequence_Fast(images, "images must be a sequence of (width, height, rgb, id)");
+    Py_ssize_t n_img = fast ? PySequence_Fast_GET_SIZE(fast) : 0;
+    mtmd_bitmap ** bitmaps = calloc((size_t) (n_img ? n_img : 1), sizeof *bitmaps);
+    mtmd_input_chunks * chunks = mtmd_input_chunks_init();
+    if (!fast || !bitmaps || !chunks) {
+        if (fast) PyErr_NoMemory();
+        goto done;
+    }
+    if (n_img > 0 && !eng->mctx) {
+        PyErr_SetString(NoVisionError, "this model was loaded without a vision projector; it cannot take images");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n_img; i++) {
+        unsigned int w, h;
+        const char * rgb, * id;
+        Py_ssize_t rgb_len, id_len;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fast, i), "IIy#s#", &w, &h, &rgb, &rgb_len, &id, &id_len)) {
+            goto done;
+        }
+        if (w == 0 || h == 0 || (Py_ssize_t) w * h * 3 != rgb_len) {
+            PyErr_Format(PyExc_ValueError, "image %zd: %u x %u RGB needs %zu bytes, got %zd", i, w, h,
+                         (size_t) w * h * 3, rgb_len);
+            goto done;
+        }
+        if (strlen(id) != (size_t) id_len) {
+            PyErr_Format(PyExc_ValueError, "image %zd: its id holds a NUL character", i);
+            goto done;
+        }
+        bitmaps[i] = mtmd_bitmap_init(w, h, (const unsigned char *) rgb);
+        if (!bitmaps[i]) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        mtmd_bitmap_set_id(bitmaps[i], id);
+    }
+    const char * marker = mtmd_default_marker();
+    size_t n_markers = count_markers(text, (size_t) len, marker);
+    if (n_markers != (size_t) n_img) {
+        PyErr_Format(PyExc_ValueError, "the prompt has %zu image markers (%s) but %zd images were given", n_markers,
+                     marker, n_img);
+        goto done;
+    }
+    if (!eng->mctx) {
+        llama_token * toks = NULL;
+        int32_t n = 0;
+        int st = sl_tokenize(eng, text, (size_t) len, add_special, true, &toks, &n);
+        if (st != SL_OK) {
+            Engine_raise(self, st);
+            goto done;
+        }
+        result = tokens_to_list(toks, n);
+        free(toks);
+        goto done;
+    }
+    mtmd_input_text input = {.text = text, .text_len = (size_t) len, .add_special = add_special, .parse_special = true};
+    int32_t r;
+    sl_log_clear();
+    Py_BEGIN_ALLOW_THREADS
+    r = mtmd_tokenize(eng->mctx, chunks, &input, (const mtmd_bitmap * const *) bitmaps, (size_t) n_img);
+    Py_END_ALLOW_THREADS
+    if (r != 0) {
+        sl_set_error(eng, SL_ERR_IMAGE, "the vision projector rejected an image (code %d)", r);
+        Engine_raise(self, SL_ERR_IMAGE);
+        goto done;
+    }
+    result = PyList_New(0);
+    for (size_t c = 0; result && c < mtmd_input_chunks_size(chunks); c++) {
+        if (append_chunk_units(self, result, mtmd_input_chunks_get(chunks, c)) < 0) Py_CLEAR(result);
+    }
+done:
+    for (Py_ssize_t i = 0; bitmaps && i < n_img; i++) {
+        if (bitmaps[i]) mtmd_bitmap_free(bitmaps[i]);
+    }
+    free(bitmaps);
+    if (chunks) mtmd_input_chunks_free(chunks);
+    Py_XDECREF(fast);
+    return result;
+}
+
+/* ---------------------------------------------------------------- segments */
+
+void segments_free(py_segments * s) {
+    for (int32_t i = 0; i < s->n; i++) {
+        free((void *) s->segs[i].units);
+        Py_XDECREF(s->keep[i]);
+    }
+    free(s->segs);
+    free(s->keep);
+    Py_XDECREF(s->items);
+    memset(s, 0, sizeof *s);
+}
+
+int segments_from_list(EngineObject * self, PyObject * seq, py_segments * out) {
+    memset(out, 0, sizeof *out);
+    PyObject * fast = PySequence_Fast(seq, "segments must be a sequence of (key, units)");
+    if (!fast) return -1;
+    out->items = fast;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    out->segs = calloc((size_t) (n ? n : 1), sizeof *out->segs);
+    out->keep = calloc((size_t) (n ? n : 1), sizeof *out->keep);
+    if (!out->segs || !out->keep) {
+        segments_free(out);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const char * key;
+        Py_ssize_t key_len;
+        PyObject * units;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fast, i), "y#O", &key, &key_len, &units)) goto fail;
+        if (key_len == 0) {
+            PyErr_SetString(PyExc_ValueError, "a segment key must not be empty");
+            goto fail;
+        }
+        sl_segment_in * s = &out->segs[i];
+        s->units = units_from_list(self, units, &s->n_units, &out->keep[i]);
+        if (!s->units) goto fail;
+        s->key = (const uint8_t *) key; /* points into the bytes object, which `items` keeps alive */
+        s->key_len = (size_t) key_len;
+        out->n = (int32_t) i + 1;
+    }
+    return 0;
+fail:
+    segments_free(out);
+    return -1;
+}
+
+/* ------------------------------------------------------------- stage specs */
+
+static char * copy_text(const char * s, Py_ssize_t n) {
+    char * d = malloc((size_t) n + 1);
+    if (d) {
+        memcpy(d, s, (size_t) n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+int stage_specs_from_python(EngineObject * self, PyObject * stages, PyObject * judge, sl_stage_spec * out,
+                            int32_t * n_out, sl_judge_spec * judge_out) {
+    memset(out, 0, sizeof *out * SL_MAX_STAGES);
+    memset(judge_out, 0, sizeof *judge_out);
+    judge_out->choice_a = judge_out->choice_b = -1;
+    PyObject * fast = PySequence_Fast(stages, "stages must be a sequence of tuples");
+    if (!fast) return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    if (n < 1 || n > SL_MAX_STAGES) {
+        Py_DECREF(fast);
+        PyErr_Format(PyExc_ValueError, "between 1 and %d stages, got %zd", SL_MAX_STAGES, n);
+        return -1;
+    }
+    for (Py_ssize_t s = 0; s < n; s++) {
+        const char * name, * open_text, * close_text;
+        Py_ssize_t name_len, open_len, close_len;
+        PyObject * open_toks, * close_toks, * head;
+        sl_stage_spec * st = &out[s];
+        /* (name, open_text, close_text, open_tokens, close_tokens, judge_head) */
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fast, s), "s#s#s#OOO", &name, &name_len, &open_text, &open_len,
+                              &close_text, &close_len, &open_toks, &close_toks, &head)) {
+            goto fail;
+        }
+        st->name = copy_text(name, name_len);
+        st->open_text = copy_text(open_text, open_len);
+        st->close_text = copy_text(close_text, close_len);
+        st->open_len = (size_t) open_len;
+        st->close_len = (size_t) close_len;
+        if (!st->name || !st->open_text || !st->close_text) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+        if (list_to_tokens(self, open_toks, &st->open) || list_to_tokens(self, close_toks, &st->close) ||
+            list_to_tokens(self, head, &st->judge_head)) {
+            goto fail;
+        }
+    }
+    Py_DECREF(fast);
+    fast = NULL;
+    PyObject * mid, * tail;
+    int a, b;
+    /* (mid_tokens, tail_tokens, choice_a, choice_b) */
+    if (!PyArg_ParseTuple(judge, "OOii", &mid, &tail, &a, &b)) goto fail;
+    if (list_to_tokens(self, mid, &judge_out->mid) || list_to_tokens(self, tail, &judge_out->tail)) goto fail;
+    if (a >= self->eng.n_vocab || b >= self->eng.n_vocab) {
+        PyErr_SetString(PyExc_ValueError, "judge choice token outside the vocabulary");
+        goto fail;
+    }
+    judge_out->choice_a = a < 0 ? -1 : a;
+    judge_out->choice_b = b < 0 ? -1 : b;
+    *n_out = (int32_t) n;
+    return 0;
+fail:
+    Py_XDECREF(fast);
+    for (int32_t s = 0; s < SL_MAX_STAGES; s++) sl_stage_spec_free(&out[s]);
+    sl_judge_spec_free(judge_out);
+    return -1;
+}
+
+/* ------------------------------------------------------------------- hooks */
+
+static void hook_keep_error(hook_ctx * h) {
+    if (!h->exc_type) PyErr_Fetch(&h->exc_type, &h->exc_value, &h->exc_tb);
+    else PyErr_Clear();
+}
+
+static int hook_event(void * ud, int kind, int stage, int cand, const char * bytes, size_t len) {
+    hook_ctx * h = ud;
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject * data = bytes ? PyBytes_FromStringAndSize(bytes, (Py_ssize_t) len) : Py_NewRef(Py_None);
+    PyObject * r = data ? PyObject_CallFunction(h->on_event, "iiiO", kind, stage, cand, data) : NULL;
+    Py_XDECREF(data);
+    int rc = 0;
+    if (!r) {
+        hook_keep_error(h);
+        rc = -1;
+    }
+    Py_XDECREF(r);
+    PyGILState_Release(g);
+    return rc;
+}
+
+static PyObject * candidate_text(const sl_candidate * c) {
+    size_t b = c->content_begin, e = c->content_end > c->content_begin ? c->content_end : c->content_begin;
+    return PyUnicode_DecodeUTF8(c->text ? c->text + b : "", (Py_ssize_t) (e - b), "replace");
+}
+
+static int hook_score(void * ud, int stage, const sl_candidate * cands, int32_t n, double * scores) {
+    hook_ctx * h = ud;
+    PyGILState_STATE g = PyGILState_Ensure();
+    int rc = -1;
+    PyObject * list = PyList_New(n);
+    for (int32_t i = 0; list && i < n; i++) {
+        const sl_candidate * c = &cands[i];
+        PyObject * d = Py_BuildValue("{s:N,s:i,s:d}", "text", candidate_text(c), "n_tokens", c->n_toks,
+                                     "mean_logprob", c->n_toks ? c->sum_logprob / c->n_toks : -INFINITY);
+        if (!d) Py_CLEAR(list);
+        else PyList_SET_ITEM(list, i, d);
+    }
+    PyObject * r = list ? PyObject_CallFunction(h->scorer, "iO", stage, list) : NULL;
+    PyObject * fast = r ? PySequence_Fast(r, "the scorer must return a sequence of numbers") : NULL;
+    if (fast && PySequence_Fast_GET_SIZE(fast) != n) {
+        PyErr_Format(PyExc_ValueError, "the scorer returned %zd scores for %d candidates",
+                     PySequence_Fast_GET_SIZE(fast), n);
+    } else if (fast) {
+        rc = 0;
+        for (int32_t i = 0; i < n; i++) {
+            scores[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(fast, i));
+            if (scores[i] == -1.0 && PyErr_Occurred()) {
+                rc = -1;
+                break;
+            }
+        }
+    }
+    if (rc != 0) hook_keep_error(h);
+    Py_XDECREF(fast);
+    Py_XDECREF(r);
+    Py_XDECREF(list);
+    PyGILState_Release(g);
+    return rc;
+}
+
+sl_hooks hooks_for(hook_ctx * h) {
+    return (sl_hooks){.on_event = h->on_event ? hook_event : NULL, .score = h->scorer ? hook_score : NULL, .ud = h};
+}
+
+/* ----------------------------------------------------------------- results */
+
+static const char * closed_name(int c) {
+    switch (c) {
+        case SL_CLOSED_TAG: return "tag";
+        case SL_CLOSED_BUDGET: return "budget";
+        case SL_CLOSED_EOS: return "eos";
+        case SL_CLOSED_CANCEL: return "cancel";
+        default: return "running";
+    }
+}
+
+static PyObject * candidate_to_dict(const sl_candidate * c) {
+    return Py_BuildValue("{s:N,s:N,s:i,s:d,s:d,s:s,s:O,s:O,s:d}", "text", candidate_text(c), "tokens",
+                         tokens_to_list(c->toks, c->n_toks), "n_tokens", c->n_toks, "mean_logprob",
+                         c->n_toks ? c->sum_logprob / c->n_toks : -INFINITY, "score", c->score, "closed_by",
+                         closed_name(c->closed_by), "saw_open", c->saw_open ? Py_True : Py_False, "saw_close",
+                         c->saw_close ? Py_True : Py_False, "wall_s", c->wall_s);
+}
+
+PyObject * result_to_dict(const sl_engine * eng, const sl_result * res) {
+    PyObject * stages = PyList_New(0);
+    for (int32_t s = 0; stages && s < res->n_stages; s++) {
+        const sl_stage_result * sr = &res->stages[s];
+        PyObject * cands = PyList_New(sr->n_cands);
+        for (int32_t i = 0; cands && i < sr->n_cands; i++) {
+            PyObject * d = candidate_to_dict(&sr->cands[i]);
+            if (!d) Py_CLEAR(cands);
+            else PyList_SET_ITEM(cands, i, d);
+        }
+        bool complete = sr->cands && sr->winner >= 0 && (s < res->n_stages - 1 || !res->cancelled);
+        PyObject * d = cands ? Py_BuildValue("{s:s,s:i,s:O,s:O,s:N}", "name", eng->stages[s].name, "winner",
+                                             complete ? sr->winner : -1, "forced_open",
+                                             sr->forced_open ? Py_True : Py_False, "forced_close",
+                                             sr->forced_close ? Py_True : Py_False, "candidates", cands)
+                             : NULL;
+        if (!d || PyList_Append(stages, d) < 0) Py_CLEAR(stages);
+        Py_XDECREF(d);
+    }
+    if (!stages) return NULL;
+    const sl_stats * st = &res->stats;
+    return Py_BuildValue("{s:N,s:O,s:N,s:y#,s:{s:L,s:L,s:L,s:L,s:L,s:L,s:d}}", "stages", stages, "cancelled",
+                         res->cancelled ? Py_True : Py_False, "answer_tokens",
+                         tokens_to_list(res->answer.toks, res->answer.n), "answer_text",
+                         res->answer_text ? res->answer_text : "", (Py_ssize_t) res->answer_len, "stats",
+                         "image_encodes", (long long) st->image_encodes, "prefill_tokens",
+                         (long long) st->prefill_tokens, "prompt_tokens", (long long) st->prompt_tokens,
+                         "decode_tokens", (long long) st->decode_tokens, "judge_calls", (long long) st->judge_calls,
+                         "judge_tokens", (long long) st->judge_tokens, "wall_s", res->wall_s);
+}

@@ -1,0 +1,145 @@
+/* Test-only parts of the binding: tag detection on its own, forked branches, faults, the trunk. */
+#include "py_testing.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sl_fork.h"
+
+PyObject * Engine_fork_logits(EngineObject * self, PyObject * args) {
+    PyObject * units_obj, * branches_obj;
+    if (!PyArg_ParseTuple(args, "OO", &units_obj, &branches_obj)) return NULL;
+    if (Engine_enter(self) < 0) return NULL;
+    PyObject * keep = NULL, * result = NULL, * fast = NULL;
+    int32_t n_units = 0, n = 0;
+    llama_token ** branches = NULL;
+    int32_t * lens = NULL;
+    float * logits = NULL;
+    sl_unit * units = units_from_list(self, units_obj, &n_units, &keep);
+    if (!units) goto done;
+    fast = PySequence_Fast(branches_obj, "branches must be a sequence of token lists");
+    if (!fast) goto done;
+    n = (int32_t) PySequence_Fast_GET_SIZE(fast);
+    branches = calloc((size_t) (n ? n : 1), sizeof *branches);
+    lens = calloc((size_t) (n ? n : 1), sizeof *lens);
+    logits = malloc(sizeof *logits * (size_t) (n ? n : 1) * (size_t) self->eng.n_vocab);
+    if (!branches || !lens || !logits) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (int32_t i = 0; i < n; i++) {
+        sl_tokens b;
+        if (list_to_tokens(self, PySequence_Fast_GET_ITEM(fast, i), &b) < 0) goto done;
+        branches[i] = b.toks;
+        lens[i] = b.n;
+    }
+    int st;
+    Py_BEGIN_ALLOW_THREADS
+    st = sl_fork_logits(&self->eng, units, n_units, branches, lens, n, logits);
+    Py_END_ALLOW_THREADS
+    if (st != SL_OK) {
+        Engine_raise(self, st);
+        goto done;
+    }
+    result = PyList_New(n);
+    for (int32_t i = 0; result && i < n; i++) {
+        PyObject * b = PyBytes_FromStringAndSize((const char *) (logits + (size_t) i * self->eng.n_vocab),
+                                                 (Py_ssize_t) (sizeof(float) * (size_t) self->eng.n_vocab));
+        if (!b) Py_CLEAR(result);
+        else PyList_SET_ITEM(result, i, b);
+    }
+done:
+    for (int32_t i = 0; branches && i < n; i++) free(branches[i]);
+    free(branches);
+    free(lens);
+    free(logits);
+    free(units);
+    Py_XDECREF(fast);
+    Py_XDECREF(keep);
+    Engine_leave(self);
+    return result;
+}
+
+
+PyObject * Engine_inject_fault(EngineObject * self, PyObject * args) {
+    const char * kind;
+    Py_ssize_t kind_len;
+    int after;
+    if (!PyArg_ParseTuple(args, "s#i", &kind, &kind_len, &after)) return NULL;
+    if (after < 0) {
+        PyErr_SetString(PyExc_ValueError, "after must be >= 0 (0 turns the fault off)");
+        return NULL;
+    }
+    int32_t * slot = NULL;
+    if (kind_len == 6 && memcmp(kind, "decode", 6) == 0) slot = &self->eng.fault_decode_in;
+    else if (kind_len == 5 && memcmp(kind, "image", 5) == 0) slot = &self->eng.fault_image_in;
+    else if (kind_len == 6 && memcmp(kind, "seq_rm", 6) == 0) slot = &self->eng.fault_seq_rm_in;
+    if (!slot) {
+        PyErr_Format(PyExc_ValueError, "unknown fault %R (decode, image or seq_rm)", PyTuple_GET_ITEM(args, 0));
+        return NULL;
+    }
+    *slot = after;
+    Py_RETURN_NONE;
+}
+
+PyObject * Engine_trunk_units(EngineObject * self, PyObject * unused) {
+    if (Engine_enter(self) < 0) return NULL;
+    const sl_trunk * t = &self->eng.trunk;
+    PyObject * list = PyList_New(t->n_units);
+    for (int32_t i = 0; list && i < t->n_units; i++) {
+        const sl_unit * u = &t->units[i];
+        PyObject * item = u->chunk ? ImageChunk_wrap(u->chunk, u->image_id, u->n_tokens, u->n_pos, &self->eng)
+                                   : PyLong_FromLong(u->token);
+        if (!item) Py_CLEAR(list);
+        else PyList_SET_ITEM(list, i, item);
+    }
+    Engine_leave(self);
+    return list;
+}
+
+
+/* scan_tags(pieces, open_text, close_text, forced) -> (content, saw_open, saw_close, streamable):
+ * runs the search's own tag detection over text arriving piece by piece. */
+PyObject * mod_scan_tags(PyObject * m, PyObject * args) {
+    PyObject * pieces;
+    const char * open_text, * close_text;
+    Py_ssize_t open_len, close_len;
+    int forced;
+    if (!PyArg_ParseTuple(args, "Os#s#p", &pieces, &open_text, &open_len, &close_text, &close_len, &forced)) return NULL;
+    if (open_len == 0 || close_len == 0) {
+        PyErr_SetString(PyExc_ValueError, "tags must not be empty");
+        return NULL;
+    }
+    PyObject * fast = PySequence_Fast(pieces, "pieces must be a sequence of bytes");
+    if (!fast) return NULL;
+    sl_candidate c;
+    memset(&c, 0, sizeof c);
+    sl_stage_spec st = {.name = "test", .open_text = (char *) open_text, .open_len = (size_t) open_len,
+                        .close_text = (char *) close_text, .close_len = (size_t) close_len};
+    size_t safe = 0;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(fast) && !c.saw_close; i++) {
+        char * buf;
+        Py_ssize_t len;
+        if (PyBytes_AsStringAndSize(PySequence_Fast_GET_ITEM(fast, i), &buf, &len) < 0) {
+            sl_candidate_free(&c);
+            Py_DECREF(fast);
+            return NULL;
+        }
+        size_t old = c.text_len;
+        if (sl_candidate_append(&c, 0, buf, (int32_t) len) != SL_OK) {
+            sl_candidate_free(&c);
+            Py_DECREF(fast);
+            return PyErr_NoMemory();
+        }
+        safe = sl_candidate_scan(&c, &st, forced, old);
+    }
+    Py_DECREF(fast);
+    size_t end = c.content_end > c.content_begin ? c.content_end : c.content_begin;
+    PyObject * res = Py_BuildValue("(y#OOn)", c.text ? c.text + c.content_begin : "", (Py_ssize_t) (end - c.content_begin),
+                                   c.saw_open ? Py_True : Py_False, c.saw_close ? Py_True : Py_False,
+                                   (Py_ssize_t) (safe > c.content_begin ? safe - c.content_begin : 0));
+    sl_candidate_free(&c);
+    return res;
+}
+
+

@@ -1,0 +1,26 @@
+/* Test-only parts of the binding: the tag detector on its own, decoding forked
+ * branches, fault injection and a copy of the trunk. Includes the conversion layer. */
+#ifndef PY_TESTING_H
+#define PY_TESTING_H
+
+#include "py_convert.h"
+
+PyObject * mod_scan_tags(PyObject * m, PyObject * args);
+PyObject * Engine_fork_logits(EngineObject * self, PyObject * args);
+PyObject * Engine_inject_fault(EngineObject * self, PyObject * args);
+PyObject * Engine_trunk_units(EngineObject * self, PyObject * unused);
+
+#define PY_TESTING_ENGINE_METHODS                                                                                 \
+    {"fork_logits", (PyCFunction) Engine_fork_logits, METH_VARARGS,                                               \
+     "fork_logits(units, branches) -> list[bytes]: final float32 logits of each branch decoded in parallel "      \
+     "after units (which become the conversation, unkeyed)"},                                                      \
+    {"_inject_fault", (PyCFunction) Engine_inject_fault, METH_VARARGS,                                            \
+     "_inject_fault(kind, n): for tests, the n-th next 'decode', 'image' encode or partial KV removal "          \
+     "('seq_rm') fails (0: off)."},                                                                                \
+    {"_trunk_units", (PyCFunction) Engine_trunk_units, METH_NOARGS,                                               \
+     "For tests: every unit the conversation holds, list[int | ImageChunk]."},
+
+#define PY_TESTING_MODULE_METHODS \
+    {"scan_tags", mod_scan_tags, METH_VARARGS, "Run the stage-tag detector over pieces (for tests)."},
+
+#endif

@@ -1,0 +1,84 @@
+"""The native search's result as a Trace."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from stagelens.engine.settings import SearchSettings
+from stagelens.engine.trace import Candidate, ModelInfo, Stage, Stats, Trace
+from stagelens.engine.turns import UserTurn
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def _stage(raw: dict[str, Any]) -> Stage:
+    winner = raw["winner"]
+    cands = [
+        Candidate(
+            text=c["text"].strip(),
+            n_tokens=c["n_tokens"],
+            mean_logprob=_finite(c["mean_logprob"]),
+            score=_finite(c["score"]),
+            selected=i == winner,
+            wall_s=round(c["wall_s"], 4),
+            closed_by=c["closed_by"],
+            tokens=c["tokens"],
+        )
+        for i, c in enumerate(raw["candidates"])
+    ]
+    text = cands[winner].text if winner >= 0 else (cands[0].text if cands else "")
+    return Stage(
+        name=raw["name"],
+        text=text,
+        candidates=cands,
+        forced_open=raw["forced_open"],
+        forced_close=raw["forced_close"],
+        complete=winner >= 0,
+    )
+
+
+def _stats(raw: dict[str, Any], started: float) -> Stats:
+    return Stats(
+        image_encodes=raw["image_encodes"],
+        prefill_tokens=raw["prefill_tokens"],
+        decode_tokens=raw["decode_tokens"],
+        judge_calls=raw["judge_calls"],
+        wall_s=round(time.perf_counter() - started, 4),
+        judge_tokens=raw["judge_tokens"],
+        prompt_tokens=raw["prompt_tokens"],
+        tokens_per_s=round(raw["decode_tokens"] / raw["wall_s"], 2) if raw["wall_s"] > 0 else 0.0,
+    )
+
+
+def build_trace(
+    turn: UserTurn, settings: SearchSettings, result: dict[str, Any], model: ModelInfo, started: float
+) -> Trace:
+    """`started`: time.perf_counter() when the answer was asked for."""
+    stages = [_stage(st) for st in result["stages"]]
+    conclusion = next((s.text for s in stages if s.name == "conclusion"), "")
+    return Trace(
+        question=turn.question,
+        images=[img.to_json() for img in turn.images],
+        settings={
+            "beam": settings.beam,
+            "scorer": settings.scorer,
+            "temperature": settings.temperature,
+            "top_p": settings.top_p,
+            "seed": settings.seed,
+            "max_stage_tokens": settings.max_stage_tokens,
+            "top_k": settings.top_k,
+            "force_stages": settings.force_stages,
+            "mode": settings.mode,
+        },
+        stages=stages,
+        conclusion=conclusion,
+        cancelled=result["cancelled"],
+        stats=_stats(result["stats"], started),
+        model=model,
+        assistant_text=result["answer_text"].decode("utf-8", "replace"),
+        assistant_tokens=list(result["answer_tokens"]),
+    )

@@ -1,0 +1,94 @@
+"""One source of settings: every default, range, choice, stage name and exit code StageLens has.
+
+- ``table.py``: the table of settings (data: type, default, range or choices, help, flag, groups).
+- ``definition.py``: the Setting type and its check, the only validation layer.
+- ``search.py``, ``load.py``: SearchSettings and LoadSettings (the engine's inputs).
+- ``stored.py``: AppSettings, the window's settings file.
+- ``arguments.py``: argparse options for a group of settings.
+- ``stages.py``, ``exit_codes.py``: the stage names and the exit codes.
+
+A new setting is one row in TABLE (plus a field in the dataclass of its group, with the table's
+default; tests/settings/test_table.py checks they match). Answer presets (issue 14) would be a
+``window`` row with choices and a mapping of preset names to SearchSettings values here; the
+settings file reader (``read_values``) already reports which stored values it had to reset.
+
+This package imports nothing from the rest of StageLens but ``paths`` and ``fileio``, so every
+layer (engine, window, commands) can use it. ``tests/settings/test_single_source.py`` fails
+when a default, range, choice list, stage list or exit code is written anywhere else.
+"""
+
+from stagelens.settings.arguments import add_arguments, argument_type, from_args
+from stagelens.settings.definition import AUTO, Setting, SettingError
+from stagelens.settings.exit_codes import (
+    EXIT_BAD_INPUT,
+    EXIT_ENGINE,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_NO_DISPLAY,
+    EXIT_OK,
+)
+from stagelens.settings.load import LoadSettings, max_beam_for
+from stagelens.settings.search import MODES, SCORERS, SearchSettings
+from stagelens.settings.stages import FINAL_STAGE, STAGE_NAMES
+from stagelens.settings.stored import (
+    FILE_NAME,
+    AppSettings,
+    load_settings,
+    read_values,
+    save_settings,
+    settings_path,
+    validate,
+)
+from stagelens.settings.table import (
+    GROUPS,
+    SETTINGS,
+    TABLE,
+    bool_default,
+    default,
+    float_default,
+    in_group,
+    int_default,
+    optional_int_default,
+    setting,
+    str_default,
+)
+
+__all__ = [
+    "AUTO",
+    "EXIT_BAD_INPUT",
+    "EXIT_ENGINE",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_NO_DISPLAY",
+    "EXIT_OK",
+    "FILE_NAME",
+    "FINAL_STAGE",
+    "GROUPS",
+    "MODES",
+    "SCORERS",
+    "SETTINGS",
+    "STAGE_NAMES",
+    "TABLE",
+    "AppSettings",
+    "LoadSettings",
+    "SearchSettings",
+    "Setting",
+    "SettingError",
+    "add_arguments",
+    "argument_type",
+    "bool_default",
+    "default",
+    "float_default",
+    "from_args",
+    "in_group",
+    "int_default",
+    "load_settings",
+    "max_beam_for",
+    "optional_int_default",
+    "read_values",
+    "save_settings",
+    "setting",
+    "settings_path",
+    "str_default",
+    "validate",
+]

@@ -1,0 +1,301 @@
+"""Every setting StageLens has, once: the defaults, ranges and choices that the dataclasses,
+the command-line parsers, the window's settings file and the Settings dialog are built from.
+
+Groups say where a setting appears: ``load`` (LoadSettings, `ask`'s model options), ``search``
+(SearchSettings, `ask`'s search options), ``window`` (AppSettings: the settings file and the
+Settings dialog), ``engine`` (Engine.answer's own options), ``bench``, ``eval``, ``gpu``
+(`models gpu`) and ``test-model`` (`make-test-model`). A setting without a flag is not on the
+command line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from stagelens.settings.definition import Setting, Value
+
+THREADS_HELP = "CPU threads (0: one per core up to 4 cores, else half the cores)"
+
+
+def _groups(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+TABLE: tuple[Setting, ...] = (
+    # -- loading a model ------------------------------------------------------------------
+    Setting(
+        "model",
+        str,
+        None,
+        "text model GGUF (default: the shipped demo model)",
+        _groups("load", "bench", "eval", "gpu"),
+        flag="--model",
+        short="-m",
+        optional=True,
+        group_help={
+            "bench": "text model GGUF (default: a generated test model, see --preset)",
+            "eval": "text model GGUF (default: the demo model)",
+            "gpu": "text GGUF, to plan how many layers fit (GPU layers 'auto')",
+        },
+    ),
+    Setting(
+        "mmproj",
+        str,
+        None,
+        "vision projector GGUF (mmproj)",
+        _groups("load", "bench", "eval", "gpu"),
+        flag="--mmproj",
+        optional=True,
+        group_help={"eval": "vision projector GGUF (default: the demo model's)"},
+    ),
+    Setting(
+        "n_gpu_layers",
+        int,
+        0,
+        "layers to offload to the GPU: a number, -1 for all, or auto (fit in free VRAM)",
+        _groups("load", "bench", "window"),
+        flag="--n-gpu-layers",
+        low=-1,
+        window_high=1000,
+        auto=True,
+        label="GPU layers",
+    ),
+    Setting(
+        "n_ctx",
+        int,
+        8192,
+        "context size in tokens",
+        _groups("load", "eval", "gpu", "window"),
+        flag="--n-ctx",
+        low=1,
+        window_low=512,
+        window_high=262144,
+    ),
+    Setting("n_batch", int, 1024, "prompt tokens decoded per batch", _groups("load"), low=1),
+    Setting(
+        "n_threads",
+        int,
+        0,
+        THREADS_HELP,
+        _groups("load", "bench", "eval", "window"),
+        flag="--threads",
+        low=0,
+        window_high=256,
+    ),
+    Setting(
+        "max_beam",
+        int,
+        8,
+        "the engine reserves sequences for this many candidates (the widest beam it can run)",
+        _groups("load"),
+        low=1,
+    ),
+    Setting(
+        "image_max_side",
+        int,
+        768,
+        "downscale images to this longest side",
+        _groups("load", "window"),
+        flag="--image-max-side",
+        low=16,
+        window_low=64,
+        window_high=4096,
+        aliases=("max_side",),
+    ),
+    # -- searching for an answer ----------------------------------------------------------
+    Setting(
+        "beam",
+        int,
+        2,
+        "candidates per stage (1: plain generation)",
+        _groups("search", "window"),
+        flag="--beam",
+        low=1,
+        window_high=16,
+    ),
+    Setting(
+        "scorer",
+        str,
+        "logprob",
+        "how a stage's candidates are compared: mean log-probability, or the model as judge",
+        _groups("search", "window", "bench"),
+        flag="--scorer",
+        choices=("logprob", "judge"),
+        choice_labels=("Log-probability (fast)", "Judge (the model compares candidates)"),
+        code_choices=("python",),  # a Python function passed to Engine.answer (tests, research)
+    ),
+    Setting(
+        "temperature",
+        float,
+        0.6,
+        "sampling temperature of the candidates (0: greedy)",
+        _groups("search", "window", "eval"),
+        flag="--temperature",
+        low=0.0,
+        window_high=2.0,
+        group_help={"eval": "sampling temperature of best-of-N and beams"},
+    ),
+    Setting(
+        "top_p",
+        float,
+        0.9,
+        "sample from the smallest set of tokens with this much probability",
+        _groups("search", "eval"),
+        flag="--top-p",
+        low=0.0,
+        low_exclusive=True,
+        high=1.0,
+    ),
+    Setting(
+        "top_k", int, 40, "sample from this many most likely tokens (0: all)", _groups("search"), flag="--top-k", low=0
+    ),
+    Setting(
+        "seed",
+        int,
+        None,
+        "random seed (default: a new one, in the trace)",
+        _groups("search", "eval", "test-model"),
+        flag="--seed",
+        low=0,
+        high=2**32 - 1,
+        optional=True,
+        group_defaults={"eval": 0, "test-model": 0},
+        group_help={
+            "eval": "sampling seed (best-of-N uses seed..seed+N-1)",
+            "test-model": "seed of the random weights",
+        },
+    ),
+    Setting(
+        "max_stage_tokens",
+        int,
+        160,
+        "token budget of each stage",
+        _groups("search", "window", "eval", "bench"),
+        flag="--max-stage-tokens",
+        low=1,
+        window_low=8,
+        window_high=4096,
+        group_defaults={"bench": 48},
+    ),
+    Setting(
+        "force_stages",
+        bool,
+        True,
+        "let the model write the stage tags itself",
+        _groups("search", "eval"),
+        flag="--no-force-stages",
+    ),
+    Setting(
+        "mode",
+        str,
+        "batched",
+        "batched: every candidate in one batch; reference: one by one (the bench's cost model)",
+        _groups("search"),
+        flag="--mode",
+        choices=("batched", "reference"),
+        hidden=True,
+    ),
+    Setting(
+        "stream_interval_ms",
+        int,
+        50,
+        "streamed text reaches the caller about this often (0: every token)",
+        _groups("engine"),
+        low=0,
+    ),
+    # -- the window only --------------------------------------------------------------------
+    Setting("model_text", str, "", "text model file (empty: the default model)", _groups("window")),
+    Setting("model_mmproj", str, "", "vision projector file of model_text", _groups("window")),
+    Setting("gpu_auto", bool, False, "let the model manager's planner pick the GPU layers", _groups("window")),
+    Setting("reasoning_expanded", bool, False, "how a finished answer's Reasoning panel starts", _groups("window")),
+    Setting("window_geometry", str, "", "hex of QWidget.saveGeometry()", _groups("window")),
+    # -- commands -----------------------------------------------------------------------------
+    Setting(
+        "test_model_preset",
+        str,
+        None,
+        "use a generated test model (default: bench, unless --model is given)",
+        _groups("bench", "test-model"),
+        flag="--preset",
+        choices=("tiny", "bench"),  # what stagelens_dev.testmodels can write (its PRESETS)
+        optional=True,
+        group_defaults={"test-model": "tiny"},
+        group_help={"test-model": "which test model to write"},
+    ),
+    Setting("beams", str, "1,2,4,8", "comma-separated beam widths", _groups("bench"), flag="--beams"),
+    Setting("no_reference", bool, False, "skip the reference rows", _groups("bench"), flag="--no-reference"),
+    Setting(
+        "repeat",
+        int,
+        1,
+        "run each row N times and keep the median wall time",
+        _groups("bench"),
+        flag="--repeat",
+        low=1,
+    ),
+    Setting(
+        "methods",
+        str,
+        "greedy,bestofn:4,beam:4:logprob,beam:4:judge",
+        "comma-separated: greedy, bestofn:N, beam:N[:logprob|judge]",
+        _groups("eval"),
+        flag="--methods",
+    ),
+    Setting("limit", int, None, "use only the first N items", _groups("eval"), flag="--limit", low=1, optional=True),
+)
+
+SETTINGS: dict[str, Setting] = {s.name: s for s in TABLE}
+GROUPS = ("load", "search", "window", "engine", "bench", "eval", "gpu", "test-model")
+
+
+def setting(name: str) -> Setting:
+    try:
+        return SETTINGS[name]
+    except KeyError:
+        raise KeyError(f"no setting is called {name!r}") from None
+
+
+def in_group(group: str) -> Iterator[Setting]:
+    """The settings of a group, in table order."""
+    if group not in GROUPS:
+        raise KeyError(f"no settings group is called {group!r}")
+    return (s for s in TABLE if group in s.groups)
+
+
+def default(name: str, group: str | None = None) -> Value:
+    s = setting(name)
+    return s.default if group is None else s.default_for(group)
+
+
+# Typed defaults, for dataclass fields and call sites that need the exact type.
+def int_default(name: str, group: str | None = None) -> int:
+    value = default(name, group)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"the default of {name} is not a whole number")
+    return value
+
+
+def optional_int_default(name: str, group: str | None = None) -> int | None:
+    value = default(name, group)
+    return None if value is None else int_default(name, group)
+
+
+def float_default(name: str, group: str | None = None) -> float:
+    value = default(name, group)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"the default of {name} is not a number")
+    return float(value)
+
+
+def str_default(name: str, group: str | None = None) -> str:
+    value = default(name, group)
+    if not isinstance(value, str):
+        raise TypeError(f"the default of {name} is not text")
+    return value
+
+
+def bool_default(name: str, group: str | None = None) -> bool:
+    value = default(name, group)
+    if not isinstance(value, bool):
+        raise TypeError(f"the default of {name} is not true or false")
+    return value

@@ -1,0 +1,103 @@
+"""`stagelens bench` end to end, in a subprocess, and the bench package's place in the import graph."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+from pathlib import Path
+
+import pytest
+from tests.fixtures.cli import one_line_error, run_stagelens
+
+BENCH_DIR = Path(__file__).resolve().parents[2] / "app" / "stagelens" / "bench"
+
+
+@pytest.fixture(scope="module")
+def model_args(tiny_model) -> list[str]:
+    return ["--model", str(tiny_model.text), "--mmproj", str(tiny_model.mmproj)]
+
+
+def test_bench_runs_every_mode(scene_path, model_args):
+    out = run_stagelens(
+        "bench",
+        *model_args,
+        "--image",
+        str(scene_path),
+        "--beams",
+        "1,2",
+        "--max-stage-tokens",
+        "6",
+        "--scorer",
+        "judge",
+        "--repeat",
+        "3",
+        "--json",
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)["rows"]
+    assert [(r["mode"], r["beam"]) for r in rows] == [("greedy", 1), ("beam", 2), ("reference", 2)]
+    greedy, beam, reference = rows
+    assert greedy["image_encodes"] == 1 and beam["image_encodes"] == 1
+    assert reference["image_encodes"] > beam["image_encodes"]
+    assert beam["judge_calls"] == 4 and reference["judge_calls"] == 4
+    for row in rows:
+        assert {"wall_s", "prefill_tokens", "decode_tokens", "scorer"} <= set(row)
+    assert json.loads(out.stdout)["repeat"] == 3
+    bad = run_stagelens("bench", *model_args, "--repeat", "0")
+    assert bad.returncode == 2 and "--repeat" in bad.stderr
+
+
+def test_bench_model_without_mmproj_is_aone_line_error(tiny_model):
+    line = one_line_error(run_stagelens("bench", "--model", str(tiny_model.text)))
+    assert "--mmproj" in line
+
+
+def test_bench_bad_files_get_one_line(tmp_path, scene_path, model_args):
+    missing = run_stagelens(
+        "bench",
+        "--model",
+        str(tmp_path / "nope.gguf"),
+        "--mmproj",
+        str(tmp_path / "nope-mmproj.gguf"),
+        "--image",
+        str(scene_path),
+        "--beams",
+        "1",
+    )
+    assert missing.returncode == 2 and missing.stderr.strip().count("\n") == 0, missing.stderr
+    assert "nope.gguf" in missing.stderr and "Traceback" not in missing.stderr
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    bad_image = run_stagelens("bench", *model_args, "--image", str(text), "--beams", "1")
+    assert bad_image.returncode == 2 and "notes.png" in bad_image.stderr and "Traceback" not in bad_image.stderr
+
+
+def test_bench_never_imports_the_cli():
+    """`stagelens.cli` imports the bench lazily; the bench importing the CLI back (even inside a
+    function) would make the two one circle again."""
+    for path in BENCH_DIR.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] if node.level == 0 else [f".{node.module or ''}"]
+            assert not any(n == "stagelens.cli" or n.startswith("stagelens.cli.") for n in names), path.name
+
+
+def test_presets_without_the_development_package_are_one_line(tmp_path):
+    """What the packaged app says: it ships no stagelens_dev (simulated by a finder that refuses it)."""
+    blocker = tmp_path / "sitecustomize.py"
+    blocker.write_text(
+        "import sys\n"
+        "class _NoDev:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'stagelens_dev' or name.startswith('stagelens_dev.'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, _NoDev())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    line = one_line_error(run_stagelens("bench", "--preset", "tiny", "--beams", "1", env=env))
+    assert "development install" in line and "--model" in line
+    missing = run_stagelens("make-test-model", "--out", str(tmp_path / "out"), env=env)
+    assert missing.returncode == 2 and "invalid choice: 'make-test-model'" in missing.stderr
