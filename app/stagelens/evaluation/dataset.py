@@ -16,7 +16,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REFERENCE_STAGES = ("summary", "caption", "reasoning")
+from stagelens.settings import FINAL_STAGE, STAGE_NAMES
+
+# stages a dataset may give reference texts for: all but the last (whose reference is the answer)
+REFERENCE_STAGES = tuple(name for name in STAGE_NAMES if name != FINAL_STAGE)
 
 
 class DatasetError(ValueError):

@@ -31,13 +31,14 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from stagelens.settings import STAGE_NAMES
 from stagelens_dev.training.scenes import COLORS, KINDS, Scene, Shape, caption, random_scene
 
 MIN_GAP = 12  # pixels between centres along the compared axis for left/above questions
 ORIGINAL_KINDS = ("color", "count_all", "count_color", "count_kind", "left", "above", "bigger", "exists")
 HARDER_KINDS = ("count_diff", "ref_color", "count_bigger", "count_rel")
 QUESTION_KINDS = ORIGINAL_KINDS + HARDER_KINDS
-STAGES = ("SUMMARY", "CAPTION", "REASONING", "CONCLUSION")
+STAGES = tuple(name.upper() for name in STAGE_NAMES)  # the tags: SUMMARY, CAPTION, REASONING, CONCLUSION
 DIRECTIONS = {  # direction: (axis attribute, sign of "further in that direction", words)
     "left": ("column", -1, "left of"),
     "right": ("column", 1, "right of"),
