@@ -16,7 +16,8 @@ def register(subparsers) -> None:
         "eval",
         help="compare greedy, best-of-N and stage-beam on a JSONL dataset",
         description="Evaluate decoding methods on a JSONL dataset; lines: "
-        '{"image": path relative to the file, "question": ..., "answer": ..., "choices": [...] optional}.',
+        '{"image": path relative to the file, "question": ..., "answer": ..., "choices": [...] optional}; '
+        'optional "kind" and "stages" ({"caption": reference text, ...}) add per-kind and per-stage tables.',
     )
     p.add_argument("--dataset", type=Path, required=True, help="JSONL file of items")
     add_arguments(p, "eval")

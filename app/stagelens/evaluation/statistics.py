@@ -66,7 +66,7 @@ def _resampled_means(values: np.ndarray, resamples: int, bootstrap_seed: int) ->
 
 
 def bootstrap_interval(
-    values: Sequence[float] | Sequence[bool],
+    values: Sequence[float] | Sequence[bool] | np.ndarray,
     resamples: int = DEFAULT_RESAMPLES,
     level: float = DEFAULT_LEVEL,
     bootstrap_seed: int = 0,

@@ -32,7 +32,19 @@ from stagelens_dev.training.scenes import COLORS, IMAGE_SIZE, KINDS, SIZES, Scen
 IGNORE = -100
 N_CENTRE_CLASSES = 1 + len(SIZES) * len(COLORS) * len(KINDS)
 N_COVER_CLASSES = 1 + len(COLORS) * len(KINDS)
+NO_VERDICT = -1
 COVER_MIN_FRACTION = 0.25  # a patch is "covered" by a shape holding at least this share of its pixels
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One example's token ids after the image and, per id: answer-loss flag (its stage number, 0: none),
+    judge-loss flag (1: the judge's choice), verdict (judge candidates: 1 right so far, 0 not; else -1)."""
+
+    ids: list[int]
+    answer_flags: list[int]
+    judge_flags: list[int]
+    verdicts: list[int]
 
 
 @dataclass
@@ -42,6 +54,8 @@ class Batch:
     rest: torch.Tensor  # (B, T) token ids after the image
     labels: torch.Tensor  # (B, n + n_patches + T): next token for the answer loss, or IGNORE
     judge_labels: torch.Tensor  # same shape: the right choice token at the judge's position, or IGNORE
+    label_stage: torch.Tensor  # same shape: the stage number (1-4) of each answer label, 0 elsewhere
+    verdicts: torch.Tensor  # same shape: at judge candidates' tokens, 1 if the candidate is right so far, else 0
     centre: torch.Tensor  # (B, n_patches) probe targets
     cover: torch.Tensor  # (B, n_patches)
 
@@ -80,24 +94,69 @@ def patch_targets(scene: Scene, patch_size: int) -> tuple[np.ndarray, np.ndarray
     return centre, cover
 
 
-def encode_answer(tok: Vocab, item: Item) -> tuple[list[int], list[int], list[int]]:
-    """(token ids after the image, answer-loss flags, judge-loss flags) for an answer example."""
-    prompt = tok.encode(prompt_suffix(item.question))
-    answer = [i for piece in target_pieces(item) for i in tok.encode(piece)]
-    return prompt + answer, [0] * len(prompt) + [1] * len(answer), [0] * (len(prompt) + len(answer))
+def _stage_tokens(tok: Vocab, item: Item, stages: range) -> tuple[list[int], list[int]]:
+    """Token ids of these stages as the engine writes them, and each token's stage number (1-4)."""
+    ids: list[int] = []
+    flags: list[int] = []
+    for index in stages:
+        for piece in stage_pieces(index, item.stages[index]):
+            encoded = tok.encode(piece)
+            ids += encoded
+            flags += [index + 1] * len(encoded)
+    return ids, flags
 
 
-def encode_judge(tok: Vocab, item: Item, stage: int, first: str, second: str, first_is_right: bool):
-    """(ids, answer-loss flags, judge-loss flags) for a judge example: the flagged last id is the choice."""
+def encode_answer(tok: Vocab, item: Item) -> Encoded:
+    """An answer example: the loss on the assistant turn (each flag is its token's stage number)."""
     prompt = tok.encode(prompt_suffix(item.question))
-    pieces = [piece for index in range(stage) for piece in stage_pieces(index, item.stages[index])]
-    before = [i for piece in pieces for i in tok.encode(piece)]
-    judge = [i for piece in judge_pieces(stage, first, second) for i in tok.encode(piece)]
+    answer, flags = _stage_tokens(tok, item, range(len(item.stages)))
+    end = tok.encode(target_pieces(item)[-1])
+    ids = prompt + answer + end
+    flags = [0] * len(prompt) + flags + [len(item.stages)] * len(end)
+    return Encoded(ids, flags, [0] * len(ids), [NO_VERDICT] * len(ids))
+
+
+def _verdicts(candidate: list[int], right: list[int]) -> list[int]:
+    """Per candidate token: 1 while the candidate's tokens so far are the right candidate's, then 0."""
+    out, still = [], True
+    for i, token in enumerate(candidate):
+        still = still and i < len(right) and right[i] == token
+        out.append(int(still))
+    return out
+
+
+def encode_judge(
+    tok: Vocab, item: Item, stage: int, first: str, second: str, first_is_right: bool, read_right: bool = False
+) -> Encoded:
+    """A judge example: the choice token of the right candidate is the judge target (the flagged last id).
+    With ``read_right``, the right candidate's tokens inside the judge prompt get the answer loss too
+    (the model learns to read a caption against the image there as it writes one). Every candidate token
+    gets a verdict: is the candidate still right up to here?"""
+    prompt = tok.encode(prompt_suffix(item.question))
+    before, before_flags = _stage_tokens(tok, item, range(stage))
+    head, a, mid, b, tail = (tok.encode(piece) for piece in judge_pieces(stage, first, second))
     choice_a, choice_b = (tok.encode(c)[0] for c in judge_choices())
-    ids = prompt + before + judge + [choice_a if first_is_right else choice_b]
-    answer_flags = [0] * len(prompt) + [1] * len(before) + [0] * (len(judge) + 1)
+    ids = prompt + before + head + a + mid + b + tail + [choice_a if first_is_right else choice_b]
+    read_a, read_b = (read_right and first_is_right), (read_right and not first_is_right)
+    answer_flags = (
+        [0] * len(prompt)
+        + before_flags
+        + [0] * len(head)
+        + [(stage + 1) * read_a] * len(a)
+        + [0] * len(mid)
+        + [(stage + 1) * read_b] * len(b)
+        + [0] * (len(tail) + 1)
+    )
     judge_flags = [0] * (len(ids) - 1) + [1]
-    return ids, answer_flags, judge_flags
+    right = a if first_is_right else b
+    verdicts = (
+        [NO_VERDICT] * (len(prompt) + len(before) + len(head))
+        + _verdicts(a, right)
+        + [NO_VERDICT] * len(mid)
+        + _verdicts(b, right)
+        + [NO_VERDICT] * (len(tail) + 1)
+    )
+    return Encoded(ids, answer_flags, judge_flags, verdicts)
 
 
 def pixels_of(images: list[Image.Image]) -> torch.Tensor:
@@ -106,22 +165,27 @@ def pixels_of(images: list[Image.Image]) -> torch.Tensor:
     return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
 
 
-def collate(tok: Vocab, rows: list[tuple[Scene, tuple[list[int], list[int], list[int]]]], patch_size: int) -> Batch:
+def collate(tok: Vocab, rows: list[tuple[Scene, Encoded]], patch_size: int) -> Batch:
     size = len(rows)
     n_patches = (IMAGE_SIZE // patch_size) ** 2
     prefix_ids = tok.encode(USER_PREFIX)
-    width = max(len(ids) for _, (ids, _, _) in rows)
+    width = max(len(e.ids) for _, e in rows)
     rest = torch.full((size, width), tok.id_of("<|endoftext|>"), dtype=torch.long)
     n_before = len(prefix_ids) + n_patches
     labels = torch.full((size, n_before + width), IGNORE, dtype=torch.long)
     judge_labels = labels.clone()
-    for row, (_, (ids, answer_flags, judge_flags)) in enumerate(rows):
-        rest[row, : len(ids)] = torch.tensor(ids)
-        for j, token in enumerate(ids):
-            if answer_flags[j]:
+    label_stage = torch.zeros_like(labels)
+    verdicts = labels.clone()
+    for row, (_, e) in enumerate(rows):
+        rest[row, : len(e.ids)] = torch.tensor(e.ids)
+        for j, token in enumerate(e.ids):
+            if e.answer_flags[j]:
                 labels[row, n_before + j - 1] = token  # predicted from the position before it
-            if judge_flags[j]:
+                label_stage[row, n_before + j - 1] = e.answer_flags[j]
+            if e.judge_flags[j]:
                 judge_labels[row, n_before + j - 1] = token
+            if e.verdicts[j] != NO_VERDICT:
+                verdicts[row, n_before + j] = e.verdicts[j]  # read off the token's own position
     targets = [patch_targets(scene, patch_size) for scene, _ in rows]
     return Batch(
         prefix=torch.tensor([prefix_ids] * size, dtype=torch.long),
@@ -129,6 +193,8 @@ def collate(tok: Vocab, rows: list[tuple[Scene, tuple[list[int], list[int], list
         rest=rest,
         labels=labels,
         judge_labels=judge_labels,
+        label_stage=label_stage,
+        verdicts=verdicts,
         centre=torch.from_numpy(np.stack([c for c, _ in targets])),
         cover=torch.from_numpy(np.stack([c for _, c in targets])),
     )
@@ -139,14 +205,16 @@ def answer_batch(tok: Vocab, rng: random.Random, size: int, patch_size: int) -> 
     return collate(tok, [(scene, encode_answer(tok, item)) for scene, item in examples], patch_size)
 
 
-def judge_batch(tok: Vocab, rng: random.Random, size: int, patch_size: int) -> Batch:
+def judge_batch(
+    tok: Vocab, rng: random.Random, size: int, patch_size: int, easy_fraction: float = 0.0, read_right: bool = False
+) -> Batch:
     rows = []
     while len(rows) < size:
         scene, item = random_example(rng, rng.choice(QUESTION_KINDS))
-        example = judge_example(scene, item, rng)
+        example = judge_example(scene, item, rng, easy_fraction)
         if example is not None:
-            encoded = encode_judge(tok, item, example.stage, example.first, example.second, example.first_is_right)
-            rows.append((scene, encoded))
+            first, second, right_first = example.first, example.second, example.first_is_right
+            rows.append((scene, encode_judge(tok, item, example.stage, first, second, right_first, read_right)))
     return collate(tok, rows, patch_size)
 
 

@@ -6,9 +6,11 @@ with the image, the question and the stages chosen so far in context (``stagelen
 right candidate (the target) against a wrong one, makes the judge a verifier that checks a stage
 against the image, instead of a coin toss.
 
-Wrong candidates look like the model's own mistakes: a caption with one shape misread (colour,
-kind, size, cell one off), missing or made up, or a miscounted total; a reasoning that follows such
-a misread caption or slips on the last number; a wrong conclusion; a summary of another question.
+Wrong candidates are mostly near misses that look like the model's own mistakes: a caption with one
+shape misread (colour, kind, size, cell one off), missing or made up, or a miscounted total; a
+reasoning that follows such a misread caption or slips on the last number; a wrong conclusion; a
+summary of another question. A share of them are easy (the same stage for another scene), so the
+comparison itself is learned before the fine differences.
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ import random
 import re
 from dataclasses import dataclass, replace
 
-from stagelens_dev.training.questions import Item, Underivable, build_item, candidate_specs
+from stagelens_dev.training.questions import (
+    QUESTION_KINDS,
+    Item,
+    Underivable,
+    build_item,
+    candidate_specs,
+    random_example,
+)
 from stagelens_dev.training.scenes import COLORS, GRID, KINDS, SIZES, Scene, Shape, caption, count_phrase
 
 JUDGED_STAGES = (0, 1, 2, 3)  # SUMMARY, CAPTION, REASONING, CONCLUSION
@@ -154,11 +163,24 @@ def wrong_summary(scene: Scene, item: Item, rng: random.Random) -> str | None:
     return None
 
 
-def judge_example(scene: Scene, item: Item, rng: random.Random) -> JudgeExample | None:
+def unrelated(item: Item, stage: int, rng: random.Random) -> str | None:
+    """The same stage of another question (any kind) about another scene: an easy wrong candidate."""
+    for _ in range(20):
+        _, other = random_example(rng, rng.choice(QUESTION_KINDS))
+        if other.stages[stage] != item.stages[stage]:
+            return other.stages[stage]
+    return None
+
+
+def judge_example(scene: Scene, item: Item, rng: random.Random, easy_fraction: float = 0.0) -> JudgeExample | None:
     """A right and a wrong candidate for one stage (drawn by ``STAGE_WEIGHTS``), in random order;
-    None when no wrong candidate of that stage exists for this item."""
+    None when no wrong candidate of that stage exists for this item. With probability
+    ``easy_fraction`` the wrong one is unrelated (another scene's), else a near miss."""
     stage = rng.choices(JUDGED_STAGES, weights=STAGE_WEIGHTS)[0]
-    if stage == 0:
+    wrong: str | None
+    if rng.random() < easy_fraction:
+        wrong = unrelated(item, stage, rng)
+    elif stage == 0:
         wrong = wrong_summary(scene, item, rng)
     elif stage == 1:
         wrong = wrong_caption(scene, rng)

@@ -214,12 +214,27 @@ def scaled_residual_init(model: DemoModel) -> None:
 
 class PatchProbe(nn.Module):
     """Training-only: per image token, logits for the shape centred in its patch (none, or size x colour
-    x kind) and the shape covering most of its pixels (none, or colour x kind)."""
+    x kind), the shape covering most of its pixels (none, or colour x kind), and the patch's own column
+    and row (so the decoder can address image tokens by the cell a caption names)."""
 
-    def __init__(self, d: int, n_centre: int, n_cover: int) -> None:
+    def __init__(self, d: int, n_centre: int, n_cover: int, side: int) -> None:
         super().__init__()
         self.centre = nn.Linear(d, n_centre)
         self.cover = nn.Linear(d, n_cover)
+        self.column = nn.Linear(d, side)
+        self.row = nn.Linear(d, side)
 
-    def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.centre(tokens), self.cover(tokens)
+    def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.centre(tokens), self.cover(tokens), self.column(tokens), self.row(tokens)
+
+
+class VerdictProbe(nn.Module):
+    """Training-only: on the text model's last hidden state at each token of a judge candidate, whether the
+    candidate is still right up to that token (process supervision for the judge's final choice)."""
+
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.head = nn.Linear(d, 2)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.head(hidden)

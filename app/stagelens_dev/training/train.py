@@ -49,11 +49,13 @@ from stagelens_dev.training.model import (
     DemoModel,
     ModelConfig,
     PatchProbe,
+    VerdictProbe,
     n_params,
     scaled_residual_init,
 )
 from stagelens_dev.training.tokenizer import demo_vocab, vocab_of
 
+CAPTION_STAGE = 2  # stage numbers of answer labels: 1 summary, 2 caption, 3 reasoning, 4 conclusion
 CENTRE_WEIGHT = 4.0  # probe loss weight of patches that hold a shape's centre (few of them)
 
 
@@ -72,6 +74,9 @@ class Recipe:
     weight_decay: float = 0.05
     probe_weight: float = 0.5
     judge_weight: float = 1.0
+    judge_easy_fraction: float = 0.0  # share of judge examples whose wrong candidate is another scene's
+    judge_read_right: bool = False  # answer loss on the right candidate inside the judge prompt too
+    verdict_weight: float = 0.0  # weight of the per-token verdict probe on judge candidates (0: off)
     seed: int = 0
 
     def to_json(self) -> dict[str, Any]:
@@ -82,6 +87,7 @@ class Recipe:
 class Trainer:
     model: DemoModel
     probe: PatchProbe
+    verdict: VerdictProbe
     tok: Vocab
     recipe: Recipe
     opt: torch.optim.Optimizer
@@ -97,8 +103,9 @@ def build(recipe: Recipe, tok: Vocab | None = None) -> Trainer:
     cfg = ModelConfig(vocab_size=len(tok.tokens), **recipe.config)
     model = DemoModel(cfg)
     scaled_residual_init(model)
-    probe = PatchProbe(cfg.n_embd, N_CENTRE_CLASSES, N_COVER_CLASSES)
-    params = [*model.named_parameters(), *(("probe." + n, p) for n, p in probe.named_parameters())]
+    probe = PatchProbe(cfg.n_embd, N_CENTRE_CLASSES, N_COVER_CLASSES, cfg.image_size // cfg.patch_size)
+    verdict = VerdictProbe(cfg.n_embd)
+    params = [*model.named_parameters(), *probe.named_parameters(), *verdict.named_parameters()]
     decay = [p for _, p in params if p.dim() >= 2]
     no_decay = [p for _, p in params if p.dim() < 2]
     opt = torch.optim.AdamW(
@@ -106,7 +113,7 @@ def build(recipe: Recipe, tok: Vocab | None = None) -> Trainer:
         lr=recipe.lr,
         betas=(0.9, 0.98),
     )
-    return Trainer(model, probe, tok, recipe, opt, random.Random(recipe.seed))
+    return Trainer(model, probe, verdict, tok, recipe, opt, random.Random(recipe.seed))
 
 
 def learning_rate(recipe: Recipe, step: int) -> float:
@@ -121,14 +128,21 @@ def learning_rate(recipe: Recipe, step: int) -> float:
     return recipe.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def probe_loss(probe: PatchProbe, tokens: torch.Tensor, centre: torch.Tensor, cover: torch.Tensor):
-    centre_logits, cover_logits = probe(tokens)
+def probe_loss(
+    probe: PatchProbe, tokens: torch.Tensor, centre: torch.Tensor, cover: torch.Tensor
+) -> tuple[torch.Tensor, float]:
+    """The probe's summed cross-entropies, and the share of images whose centre map is all right."""
+    centre_logits, cover_logits, column_logits, row_logits = probe(tokens)
     weights = torch.ones(N_CENTRE_CLASSES)
     weights[1:] = CENTRE_WEIGHT
-    loss_centre = F.cross_entropy(centre_logits.flatten(0, 1), centre.flatten(), weight=weights)
-    loss_cover = F.cross_entropy(cover_logits.flatten(0, 1), cover.flatten())
-    accuracy = (centre_logits.argmax(-1) == centre).all(-1).float().mean().item()  # whole images right
-    return loss_centre + loss_cover, accuracy
+    loss = F.cross_entropy(centre_logits.flatten(0, 1), centre.flatten(), weight=weights)
+    loss = loss + F.cross_entropy(cover_logits.flatten(0, 1), cover.flatten())
+    side = column_logits.shape[-1]
+    index = torch.arange(side * side)
+    for logits, target in ((column_logits, index % side), (row_logits, index // side)):
+        loss = loss + F.cross_entropy(logits.flatten(0, 1), target.repeat(tokens.shape[0]))
+    accuracy = (centre_logits.argmax(-1) == centre).all(-1).float().mean().item()
+    return loss, accuracy
 
 
 def _selected_ce(model: DemoModel, hidden: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, int, int]:
@@ -143,6 +157,9 @@ def _selected_ce(model: DemoModel, hidden: torch.Tensor, labels: torch.Tensor) -
 
 def joint_losses(tr: Trainer, batches: list[Batch]) -> tuple[torch.Tensor, dict[str, float]]:
     answer_sum, answer_n, judge_sum, judge_n, judge_right = 0.0, 0, 0.0, 0, 0
+    caption_sum, caption_n = 0.0, 0
+    verdict_sum: torch.Tensor | float = 0.0
+    verdict_n = 0
     probe_total, probe_acc = 0.0, 0.0
     for batch in batches:
         image_tokens = tr.model.vision(batch.pixels)
@@ -151,16 +168,27 @@ def joint_losses(tr: Trainer, batches: list[Batch]) -> tuple[torch.Tensor, dict[
         hidden = tr.model.hidden_states(tr.model.embed_sequence(batch.prefix, image_tokens, batch.rest))
         s, n, _ = _selected_ce(tr.model, hidden, batch.labels)
         answer_sum, answer_n = answer_sum + s, answer_n + n
+        with torch.no_grad():  # for the log: the loss on caption tokens, the ones that read the image
+            caption_labels = torch.where(batch.label_stage == CAPTION_STAGE, batch.labels, IGNORE)
+            s, n, _ = _selected_ce(tr.model, hidden, caption_labels)
+            caption_sum, caption_n = caption_sum + float(s), caption_n + n
         s, n, right = _selected_ce(tr.model, hidden, batch.judge_labels)
         judge_sum, judge_n, judge_right = judge_sum + s, judge_n + n, judge_right + right
+        mask = batch.verdicts != IGNORE
+        if tr.recipe.verdict_weight and mask.any():
+            verdict_sum = verdict_sum + F.cross_entropy(tr.verdict(hidden[mask]), batch.verdicts[mask], reduction="sum")
+            verdict_n += int(mask.sum())
     loss_answer = answer_sum / max(1, answer_n)
     loss_judge = judge_sum / max(1, judge_n)
     r = tr.recipe
-    total = loss_answer + r.judge_weight * loss_judge + r.probe_weight * probe_total
+    loss_verdict = verdict_sum / max(1, verdict_n)
+    total = loss_answer + r.judge_weight * loss_judge + r.probe_weight * probe_total + r.verdict_weight * loss_verdict
     stats = {
         "loss": loss_answer.item() if isinstance(loss_answer, torch.Tensor) else loss_answer,
+        "caption_loss": caption_sum / max(1, caption_n),
         "judge_loss": loss_judge.item() if isinstance(loss_judge, torch.Tensor) else loss_judge,
         "judge_acc": judge_right / max(1, judge_n),
+        "verdict_loss": loss_verdict.item() if isinstance(loss_verdict, torch.Tensor) else loss_verdict,
         "probe_loss": probe_total.item() if isinstance(probe_total, torch.Tensor) else probe_total,
         "probe_acc": probe_acc,
     }
@@ -179,7 +207,7 @@ def train_step(tr: Trainer) -> dict[str, float]:
     else:
         batches = [answer_batch(tr.tok, tr.rng, r.batch, patch)]
         if r.judge_batch:
-            batches.append(judge_batch(tr.tok, tr.rng, r.judge_batch, patch))
+            batches.append(judge_batch(tr.tok, tr.rng, r.judge_batch, patch, r.judge_easy_fraction, r.judge_read_right))
         loss, stats = joint_losses(tr, batches)
     tr.opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -206,6 +234,7 @@ def save_checkpoint(path: Path, tr: Trainer, full: bool = True) -> None:
     if full:
         data |= {
             "probe": tr.probe.state_dict(),
+            "verdict": tr.verdict.state_dict(),
             "optimizer": tr.opt.state_dict(),
             "rng": tr.rng.getstate(),
             "torch_rng": torch.get_rng_state(),
@@ -230,6 +259,7 @@ def resume(path: Path) -> Trainer:
     tr = build(recipe, tok)
     tr.model.load_state_dict(model.state_dict())
     tr.probe.load_state_dict(data["probe"])
+    tr.verdict.load_state_dict(data["verdict"])
     tr.opt.load_state_dict(data["optimizer"])
     tr.rng.setstate(data["rng"])
     torch.set_rng_state(data["torch_rng"])

@@ -185,3 +185,18 @@ def test_misreadings_keep_shapes_distinct() -> None:
         cells = [(s.column, s.row) for s in misread.shapes]
         assert len(set(names)) == len(names) and len(set(cells)) == len(cells)
         assert all(s.color in COLORS and s.kind in KINDS for s in misread.shapes)
+
+
+def test_easy_judge_examples_exist_for_every_kind_and_stage() -> None:
+    # count_all's summary is the same for every scene: the easy wrong one must come from another kind
+    rng = random.Random(9)
+    seen = set()
+    for _ in range(200):
+        scene, item = random_example(rng, rng.choice(QUESTION_KINDS))
+        example = judge_example(scene, item, rng, easy_fraction=1.0)
+        assert example is not None
+        right = example.first if example.first_is_right else example.second
+        wrong = example.second if example.first_is_right else example.first
+        assert right == item.stages[example.stage] != wrong
+        seen.add(example.stage)
+    assert seen == {0, 1, 2, 3}

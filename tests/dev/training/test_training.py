@@ -98,7 +98,8 @@ def test_export_round_trips_loads_in_the_engine_and_the_judge_prompt_matches(tmp
         assert stage_texts(eng.template.turn_pieces())[1] == engine_texts()[1]
         _, item = random_example(random.Random(5))
         for stage in range(4):
-            ids, answer_flags, judge_flags = encode_judge(tok, item, stage, "(2,3) small red circle.", "4", True)
+            encoded = encode_judge(tok, item, stage, "(2,3) small red circle.", "4", True)
+            ids, answer_flags, judge_flags = encoded.ids, encoded.answer_flags, encoded.judge_flags
             for piece in judge_pieces(stage, "(2,3) small red circle.", "4"):
                 assert eng.tokenize(piece) == tok.encode(piece), piece
             choice_a, choice_b = judge_choices()
@@ -107,3 +108,7 @@ def test_export_round_trips_loads_in_the_engine_and_the_judge_prompt_matches(tmp
             suffix = tok.encode(prompt_suffix(item.question))
             assert ids[: len(suffix)] == suffix
             assert (sum(answer_flags) > 0) == (stage > 0)  # the stages before the judged one are trained too
+            # verdicts: the right candidate (the first) is right all along, the wrong one from its first token
+            verdicts = [v for v in encoded.verdicts if v != -1]
+            n_first = len(tok.encode("(2,3) small red circle."))
+            assert verdicts == [1] * n_first + [0] * len(tok.encode("4"))
