@@ -178,7 +178,7 @@ def judge_example(scene: Scene, item: Item, rng: random.Random, easy_fraction: f
     ``easy_fraction`` the wrong one is unrelated (another scene's), else a near miss."""
     stage = rng.choices(JUDGED_STAGES, weights=STAGE_WEIGHTS)[0]
     wrong: str | None
-    if rng.random() < easy_fraction:
+    if easy_fraction > 0 and rng.random() < easy_fraction:  # no draw when off: the stream stays as before
         wrong = unrelated(item, stage, rng)
     elif stage == 0:
         wrong = wrong_summary(scene, item, rng)

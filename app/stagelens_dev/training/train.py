@@ -61,22 +61,26 @@ CENTRE_WEIGHT = 4.0  # probe loss weight of patches that hold a shape's centre (
 
 @dataclass(frozen=True)
 class Recipe:
-    config: dict[str, Any] = field(default_factory=dict)  # ModelConfig overrides
-    probe_steps: int = 400
-    probe_batch: int = 64
+    """Everything a run is made from; the defaults are the shipped model's recipe."""
+
+    config: dict[str, Any] = field(default_factory=dict)  # ModelConfig overrides (none: the shipped architecture)
+    probe_steps: int = 1000  # vision warm-up steps (probe only)
+    probe_batch: int = 64  # images per warm-up step
     probe_lr: float = 2e-3
-    steps: int = 6000
-    batch: int = 16  # answer examples per step
-    judge_batch: int = 6  # judge examples per step
+    steps: int = 800  # joint steps
+    batch: int = 16  # answer examples per joint step
+    judge_batch: int = 6  # judge examples per joint step
     lr: float = 1.5e-3
-    warmup: int = 100
+    warmup: int = 60
     min_lr_fraction: float = 0.05
     weight_decay: float = 0.05
     probe_weight: float = 0.5
     judge_weight: float = 1.0
+    # Options the shipped model was trained without (0 / False: off, and the data stream is as without them)
+    position_weight: float = 0.0  # weight of the probe's column/row heads (image tokens that know their cell)
     judge_easy_fraction: float = 0.0  # share of judge examples whose wrong candidate is another scene's
     judge_read_right: bool = False  # answer loss on the right candidate inside the judge prompt too
-    verdict_weight: float = 0.0  # weight of the per-token verdict probe on judge candidates (0: off)
+    verdict_weight: float = 0.0  # weight of the per-token verdict probe on judge candidates
     seed: int = 0
 
     def to_json(self) -> dict[str, Any]:
@@ -129,18 +133,20 @@ def learning_rate(recipe: Recipe, step: int) -> float:
 
 
 def probe_loss(
-    probe: PatchProbe, tokens: torch.Tensor, centre: torch.Tensor, cover: torch.Tensor
+    probe: PatchProbe, tokens: torch.Tensor, centre: torch.Tensor, cover: torch.Tensor, position_weight: float = 0.0
 ) -> tuple[torch.Tensor, float]:
-    """The probe's summed cross-entropies, and the share of images whose centre map is all right."""
+    """The probe's summed cross-entropies (the column/row heads weighted by ``position_weight``, left out
+    at 0), and the share of images whose centre map is all right."""
     centre_logits, cover_logits, column_logits, row_logits = probe(tokens)
     weights = torch.ones(N_CENTRE_CLASSES)
     weights[1:] = CENTRE_WEIGHT
     loss = F.cross_entropy(centre_logits.flatten(0, 1), centre.flatten(), weight=weights)
     loss = loss + F.cross_entropy(cover_logits.flatten(0, 1), cover.flatten())
-    side = column_logits.shape[-1]
-    index = torch.arange(side * side)
-    for logits, target in ((column_logits, index % side), (row_logits, index // side)):
-        loss = loss + F.cross_entropy(logits.flatten(0, 1), target.repeat(tokens.shape[0]))
+    if position_weight:
+        side = column_logits.shape[-1]
+        index = torch.arange(side * side)
+        for logits, target in ((column_logits, index % side), (row_logits, index // side)):
+            loss = loss + position_weight * F.cross_entropy(logits.flatten(0, 1), target.repeat(tokens.shape[0]))
     accuracy = (centre_logits.argmax(-1) == centre).all(-1).float().mean().item()
     return loss, accuracy
 
@@ -163,7 +169,7 @@ def joint_losses(tr: Trainer, batches: list[Batch]) -> tuple[torch.Tensor, dict[
     probe_total, probe_acc = 0.0, 0.0
     for batch in batches:
         image_tokens = tr.model.vision(batch.pixels)
-        loss_p, acc_p = probe_loss(tr.probe, image_tokens, batch.centre, batch.cover)
+        loss_p, acc_p = probe_loss(tr.probe, image_tokens, batch.centre, batch.cover, tr.recipe.position_weight)
         probe_total, probe_acc = probe_total + loss_p / len(batches), probe_acc + acc_p / len(batches)
         hidden = tr.model.hidden_states(tr.model.embed_sequence(batch.prefix, image_tokens, batch.rest))
         s, n, _ = _selected_ce(tr.model, hidden, batch.labels)
@@ -202,7 +208,7 @@ def train_step(tr: Trainer) -> dict[str, float]:
     patch = tr.model.cfg.patch_size
     if tr.step < r.probe_steps:
         pixels, centre, cover = probe_batch(tr.rng, r.probe_batch, patch)
-        loss, acc = probe_loss(tr.probe, tr.model.vision(pixels), centre, cover)
+        loss, acc = probe_loss(tr.probe, tr.model.vision(pixels), centre, cover, r.position_weight)
         stats = {"probe_loss": loss.item(), "probe_acc": acc}
     else:
         batches = [answer_batch(tr.tok, tr.rng, r.batch, patch)]
