@@ -6,7 +6,8 @@ import pytest
 from tests.fixtures.gguf_template import copy_with_template
 
 from stagelens.engine import UserTurn
-from stagelens.engine.prompt import ChatTemplate, Message, TemplateError, stage_texts
+from stagelens.engine.prompt import ChatTemplate, Message, TemplateError
+from stagelens.engine.stage_text import stage_texts
 from stagelens.engine.rendering import TurnRenderer
 
 CHATML = (

@@ -10,7 +10,7 @@ OPEN, CLOSE = "<CAPTION>", "</CAPTION>"
 
 
 def scan(pieces: list[str], forced: bool = True):
-    content, saw_open, saw_close, safe = _native.scan_tags([p.encode() for p in pieces], OPEN, CLOSE, forced)
+    content, saw_open, saw_close, safe, *_ = _native.scan_tags([p.encode() for p in pieces], OPEN, CLOSE, forced)
     return content.decode(), saw_open, saw_close, safe
 
 
