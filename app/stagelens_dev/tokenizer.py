@@ -337,6 +337,7 @@ class SpmRecipe:
     add_space_prefix: bool = True  # what llama.cpp does with text before the first piece
     required: tuple[str, ...] = ()  # pieces that must exist (e.g. "\\n\\n")
     weighted: tuple[tuple[str, int], ...] = ()
+    excluded: tuple[str, ...] = ()  # pieces never added, whatever the corpus says
 
 
 def _spm_words(texts: Iterable[tuple[str, int]], add_space_prefix: bool) -> Counter[str]:
@@ -359,7 +360,7 @@ def learn_spm_vocab(recipe: SpmRecipe) -> Vocab:
     chars = sorted({ch for word in counts for ch in word if ch != "\n"})
     tokens = [text for text, _ in recipe.leading] + [f"<0x{b:02X}>" for b in range(256)]
     types = [kind for _, kind in recipe.leading] + [int(gguf.TokenType.BYTE)] * 256
-    seen = set(tokens)
+    seen = set(tokens) | set(recipe.excluded)
     pieces = [piece for piece in recipe.required if piece not in seen]
     seen.update(pieces)
     for left, right in learn_merges(counts, recipe.n_pieces):
@@ -401,7 +402,7 @@ def add_tokenizer(writer: gguf.GGUFWriter, vocab: Vocab, meta: TokenizerMetadata
     writer.add_token_types(list(vocab.types))
     if vocab.scores is not None:
         writer.add_token_scores(list(vocab.scores))
-    if vocab.merges:
+    if vocab.model == "gpt2":  # llama.cpp needs the key, even with no merge in it
         writer.add_token_merges(vocab.merge_strings())
     writer.add_bos_token_id(vocab.id_of(meta.bos))
     writer.add_eos_token_id(vocab.id_of(meta.eos))

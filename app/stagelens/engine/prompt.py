@@ -41,7 +41,8 @@ __all__ = [
 # Used when a GGUF has no chat template; declared in the trace as "fallback".
 FALLBACK_TEMPLATE = (
     "{% for message in messages %}"
-    "{% if message['role'] == 'user' %}USER: {% else %}ASSISTANT: {% endif %}"
+    "{% if message['role'] == 'system' %}SYSTEM: "
+    "{% elif message['role'] == 'user' %}USER: {% else %}ASSISTANT: {% endif %}"
     "{{ message['content'] }}\n"
     "{% endfor %}"
     "{% if add_generation_prompt %}ASSISTANT: {% endif %}"

@@ -10,6 +10,7 @@ import gguf
 from stagelens_dev.testmodels.twins import templates
 from stagelens_dev.testmodels.vocab import CORPUS, TAG_CONTEXTS, TAG_WEIGHT
 from stagelens_dev.tokenizer import (
+    SPM_SPACE,
     BpeRecipe,
     SpmRecipe,
     TokenizerMetadata,
@@ -124,13 +125,16 @@ def gemma3(template: str) -> TwinVocab:
 
 
 def mistral(template: str) -> TwinVocab:
-    """Mistral / LLaMA-2 SentencePiece: <unk> <s> </s> at ids 0-2, a space before the first piece."""
+    """Mistral / LLaMA-2 SentencePiece: <unk> <s> </s> at ids 0-2, a space before the first piece. Without
+    "▁A"/"▁B" pieces: " A" and " B" both start with "▁", as in the vocabulary the research twin learned,
+    so the judge has to find answer labels this vocabulary tells apart."""
     recipe = SpmRecipe(
         corpus=_corpus("[INST] What is in the picture? [/INST] A cat."),
         n_pieces=N_MERGES,
         leading=(("<unk>", UNKNOWN), ("<s>", CONTROL), ("</s>", CONTROL)),
         add_space_prefix=True,
         weighted=_WEIGHTED,
+        excluded=(f"{SPM_SPACE}A", f"{SPM_SPACE}B"),
     )
     meta = TokenizerMetadata(
         bos="<s>", eos="</s>", unk="<unk>", add_bos=True, chat_template=template, pre_tokenizer=None
