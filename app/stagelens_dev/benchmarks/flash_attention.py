@@ -117,7 +117,9 @@ def follow_up(seed: int, flash_attn: str, out: Path, size: int = 448) -> dict[st
         prompt = trunk[: len(trunk) - len(second.assistant_tokens)]
         rendered = engine.renderer.first(turn, engine.format_prompt().instruction)
         ref.prime(rendered.text, [image], rendered.add_special)
-        ref.from_image([int(u) for u in prompt[ref.primed_units :]] + engine.stage_specs[0].open_tokens)
+        tail = [u for u in prompt[ref.primed_units :] if isinstance(u, int)]
+        assert len(tail) == len(prompt) - ref.primed_units, "one image, in the first turn"
+        ref.from_image(tail + engine.stage_specs[0].open_tokens)
         ours = next(c for c in second.stages[0].candidates if c.selected).tokens
         (row,) = engine.fork_logits(prompt, [engine.stage_specs[0].open_tokens])
         path_difference = float(np.abs(np.frombuffer(row, np.float32) - ref.logits()).max())
