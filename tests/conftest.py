@@ -52,9 +52,14 @@ def scene(scene_png: bytes):
     return load_image(scene_png, name="scene.png")
 
 
+# The GPU check (stagelens_dev/gpu/gpu_check.sh) runs the engine tests with layers offloaded.
+TEST_GPU_LAYERS = int(os.environ.get("STAGELENS_TEST_N_GPU_LAYERS", "0"))
+
+
 def _engine(tiny_model, **kw):
     from stagelens.engine import Engine, LoadSettings
 
+    kw.setdefault("n_gpu_layers", TEST_GPU_LAYERS)
     return Engine(LoadSettings(str(tiny_model.text), str(tiny_model.mmproj), n_ctx=kw.pop("n_ctx", 4096), **kw))
 
 

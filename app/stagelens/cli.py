@@ -47,8 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     ask = sub.add_parser("ask", help="answer a question about one or more images")
-    ask.add_argument("images", nargs="+", metavar="IMAGE")
+    ask.add_argument("images", nargs="*", metavar="IMAGE", help="images (a follow-up with --chat ID may have none)")
     ask.add_argument("--question", "-q", required=True)
+    ask.add_argument(
+        "--chat",
+        metavar="ID|new",
+        help="save this question in the history: in a new conversation, or after the saved conversation ID "
+        "(the model is given its earlier turns)",
+    )
     add_arguments(ask.add_argument_group("model"), "load")
     add_arguments(ask.add_argument_group("search"), "search")
     out = ask.add_mutually_exclusive_group()
@@ -185,31 +191,41 @@ def _load_engine(args: argparse.Namespace, max_beam: int):
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from stagelens.engine import CancelFlag, ContextOverflowError, EngineError, ImageRejectedError
-    from stagelens.engine.turns import UserTurn
-    from stagelens.images import ImageError, load_images
+    from stagelens.engine import ContextOverflowError, ImageRejectedError
+    from stagelens.images import ImageLoader
 
     try:
         settings = from_args(SearchSettings, args)
-        images = load_images(args.images, max_side=args.image_max_side)
-    except (ValueError, ImageError) as exc:
+    except ValueError as exc:
         raise CliError(str(exc)) from exc
+    chat = _chat_choice(args.chat)
+    if not args.images and not isinstance(chat, int):
+        raise CliError("give at least one image (a follow-up in a saved conversation, --chat ID, may have none)")
+    loader = ImageLoader(inline=True)
+    images = [loader.from_file(path, args.image_max_side) for path in args.images]
+    bad = next((image for image in images if image.error), None)
+    if bad is not None:
+        raise CliError(str(bad.error))
     if not args.question.strip():
         raise CliError("the question is empty")
 
-    engine = _load_engine(args, settings.beam)
-    cancel = CancelFlag()
-    previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
+    session = _ask_session(args, chat, loader, settings.beam)
+    saved: list[str | None] = []
+    session.answer_finished.connect(lambda _turn, _answer, save_error: saved.append(save_error))
+    previous = signal.signal(signal.SIGINT, lambda *_: session.stop())
     try:
-        trace = engine.answer(UserTurn(args.question, tuple(images)), settings=settings, cancel=cancel)
-    except (ContextOverflowError, ImageRejectedError, ValueError) as exc:
-        raise CliError(str(exc)) from exc
-    except EngineError as exc:
-        print(f"stagelens: engine error: {exc}", file=sys.stderr)
-        return EXIT_ENGINE
+        turn = session.ask(args.question, images, search=settings)
     finally:
         signal.signal(signal.SIGINT, previous)
-        engine.close()
+        session.close()
+    answer = turn.answer if turn is not None else None
+    trace = answer.trace if answer is not None else None
+    if trace is None:
+        cause = answer.cause if answer is not None else None
+        if isinstance(cause, ContextOverflowError | ImageRejectedError | ValueError):
+            raise CliError(str(cause)) from cause
+        print(f"stagelens: engine error: {cause if cause is not None else 'no answer'}", file=sys.stderr)
+        return EXIT_ENGINE
 
     if args.json:
         print(trace.dumps())
@@ -223,10 +239,47 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         print(trace.conclusion)
     if trace.conclusion_note and not (args.json or trace.cancelled):
         print(f"stagelens: no conclusion: {trace.conclusion_note}", file=sys.stderr)
+    if chat is not None:
+        if saved and saved[0]:
+            print(f"stagelens: error: {saved[0]}", file=sys.stderr)
+            return EXIT_ENGINE
+        print(
+            f"stagelens: saved in conversation {session.conversation.id} (--chat {session.conversation.id})",
+            file=sys.stderr,
+        )
     if trace.cancelled:
         print("stagelens: stopped; the answer above is partial", file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+def _chat_choice(value: str | None) -> int | str | None:
+    """--chat: None (nothing saved), "new", or the id of a saved conversation."""
+    if value is None:
+        return None
+    if value.strip().lower() == "new":
+        return "new"
+    if not value.strip().isdigit():
+        raise CliError(f"--chat takes a conversation id (a number) or new, not {value!r}")
+    return int(value)
+
+
+def _ask_session(args: argparse.Namespace, chat: int | str | None, loader, max_beam: int):
+    """The session `ask` runs through: the engine loaded here, the history when --chat is given."""
+    from stagelens.session import EngineRunner, Session
+    from stagelens.settings import AppSettings
+
+    store = None
+    if chat is not None:
+        from stagelens.history import HistoryStore
+
+        store = HistoryStore()
+    engine = _load_engine(args, max_beam)
+    session = Session(EngineRunner(engine), store, loader, AppSettings(), image_max_side=args.image_max_side)
+    if isinstance(chat, int) and not session.open(chat):
+        session.close()
+        raise CliError(f"there is no saved conversation {chat} (--chat new starts one)")
+    return session
 
 
 if __name__ == "__main__":

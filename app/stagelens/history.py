@@ -1,5 +1,6 @@
-"""Conversation history: SQLite (WAL) under the user data directory, with images kept
-as files named by the sha256 of their bytes and every answer's full trace as JSON.
+"""Conversation history: SQLite (WAL) under the user data directory, with images kept as files
+named by the image's digest (stagelens.images.ChatImage) and every answer's full trace as JSON.
+It stores and returns the session's own types (Conversation, Turn, Answer).
 
 Each finished answer is committed in its own transaction, so a crash or a kill while
 answering loses only the answer that was being produced.
@@ -7,17 +8,23 @@ answering loses only the answer that was being produced.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from stagelens.engine import Trace
 from stagelens.fileio import write_atomic
+from stagelens.images import ChatImage
 from stagelens.paths import data_dir
+from stagelens.session.conversation import Answer, Conversation, ConversationSummary, Turn
+from stagelens.session.store import OpenImage
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 
@@ -50,8 +57,10 @@ CREATE TABLE IF NOT EXISTS answers (
 
 
 @dataclass(frozen=True)
-class StoredImage:
-    digest: str  # sha256 hex of the file bytes
+class _StoredImage:
+    """How a turn's image is written in its row (JSON); the file is images/<digest><suffix>."""
+
+    digest: str  # the image's digest (older rows: sha256 of the file bytes)
     name: str
     suffix: str  # ".png", ".jpg", ...
     original_size: tuple[int, int] = (0, 0)
@@ -71,39 +80,14 @@ class StoredImage:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> StoredImage:
+    def from_json(cls, data: dict) -> _StoredImage:
         return cls(
             str(data["digest"]),
             str(data.get("name", "")),
             str(data.get("suffix", "")),
-            tuple(data.get("original_size", (0, 0))),
-            tuple(data.get("sent_size", (0, 0))),
+            _size(data.get("original_size")),
+            _size(data.get("sent_size")),
         )
-
-
-@dataclass(frozen=True)
-class AnswerRecord:
-    trace_json: str | None  # full trace (schema 1); None when the engine failed
-    error: str | None = None
-    created: float = 0.0
-
-
-@dataclass
-class TurnRecord:
-    id: int
-    position: int
-    question: str
-    images: list[StoredImage]
-    answers: list[AnswerRecord] = field(default_factory=list)
-    selected: int = 0
-
-
-@dataclass(frozen=True)
-class ConversationRow:
-    id: int
-    title: str
-    created: float
-    updated: float
 
 
 class HistoryStore:
@@ -133,25 +117,28 @@ class HistoryStore:
         self._db.execute("COMMIT")
 
     # ------------------------------------------------------------ images
-    def store_image(self, data: bytes, name: str, suffix: str, original_size=(0, 0), sent_size=(0, 0)) -> StoredImage:
-        digest = hashlib.sha256(data).hexdigest()
-        image = StoredImage(digest, name, suffix.lower() or ".png", tuple(original_size), tuple(sent_size))
-        path = self.image_path(image)
+    def _store_image(self, image: ChatImage) -> _StoredImage:
+        """Keep a decoded image's file bytes under its digest (once, however many turns show it)."""
+        if not image.ok:
+            raise ValueError(f"{image.name} is not a readable image and cannot be stored")
+        suffix = image.suffix.lower() or ".png"
+        stored = _StoredImage(image.digest, image.name, suffix, image.original_size, image.sent_size)
+        path = self.images_dir / stored.file_name
         if not path.exists():
-            write_atomic(path, data)
-        return image
+            write_atomic(path, image.data)
+        return stored
 
-    def image_path(self, image: StoredImage) -> Path:
-        return self.images_dir / image.file_name
+    def image_files(self) -> list[Path]:
+        return sorted(p for p in self.images_dir.iterdir() if p.is_file() and not p.name.startswith("."))
 
     # ----------------------------------------------------- conversations
     def create_conversation(self, title: str) -> int:
         now = time.time()
         with self._transaction() as db:
             cur = db.execute("INSERT INTO conversations (title, created, updated) VALUES (?, ?, ?)", (title, now, now))
-            return int(cur.lastrowid)
+            return int(cur.lastrowid or 0)
 
-    def list_conversations(self, search: str = "") -> list[ConversationRow]:
+    def list_conversations(self, search: str = "") -> list[ConversationSummary]:
         query = "SELECT id, title, created, updated FROM conversations"
         params: tuple = ()
         if search.strip():
@@ -166,13 +153,20 @@ class HistoryStore:
             )
             params = (like, like, like)
         query += " ORDER BY updated DESC, id DESC"
-        return [ConversationRow(*row) for row in self._db.execute(query, params)]
+        return [ConversationSummary(*row) for row in self._db.execute(query, params)]
 
-    def conversation(self, conversation_id: int) -> ConversationRow | None:
+    def conversation(self, conversation_id: int) -> ConversationSummary | None:
         row = self._db.execute(
             "SELECT id, title, created, updated FROM conversations WHERE id = ?", (conversation_id,)
         ).fetchone()
-        return ConversationRow(*row) if row else None
+        return ConversationSummary(*row) if row else None
+
+    def load_conversation(self, conversation_id: int, open_image: OpenImage) -> Conversation | None:
+        """A saved conversation with its turns; `open_image(file, name, suffix)` makes each image."""
+        row = self.conversation(conversation_id)
+        if row is None:
+            return None
+        return Conversation(row.id, row.title, self.turns(conversation_id, open_image))
 
     def rename(self, conversation_id: int, title: str) -> None:
         with self._transaction() as db:
@@ -186,14 +180,17 @@ class HistoryStore:
     def _remove_unused_images(self) -> None:
         used: set[str] = set()
         for (images,) in self._db.execute("SELECT images FROM turns"):
-            used.update(StoredImage.from_json(i).file_name for i in json.loads(images))
+            used.update(_StoredImage.from_json(i).file_name for i in json.loads(images))
         for path in self.images_dir.iterdir():
             if path.is_file() and path.name not in used and not path.name.startswith("."):
                 path.unlink(missing_ok=True)
 
     # ------------------------------------------------------------- turns
-    def add_turn(self, conversation_id: int, question: str, images: list[StoredImage], answer: AnswerRecord) -> int:
-        """A question with its first answer, committed together."""
+    def add_turn(self, conversation_id: int, turn: Turn, answer: Answer) -> int:
+        """A question with its images and its first answer, committed together; the turn's readable
+        images are written first (an image file nobody refers to is removed with the next delete)."""
+        stored = [self._store_image(image) for image in turn.images if image.ok]
+        trace_json, error = _answer_row(answer)
         now = time.time()
         with self._transaction() as db:
             (position,) = db.execute(
@@ -201,18 +198,20 @@ class HistoryStore:
             ).fetchone()
             cur = db.execute(
                 "INSERT INTO turns (conversation_id, position, question, images, selected) VALUES (?, ?, ?, ?, 0)",
-                (conversation_id, position, question, json.dumps([i.to_json() for i in images])),
+                (conversation_id, position, turn.question, json.dumps([i.to_json() for i in stored])),
             )
-            turn_id = int(cur.lastrowid)
+            turn_id = int(cur.lastrowid or 0)
             db.execute(
                 "INSERT INTO answers (turn_id, version, trace, error, created) VALUES (?, 0, ?, ?, ?)",
-                (turn_id, answer.trace_json, answer.error, now),
+                (turn_id, trace_json, error, now),
             )
             db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
+        answer.created = now
         return turn_id
 
-    def add_answer(self, turn_id: int, answer: AnswerRecord) -> int:
+    def add_answer(self, turn_id: int, answer: Answer) -> int:
         """Another version of a turn's answer (regenerate); it becomes the selected one."""
+        trace_json, error = _answer_row(answer)
         now = time.time()
         with self._transaction() as db:
             (version,) = db.execute(
@@ -220,37 +219,64 @@ class HistoryStore:
             ).fetchone()
             db.execute(
                 "INSERT INTO answers (turn_id, version, trace, error, created) VALUES (?, ?, ?, ?, ?)",
-                (turn_id, version, answer.trace_json, answer.error, now),
+                (turn_id, version, trace_json, error, now),
             )
             db.execute("UPDATE turns SET selected = ? WHERE id = ?", (version, turn_id))
             db.execute(
                 "UPDATE conversations SET updated = ? WHERE id = (SELECT conversation_id FROM turns WHERE id = ?)",
                 (now, turn_id),
             )
+        answer.created = now
         return int(version)
 
     def select_answer(self, turn_id: int, version: int) -> None:
         with self._transaction() as db:
             db.execute("UPDATE turns SET selected = ? WHERE id = ?", (version, turn_id))
 
-    def turns(self, conversation_id: int) -> list[TurnRecord]:
-        records: list[TurnRecord] = []
+    def turns(self, conversation_id: int, open_image: OpenImage) -> list[Turn]:
+        turns: list[Turn] = []
         rows = self._db.execute(
-            "SELECT id, position, question, images, selected FROM turns WHERE conversation_id = ? ORDER BY position",
+            "SELECT id, question, images, selected FROM turns WHERE conversation_id = ? ORDER BY position",
             (conversation_id,),
         ).fetchall()
-        for turn_id, position, question, images, selected in rows:
+        for turn_id, question, images, selected in rows:
             answers = [
-                AnswerRecord(trace, error, created)
+                _answer_from_row(trace, error, created)
                 for trace, error, created in self._db.execute(
                     "SELECT trace, error, created FROM answers WHERE turn_id = ? ORDER BY version", (turn_id,)
                 )
             ]
-            stored = [StoredImage.from_json(i) for i in json.loads(images)]
-            records.append(
-                TurnRecord(turn_id, position, question, stored, answers, min(selected, max(0, len(answers) - 1)))
-            )
-        return records
+            opened = [
+                open_image(self.images_dir / image.file_name, image.name, image.suffix)
+                for image in (_StoredImage.from_json(i) for i in json.loads(images))
+            ]
+            turns.append(Turn(question, opened, answers, min(selected, max(0, len(answers) - 1)), turn_id))
+        return turns
+
+
+def _answer_row(answer: Answer) -> tuple[str | None, str | None]:
+    """(trace JSON, error) as an answer is stored; an answer still being written is never stored."""
+    if answer.live:
+        raise ValueError("an answer still being written cannot be saved")
+    if answer.trace is not None:
+        return answer.trace.dumps(indent=None), None
+    return None, answer.error or "unknown error"
+
+
+def _answer_from_row(trace_json: str | None, error: str | None, created: float) -> Answer:
+    if trace_json:
+        try:
+            return Answer(trace=Trace.loads(trace_json), created=created)
+        except Exception as exc:
+            log.warning("a saved answer could not be read: %s", exc)
+            return Answer(error=f"this saved answer could not be read ({exc})", created=created)
+    return Answer(error=error or "unknown error", created=created)
+
+
+def _size(value: object) -> tuple[int, int]:
+    if isinstance(value, list | tuple) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        return (int(value[0]), int(value[1]))
+    return (0, 0)
 
 
 def _escape_like(text: str) -> str:

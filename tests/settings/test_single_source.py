@@ -72,7 +72,7 @@ def test_the_scan_leaves_unrelated_code_alone(source: str) -> None:
 def test_a_duplicate_planted_in_a_copy_of_the_package_is_found(tmp_path: Path) -> None:
     copy = tmp_path / "stagelens"
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
-    images = copy / "images.py"
+    images = copy / "images" / "decode.py"
     text = images.read_text(encoding="utf-8")
     line = next(x for x in text.splitlines() if x.startswith("DEFAULT_MAX_SIDE ="))
     images.write_text(text.replace(line, "DEFAULT_MAX_SIDE = 1024"), encoding="utf-8")
@@ -82,4 +82,4 @@ def test_a_duplicate_planted_in_a_copy_of_the_package_is_found(tmp_path: Path) -
     found = scan_package(copy)
     assert len(found) == 2, found
     assert found[0].startswith("evaluation/cli.py:") and "default=4096" in found[0]
-    assert found[1].startswith("images.py:") and "DEFAULT_MAX_SIDE = 1024" in found[1]
+    assert found[1].startswith("images/decode.py:") and "DEFAULT_MAX_SIDE = 1024" in found[1]

@@ -7,10 +7,11 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
+from stagelens.images import ChatImage
+from stagelens.session import Answer, Turn
 from stagelens.ui.beam_inspector import BeamInspector
-from stagelens.ui.conversation import AnswerVersion, TurnState
-from stagelens.ui.image_strip import ImagePreview, ImageThumb
 from stagelens.ui.stage_panel import HIDDEN_STAGES, ReasoningPanel, format_duration
+from stagelens.ui.thumbnails import ImagePreview, ImageThumb, swap_thumb
 
 THUMB_SMALL = 48
 BUBBLE_MAX = 560
@@ -26,7 +27,7 @@ def _tool(parent: QWidget, text: str, name: str, tip: str) -> QToolButton:
     return button
 
 
-def summary_line(version: AnswerVersion) -> str:
+def summary_line(version: Answer) -> str:
     trace = version.trace
     if trace is None:
         return "Reasoning"
@@ -38,11 +39,11 @@ def summary_line(version: AnswerVersion) -> str:
 
 
 class AnswerCard(QFrame):
-    regenerate_clicked = Signal(object)  # TurnState
-    version_changed = Signal(object)  # TurnState
+    regenerate_clicked = Signal(object)  # Turn
+    version_requested = Signal(object, int)  # Turn, the version to show
     reasoning_toggled = Signal(bool)
 
-    def __init__(self, turn: TurnState, reasoning_expanded: bool, parent: QWidget | None = None) -> None:
+    def __init__(self, turn: Turn, reasoning_expanded: bool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.turn = turn
         self.reasoning_expanded = reasoning_expanded
@@ -59,13 +60,15 @@ class AnswerCard(QFrame):
         bubble.setObjectName("questionBubble")
         bubble_layout = QVBoxLayout(bubble)
         bubble_layout.setContentsMargins(12, 8, 12, 8)
+        self.thumbs: list[ImageThumb] = []
+        self._bubble = bubble
         if turn.images:
             thumbs = QHBoxLayout()
             thumbs.setSpacing(4)
             for image in turn.images:
-                thumb = ImageThumb(image, bubble, removable=False, side=THUMB_SMALL)
-                thumb.open_clicked.connect(lambda img: ImagePreview(img, self.window()).exec())
+                thumb = self._thumb(image)
                 thumbs.addWidget(thumb)
+                self.thumbs.append(thumb)
             thumbs.addStretch(1)
             bubble_layout.addLayout(thumbs)
         self.question_label = QLabel(turn.question, bubble)
@@ -133,13 +136,25 @@ class AnswerCard(QFrame):
         self.inspector = BeamInspector(self)
         self.inspector.setVisible(False)
         layout.addWidget(self.inspector)
-        self._shown: AnswerVersion | None = None
+        self._shown: Answer | None = None
         self.refresh()
 
     # ------------------------------------------------------------ display
     @property
-    def version(self) -> AnswerVersion | None:
+    def version(self) -> Answer | None:
         return self.turn.answer
+
+    def _thumb(self, image: ChatImage) -> ImageThumb:
+        thumb = ImageThumb(image, self._bubble, removable=False, side=THUMB_SMALL)
+        thumb.open_clicked.connect(lambda img: ImagePreview(img, self.window()).exec())
+        return thumb
+
+    def image_loaded(self, image: ChatImage) -> None:
+        """Show a question's image once it has been read (it was "Loading…")."""
+        for i, thumb in enumerate(self.thumbs):
+            if thumb.image is image and thumb.placeholder:
+                self.thumbs[i] = self._thumb(image)
+                swap_thumb(thumb, self.thumbs[i])
 
     def refresh(self) -> None:
         version = self.version
@@ -154,9 +169,9 @@ class AnswerCard(QFrame):
         # the answer's actions appear once there is an answer to act on
         for button in (self.copy_button, self.regenerate_button, self.inspector_button):
             button.setVisible(done)
-        self.copy_button.setEnabled(done and bool(version.conclusion))
+        self.copy_button.setEnabled(version is not None and not live and bool(version.conclusion))
         self.regenerate_button.setEnabled(done and self.regenerate_allowed)
-        has_trace = done and version.trace is not None
+        has_trace = version is not None and not live and version.trace is not None
         self.inspector_button.setEnabled(has_trace)
         if not has_trace:
             self.inspector_button.setChecked(False)
@@ -192,7 +207,7 @@ class AnswerCard(QFrame):
             self.conclusion.setVisible(True)
             self.conclusion.setText(version.conclusion or "…")
 
-    def _show_finished(self, version: AnswerVersion) -> None:
+    def _show_finished(self, version: Answer) -> None:
         trace = version.trace
         self.conclusion.setVisible(True)
         if trace is None:
@@ -230,9 +245,7 @@ class AnswerCard(QFrame):
     def _step(self, delta: int) -> None:
         target = self.turn.selected + delta
         if 0 <= target < len(self.turn.versions):
-            self.turn.selected = target
-            self.refresh()
-            self.version_changed.emit(self.turn)
+            self.version_requested.emit(self.turn, target)
 
     def _toggle_inspector(self, on: bool) -> None:
         version = self.version

@@ -179,6 +179,7 @@ async def _run_self_test(window, samples) -> str:
     if not samples:
         return "FAILED: no sample image found in the resources folder"
     window.add_image_paths([samples[0]])
+    await _wait_for(lambda: not window.strip.loading(), budget, "the sample image to be read")
     if not window.strip.valid_images():
         return f"FAILED: the sample image {samples[0].name} was refused"
     window.ask(SELF_TEST_QUESTION)

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from stagelens.history import ConversationRow
+from stagelens.session import ConversationSummary
 
 
 class Sidebar(QWidget):
@@ -69,7 +69,7 @@ class Sidebar(QWidget):
         self._update_buttons()
         self.list.currentItemChanged.connect(lambda *_: self._update_buttons())
 
-    def set_conversations(self, rows: list[ConversationRow], current: int | None) -> None:
+    def set_conversations(self, rows: list[ConversationSummary], current: int | None) -> None:
         self.list.blockSignals(True)
         self.list.clear()
         for row in rows:

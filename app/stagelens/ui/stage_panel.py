@@ -6,10 +6,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
+from stagelens.session.conversation import STAGE_TITLES as TITLES
 from stagelens.settings import STAGE_NAMES
 
 HIDDEN_STAGES = STAGE_NAMES[:-1]  # every stage but the conclusion
-TITLES = {"summary": "Summary", "caption": "Caption", "reasoning": "Reasoning", "conclusion": "Conclusion"}
 LIVE_TAIL_CHARS = 320
 
 

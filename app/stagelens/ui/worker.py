@@ -1,145 +1,56 @@
-"""The engine on its own thread. The GUI talks to it only through queued signals:
-requests go in as signals connected to the worker's slots, results come back as signals
-emitted from the worker thread (Qt queues them to the GUI thread)."""
+"""The object that lives on the engine's thread: the session's `EngineRunner` does the work there,
+and what it reports leaves the thread as signals. ui/bridge.py starts the thread and makes every
+connection to and from it (queued). Nothing here touches a widget or the session."""
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field
+from PySide6.QtCore import QObject, Signal, Slot
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
-
-from stagelens.engine import CancelFlag, Engine, LoadSettings, PastTurn, SearchSettings, StageEvent, UserTurn
-from stagelens.images import PreparedImage, load_image
-
-log = logging.getLogger(__name__)
-
-PREPARED_CACHE_SIZE = 64  # decoded images kept for follow-up questions
-
-
-@dataclass(frozen=True)
-class ImageInput:
-    data: bytes
-    name: str
-
-
-@dataclass(frozen=True)
-class HistoryInput:
-    question: str
-    images: tuple[ImageInput, ...]
-    assistant_text: str
-    assistant_tokens: tuple[int, ...] | None = None  # Trace.assistant_tokens
-    model_key: str | None = None  # Trace.model.key
-
-
-@dataclass
-class AskJob:
-    job_id: int
-    question: str
-    images: list[ImageInput]
-    history: list[HistoryInput]
-    search: SearchSettings
-    image_max_side: int
-    cancel: CancelFlag = field(default_factory=CancelFlag)
+from stagelens.engine import Engine, StageEvent, Trace
+from stagelens.session.runner import AnswerJob, EngineRunner, LoadedModel
+from stagelens.settings import LoadSettings
 
 
 class EngineWorker(QObject):
-    loaded = Signal(str, str)  # model description, backend
-    load_failed = Signal(str)
-    stage_event = Signal(int, str, str, int, str)  # job id, kind, stage, candidate, text
+    loaded = Signal(object)  # LoadedModel
+    load_failed = Signal(object)  # the exception
+    stage_event = Signal(int, object)  # job id, StageEvent
     answered = Signal(int, object)  # job id, Trace
-    failed = Signal(int, str)  # job id, message
+    failed = Signal(int, object)  # job id, the exception
 
     def __init__(self) -> None:
         super().__init__()
-        self._engine: Engine | None = None
-        self._prepared: dict[tuple[str, int], PreparedImage] = {}
+        self.runner = EngineRunner()
+        self.runner.bind(self)  # reports come back to the methods below, on this thread
+
+    @property
+    def _engine(self) -> Engine | None:
+        return self.runner.engine
 
     @Slot(object)
     def load(self, settings: LoadSettings) -> None:
-        self._close_engine()
-        try:
-            self._engine = Engine(settings)
-        except Exception as exc:  # every load failure is explained in the window
-            log.warning("model load failed: %s", exc)
-            self.load_failed.emit(_message(exc))
-            return
-        self.loaded.emit(str(self._engine.info.get("desc", "")), self._engine.backend)
+        self.runner.load(settings)
 
     @Slot(object)
-    def ask(self, job: AskJob) -> None:
-        if self._engine is None:
-            self.failed.emit(job.job_id, "no model is loaded")
-            return
-        try:
-            history = [
-                PastTurn(
-                    UserTurn(h.question, tuple(self._image(i, job.image_max_side) for i in h.images)),
-                    h.assistant_text,
-                    h.assistant_tokens,
-                    h.model_key,
-                )
-                for h in job.history
-            ]
-            turn = UserTurn(job.question, tuple(self._image(i, job.image_max_side) for i in job.images))
-
-            def relay(event: StageEvent) -> None:
-                self.stage_event.emit(job.job_id, event.kind, event.stage, event.candidate, event.text)
-
-            trace = self._engine.answer(turn, history, settings=job.search, on_event=relay, cancel=job.cancel)
-        except Exception as exc:  # engine errors become the answer's text; the conversation goes on
-            log.exception("answer failed")
-            self.failed.emit(job.job_id, _message(exc))
-            return
-        self.answered.emit(job.job_id, trace)
+    def ask(self, job: AnswerJob) -> None:
+        self.runner.start(job)
 
     @Slot()
     def shutdown(self) -> None:
-        self._close_engine()
+        self.runner.close()
 
-    def _image(self, image: ImageInput, max_side: int):
-        key = (image.name + str(hash(image.data)), max_side)
-        if key not in self._prepared:
-            if len(self._prepared) >= PREPARED_CACHE_SIZE:
-                self._prepared.pop(next(iter(self._prepared)))
-            self._prepared[key] = load_image(image.data, max_side=max_side, name=image.name)
-        return self._prepared[key]
+    # what the runner reports (RunnerSink), emitted across to the GUI thread
+    def model_loaded(self, loaded: LoadedModel) -> None:
+        self.loaded.emit(loaded)
 
-    def _close_engine(self) -> None:
-        if self._engine is not None:
-            try:
-                self._engine.close()
-            finally:
-                self._engine = None
+    def model_failed(self, error: BaseException) -> None:
+        self.load_failed.emit(error)
 
+    def answer_event(self, job_id: int, event: StageEvent) -> None:
+        self.stage_event.emit(job_id, event)
 
-def _message(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text[0].upper() + text[1:] if text else text
+    def answer_done(self, job_id: int, trace: Trace) -> None:
+        self.answered.emit(job_id, trace)
 
-
-class EngineThread(QObject):
-    """Owns the QThread and the worker living on it; call `stop()` before quitting."""
-
-    load_requested = Signal(object)
-    ask_requested = Signal(object)
-    shutdown_requested = Signal()
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.thread = QThread()
-        self.thread.setObjectName("stagelens-engine")
-        self.worker = EngineWorker()
-        self.worker.moveToThread(self.thread)
-        self.load_requested.connect(self.worker.load)
-        self.ask_requested.connect(self.worker.ask)
-        self.shutdown_requested.connect(self.worker.shutdown)
-        self.thread.start()
-
-    def stop(self, job: AskJob | None = None) -> None:
-        if job is not None:
-            job.cancel.set()
-        if self.thread.isRunning():
-            self.shutdown_requested.emit()
-            self.thread.quit()
-            self.thread.wait(30000)
+    def answer_failed(self, job_id: int, error: BaseException) -> None:
+        self.failed.emit(job_id, error)

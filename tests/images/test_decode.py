@@ -1,4 +1,4 @@
-"""Tests for stagelens.images. Every input is generated in tmp_path with Pillow."""
+"""Tests for stagelens.images decoding (decode.py). Every input is generated in tmp_path with Pillow."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageFile, features
 
-from stagelens import images
 from stagelens.images import (
     DEFAULT_MAX_SIDE,
     MAX_PIXELS,
@@ -24,6 +23,7 @@ from stagelens.images import (
     load_image,
     load_images,
 )
+from stagelens.images import decode as images
 
 RED = (255, 0, 0)
 BLUE = (0, 0, 255)

@@ -17,17 +17,18 @@ from PIL import Image  # noqa: E402
 from PySide6.QtCore import QMimeData, QPoint, Qt, QThread, QUrl  # noqa: E402
 from PySide6.QtGui import QGuiApplication  # noqa: E402
 from PySide6.QtWidgets import QApplication, QLabel  # noqa: E402
+from tests.fixtures.qt_drop import drop  # noqa: E402
+from tests.fixtures.qt_window import wait_images  # noqa: E402
 
-from qt_drop import drop  # noqa: E402
 from stagelens.history import HistoryStore  # noqa: E402
 from stagelens.models.default import ModelChoice  # noqa: E402
 from stagelens.settings import AppSettings  # noqa: E402
-from stagelens.ui.image_strip import ImagePreview  # noqa: E402
 from stagelens.ui.main_window import MainWindow  # noqa: E402
 from stagelens.ui.theme import stylesheet  # noqa: E402
+from stagelens.ui.thumbnails import ImagePreview  # noqa: E402
 
 TIMEOUT_MS = 120_000
-SHOTS = Path(__file__).parent / "_screenshots"
+SHOTS = Path(__file__).resolve().parents[1] / "_screenshots"
 READABLE = "is not an image StageLens can read (PNG, JPEG, WebP, GIF, BMP, TIFF)"
 
 
@@ -156,6 +157,7 @@ def shot(widget, name: str) -> None:
 
 def wait_downloads(qtbot, window: MainWindow) -> None:
     qtbot.waitUntil(lambda: not window.strip.downloading(), timeout=TIMEOUT_MS)
+    wait_images(qtbot, window)
 
 
 def test_web_image_downloads_off_the_gui_thread(window, qtbot, server):
@@ -204,8 +206,8 @@ def test_web_image_errors_show_on_their_thumbnails(window, qtbot, server):
 
 
 def test_too_large_and_silent_servers_are_refused(window, qtbot, server):
-    window.strip.downloads.max_bytes = len(server.big) - 1
-    window.strip.downloads.timeout_s = 0.5
+    window.strip.loader.max_web_bytes = len(server.big) - 1
+    window.strip.loader.web_timeout_s = 0.5
     big, hang = server.url("/big.png"), server.url("/hang.png")
     drop(window, browser_mime([big], f'<img src="{big}">'))
     drop(window, browser_mime([hang], f'<img src="{hang}">'))
@@ -220,25 +222,28 @@ def test_removing_a_downloading_image_drops_its_result(window, qtbot, server):
     drop(window, browser_mime([url], f'<img src="{url}">'))
     pending = window.strip.images[0]
     finished = []
-    window.strip.downloads.finished.connect(lambda *args: finished.append(args), Qt.ConnectionType.QueuedConnection)
+    window.image_events.finished.connect(finished.append)
     qtbot.mouseClick(window.strip.thumbs[0].remove_button, Qt.MouseButton.LeftButton)
     assert window.strip.images == []
     server.release.set()
     qtbot.waitUntil(lambda: bool(finished), timeout=TIMEOUT_MS)
-    assert finished[0][0] is pending and finished[0][1].ok
+    assert finished[0] is pending and pending.ok
     assert window.strip.images == [] and not window.strip.isVisible()
 
 
-def test_data_url_drop_is_decoded(window):
+def test_data_url_drop_is_decoded(window, qtbot):
     data_url = "data:image/png;base64," + base64.b64encode(png((30, 20))).decode()
     drop(window, browser_mime([data_url], f'<img src="{data_url}">'))
+    wait_images(qtbot, window)
     [image] = window.strip.images
     assert image.ok and image.original_size == (30, 20) and image.suffix == ".png"
     assert image.name.startswith("pasted-") and image.name.endswith(".png")
 
     drop(window, browser_mime(["data:image/png;base64,@@not-base64@@"], ""))
+    wait_images(qtbot, window)
     assert window.strip.images[1].error.endswith("has damaged base64 data")
     drop(window, browser_mime(["data:text/plain;base64,aGVsbG8="], ""))
+    wait_images(qtbot, window)
     assert window.strip.images[2].error.endswith("is text/plain, not an image")
     assert len(window.strip.valid_images()) == 1
 
@@ -264,9 +269,12 @@ def test_paste_copied_files_with_ctrl_v(window, qtbot, scene_path, tmp_path):
     window.question.edit.setFocus()
     qtbot.keyClick(window.question.edit, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
     assert [i.name for i in window.strip.images] == ["scene.png", "second.jpg"]
+    wait_images(qtbot, window)
     assert [i.original_size for i in window.strip.images] == [(96, 72), (40, 30)]
     assert all(i.ok for i in window.strip.images)
     assert window.question.text() == ""
+    # the clipboard took the QMimeData over; left there, the process crashes when it exits
+    QGuiApplication.clipboard().clear()
 
 
 def test_click_thumbnail_shows_original_and_sent_size(make_window, qtbot, tmp_path, monkeypatch):
@@ -274,6 +282,7 @@ def test_click_thumbnail_shows_original_and_sent_size(make_window, qtbot, tmp_pa
     big = tmp_path / "wide.png"
     big.write_bytes(png((300, 200)))
     window.add_image_paths([big])
+    wait_images(qtbot, window)
     shown = []
 
     def fake_exec(dialog) -> int:
@@ -295,6 +304,7 @@ def test_unreadable_file_thumbnail_names_it_and_is_not_sent(window, qtbot, tmp_p
     broken = tmp_path / "holiday-photo-from-the-beach-2024-number-17.png"
     broken.write_text("not a picture at all\n" * 10)
     window.add_image_paths([broken])
+    wait_images(qtbot, window)
     [thumb] = window.strip.thumbs
     text = thumb.picture.text()
     assert "Can't read" in text and "…" in text  # the long name is elided, not dropped
@@ -307,3 +317,49 @@ def test_unreadable_file_thumbnail_names_it_and_is_not_sent(window, qtbot, tmp_p
     button = thumb.remove_button
     assert thumb.childAt(button.geometry().center()) is button
     assert thumb.childAt(QPoint(button.x() - 6, thumb.height() // 2)) is thumb.picture
+
+
+def test_a_dropped_file_is_decoded_once_off_the_gui_thread_and_the_answer_waits_for_it(
+    window, qtbot, scene_path, monkeypatch
+):
+    """The strip shows "Loading…" while the file is decoded on a loader thread; a question sent meanwhile
+    waits for it; the strip, the question's thumbnail, the engine and the history then share that one
+    decode (one digest), none decodes the file again."""
+    import threading
+
+    from stagelens.images import decode, loader
+
+    release = threading.Event()
+    decoded_on: list[threading.Thread] = []
+    prepare = decode._prepare
+
+    def counted(*args, **kwargs):
+        decoded_on.append(threading.current_thread())
+        return prepare(*args, **kwargs)
+
+    def held(*args, **kwargs):
+        release.wait(30)
+        return decode.prepare_bytes(*args, **kwargs)
+
+    monkeypatch.setattr(decode, "_prepare", counted)
+    monkeypatch.setattr(loader, "prepare_bytes", held)
+    window.add_image_paths([scene_path])
+    assert window.strip.thumbs[0].objectName() == "thumbPending" and "Loading…" in thumb_text(window, 0)
+    assert window.strip.valid_images() == [] and window.strip.loading() == window.strip.images
+    with qtbot.waitSignal(window.answer_finished, timeout=TIMEOUT_MS):
+        window.ask("What is this?")  # sent while the image is still being read
+        turn = window.conversation.turns[-1]
+        assert [i.name for i in turn.images] == ["scene.png"] and window.question.send_button.text() == "Stop"
+        card = window._card_for(turn)
+        assert card.thumbs[0].objectName() == "thumbPending"
+        release.set()
+    image = turn.images[0]
+    assert turn.answer.trace is not None and turn.answer.trace.images[0]["sent_size"] == [96, 72]
+    qtbot.waitUntil(lambda: card.thumbs[0].objectName() == "thumb", timeout=TIMEOUT_MS)
+    assert card.thumbs[0].picture.pixmap() is not None and not card.thumbs[0].picture.pixmap().isNull()
+    assert len(decoded_on) == 1 and decoded_on[0] is not threading.main_thread(), "decoded once, off the GUI thread"
+    assert [p.name for p in window.history.image_files()] == [f"{image.digest}.png"]
+    ask_again = window.conversation.turns[-1]
+    with qtbot.waitSignal(window.answer_finished, timeout=TIMEOUT_MS):
+        window.ask("And now?")
+    assert ask_again.images[0] is image and len(decoded_on) == 1, "a follow-up sends the same pixels again"

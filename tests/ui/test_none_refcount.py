@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-APP_DIR = Path(__file__).resolve().parents[1] / "app"
+APP_DIR = Path(__file__).resolve().parents[2] / "app"
 LOOP = """
 import sys
 {import_ui}

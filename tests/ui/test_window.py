@@ -16,9 +16,11 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import QMimeData, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QGuiApplication, QImage  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
+from tests.fixtures.qt_drop import drop  # noqa: E402
+from tests.fixtures.qt_window import wait_images  # noqa: E402
 
-from qt_drop import drop  # noqa: E402
 from stagelens.history import HistoryStore  # noqa: E402
+from stagelens.images import ImageLoader  # noqa: E402
 from stagelens.models.default import ModelChoice, demo_model  # noqa: E402
 from stagelens.resources import sample_images  # noqa: E402
 from stagelens.settings import AppSettings, load_settings, save_settings  # noqa: E402
@@ -26,7 +28,7 @@ from stagelens.ui.main_window import MainWindow  # noqa: E402
 from stagelens.ui.settings_dialog import SettingsDialog  # noqa: E402
 from stagelens.ui.theme import stylesheet  # noqa: E402
 
-SHOTS = Path(__file__).parent / "_screenshots"
+SHOTS = Path(__file__).resolve().parents[1] / "_screenshots"
 TIMEOUT_MS = 120_000
 
 
@@ -94,6 +96,12 @@ def demo_window(make_window) -> MainWindow:
     return window
 
 
+def saved_turns(window: MainWindow):
+    """The open conversation as the history holds it."""
+    loader = ImageLoader(inline=True)
+    return window.history.turns(window.conversation.id, lambda p, n, s: loader.from_history(p, n, s, 768))
+
+
 def ask_and_wait(qtbot, window: MainWindow, question: str = "What is in the picture?"):
     with qtbot.waitSignal(window.answer_finished, timeout=TIMEOUT_MS):
         window.ask(question)
@@ -101,7 +109,7 @@ def ask_and_wait(qtbot, window: MainWindow, question: str = "What is in the pict
     return turn, window._card_for(turn)
 
 
-def test_drop_several_files_adds_thumbnails(demo_window, scene_path, tmp_path):
+def test_drop_several_files_adds_thumbnails(demo_window, qtbot, scene_path, tmp_path):
     window = demo_window
     assert window.empty.isVisible()
     shot(window, "01-empty")
@@ -113,6 +121,7 @@ def test_drop_several_files_adds_thumbnails(demo_window, scene_path, tmp_path):
     mime.setUrls([QUrl.fromLocalFile(str(scene_path)), QUrl.fromLocalFile(str(second))])
     drop(window, mime)
     assert [i.name for i in window.strip.images] == ["scene.png", "second.png"]
+    wait_images(qtbot, window)
     assert all(i.ok for i in window.strip.images)
     assert window.strip.images[0].original_size == (96, 72)
     assert not window.drop_overlay.isVisible()
@@ -124,10 +133,11 @@ def test_drop_several_files_adds_thumbnails(demo_window, scene_path, tmp_path):
     assert window.empty.isVisible()
 
 
-def test_browser_drag_of_image_data_is_added(window, scene_png):
+def test_browser_drag_of_image_data_is_added(window, qtbot, scene_png):
     mime = QMimeData()
     mime.setData("image/png", scene_png)
     drop(window, mime)
+    wait_images(qtbot, window)
     assert len(window.strip.valid_images()) == 1
 
 
@@ -138,6 +148,7 @@ def test_paste_image_with_ctrl_v(window, qtbot):
     window.question.edit.setFocus()
     qtbot.keyClick(window.question.edit, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
     assert len(window.strip.images) == 1
+    wait_images(qtbot, window)
     pasted = window.strip.images[0]
     assert pasted.ok and pasted.name.startswith("pasted-") and pasted.original_size == (50, 40)
     assert window.question.text() == ""
@@ -223,7 +234,7 @@ def test_ask_streams_conclusion_and_panel_opens_on_three_stages(demo_window, qtb
     card.inspector.tree.setCurrentItem(card.inspector.tree.topLevelItem(0).child(1))
     assert card.inspector.detail.toPlainText() == trace.stages[0].candidates[1].text
     QApplication.processEvents()
-    window.scroll.verticalScrollBar().setValue(window.scroll.verticalScrollBar().maximum())
+    window.conversation_view.verticalScrollBar().setValue(window.conversation_view.verticalScrollBar().maximum())
     shot(window, "05-inspector-open")
 
 
@@ -281,11 +292,12 @@ def test_stop_mid_answer_keeps_partial_text(make_window, qtbot, scene_path, monk
     assert card.panel.sections[0].body.text() == partial
     assert "stopped" in card.panel.sections[0].title.text()
     QApplication.processEvents()
-    assert card.width() <= window.scroll.viewport().width(), "long random words are not allowed to widen the card"
+    viewport = window.conversation_view.viewport()
+    assert card.width() <= viewport.width(), "long random words are not allowed to widen the card"
     shot(window, "09-stopped")
     assert window.question.send_button.text() == "Send"
-    stored = window.history.turns(window.conversation.id)
-    assert len(stored) == 1 and "cancelled" in stored[0].answers[0].trace_json
+    stored = saved_turns(window)
+    assert len(stored) == 1 and stored[0].versions[0].trace.cancelled
 
 
 def test_regenerate_keeps_both_versions(window, qtbot, scene_path):
@@ -301,8 +313,8 @@ def test_regenerate_keeps_both_versions(window, qtbot, scene_path):
     qtbot.mouseClick(card.prev_button, Qt.MouseButton.LeftButton)
     assert turn.selected == 0 and card.conclusion.text() == first.conclusion
     assert card.version_label.text() == "1 / 2"
-    stored = window.history.turns(window.conversation.id)
-    assert len(stored) == 1 and len(stored[0].answers) == 2 and stored[0].selected == 0
+    stored = saved_turns(window)
+    assert len(stored) == 1 and len(stored[0].versions) == 2 and stored[0].selected == 0
 
 
 def test_bad_image_is_refused_on_its_thumbnail(demo_window, qtbot, tmp_path):
@@ -310,6 +322,7 @@ def test_bad_image_is_refused_on_its_thumbnail(demo_window, qtbot, tmp_path):
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
     window.add_image_paths([broken, demo_scene(2), tmp_path / "missing.jpg"])
+    wait_images(qtbot, window)
     thumbs = window.strip.thumbs
     assert [t.objectName() for t in thumbs] == ["thumbError", "thumb", "thumbError"]
     assert "broken.png" in thumbs[0].accessibleName() and "error" in thumbs[0].accessibleName()
@@ -407,9 +420,10 @@ def test_settings_dialog_round_trip(demo_window, qtbot):
 
 
 def test_copy_and_preview(window, qtbot, scene_path):
-    from stagelens.ui.image_strip import ImagePreview
+    from stagelens.ui.thumbnails import ImagePreview
 
     window.add_image_paths([scene_path])
+    wait_images(qtbot, window)
     preview = ImagePreview(window.strip.images[0], window)
     qtbot.addWidget(preview)
     texts = [w.text() for w in preview.findChildren(type(window.model_label))]
@@ -557,10 +571,9 @@ def test_export_while_answering_leaves_the_unfinished_answer_out(window, qtbot, 
 
 
 def test_export_of_a_turn_with_only_an_unfinished_answer():
-    from stagelens.ui import export
-    from stagelens.ui.conversation import AnswerVersion, TurnState
+    from stagelens.session import Answer, Turn, export
 
-    turn = TurnState("Still thinking?", [], [AnswerVersion(live=True)], selected=0)
+    turn = Turn("Still thinking?", [], [Answer(live=True)], selected=0)
     markdown = export.to_markdown("Chat", [turn])
     assert "Still thinking?" in markdown and "could not answer" not in markdown and "None" not in markdown
     data = json.loads(export.to_json("Chat", [turn]))
@@ -730,6 +743,7 @@ def test_try_a_sample_image_then_ask(demo_window, qtbot):
     window = demo_window
     assert window.empty.isVisible()
     qtbot.mouseClick(window.sample_button, Qt.MouseButton.LeftButton)
+    wait_images(qtbot, window)
     assert len(window.strip.valid_images()) == 1
     assert window.question.text() == "How many shapes are there?", "a question the demo model was taught"
     sample = window.strip.images[0].name
@@ -758,6 +772,7 @@ def test_settings_fields_take_effect(window, qtbot, scene_path, monkeypatch):
     loaded = window.engine.worker._engine.settings
     assert (loaded.n_gpu_layers, loaded.n_threads, loaded.n_ctx, loaded.image_max_side) == (2, 1, 3072, 64)
     window.add_image_paths([scene_path])
+    wait_images(qtbot, window)
     assert window.strip.images[0].sent_size == (64, 48)
     turn, _card = ask_and_wait(qtbot, window)
     trace = turn.answer.trace
@@ -782,9 +797,10 @@ def test_every_focusable_control_has_an_accessible_name(window, qtbot, scene_pat
 
 
 def test_image_preview_controls_have_accessible_names(window, qtbot, scene_path):
-    from stagelens.ui.image_strip import ImagePreview
+    from stagelens.ui.thumbnails import ImagePreview
 
     window.add_image_paths([scene_path])
+    wait_images(qtbot, window)
     preview = ImagePreview(window.strip.images[0], window)
     qtbot.addWidget(preview)
     preview.show()
@@ -797,3 +813,19 @@ def test_durations_read_as_people_read_them():
 
     assert format_duration(2.44) == "2.4 s" and format_duration(0.1234, digits=2) == "0.12 s"
     assert format_duration(0.0456) == "46 ms" and format_duration(0.0002) == "<1 ms"
+
+
+def test_a_reopened_conversation_reads_its_images_in_the_background(window, qtbot, scene_path):
+    window.add_image_paths([scene_path])
+    turn, _card = ask_and_wait(qtbot, window, "What is this?")
+    first = window.conversation.id
+    window.new_chat()
+    window.open_conversation(first)
+    [reopened] = window.conversation.turns
+    assert reopened is not turn and reopened.question == "What is this?"
+    card = window._card_for(reopened)
+    qtbot.waitUntil(lambda: card.thumbs[0].objectName() == "thumb", timeout=TIMEOUT_MS)
+    assert reopened.images[0].digest == turn.images[0].digest, "the same pixels as were sent"
+    assert card.conclusion.text() == reopened.answer.trace.conclusion
+    _follow, follow_card = ask_and_wait(qtbot, window, "And the colour?")
+    assert _follow.answer.trace is not None and follow_card.conclusion.text()

@@ -1,4 +1,4 @@
-"""Image loading for the vision-language model.
+"""Image decoding for the vision-language model.
 
 Every image the app sends to the model goes through :func:`load_image`: it is
 decoded with Pillow, turned upright (EXIF orientation), flattened to 8-bit RGB
@@ -18,7 +18,7 @@ import struct
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -26,15 +26,19 @@ from stagelens.settings import int_default, setting
 
 __all__ = [
     "DEFAULT_MAX_SIDE",
+    "MAX_FILE_BYTES",
     "MAX_PIXELS",
     "ImageError",
     "PreparedImage",
     "load_image",
     "load_images",
+    "prepare_bytes",
+    "read_image_file",
 ]
 
 DEFAULT_MAX_SIDE = int_default("image_max_side")
 MAX_PIXELS = 64_000_000
+MAX_FILE_BYTES = 200 * 1024 * 1024
 _MIN_MAX_SIDE = int(setting("image_max_side").lowest())
 _PASTED_NAME = "pasted image"
 
@@ -95,6 +99,31 @@ def load_image(source: _Source, *, max_side: int = DEFAULT_MAX_SIDE, name: str |
     label = name or os.path.basename(path) or path
     with _open_file(path, label) as fp:
         return _prepare(fp, label, path, max_side)
+
+
+def prepare_bytes(
+    data: bytes, name: str, *, max_side: int = DEFAULT_MAX_SIDE, path: str | None = None
+) -> PreparedImage:
+    """A file's contents, already read, for the model; `path` is where they were read from (kept in traces)."""
+    if max_side < _MIN_MAX_SIDE:
+        raise ValueError(f"max_side must be at least {_MIN_MAX_SIDE}, got {max_side}")
+    if not data:
+        raise ImageError(f"{name} is empty (0 bytes)")
+    return _prepare(io.BytesIO(data), name, path, max_side)
+
+
+def read_image_file(source: str | os.PathLike[str], name: str | None = None) -> tuple[bytes, str]:
+    """The bytes of an image file and its absolute path; every failure is an ImageError naming the file."""
+    path = os.path.abspath(os.fsdecode(source))
+    label = name or os.path.basename(path) or path
+    with _open_file(path, label) as fp:
+        try:
+            data = fp.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise _unreadable(label, exc) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ImageError(f"{label} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+    return data, path
 
 
 def load_images(sources: Iterable[_Source], *, max_side: int = DEFAULT_MAX_SIDE) -> list[PreparedImage]:
@@ -207,7 +236,7 @@ def _to_rgb(im: Image.Image, label: str) -> Image.Image:
 def _int_to_l(im: Image.Image) -> Image.Image:
     """16/32-bit integer greyscale to 8 bits, scaled rather than clipped."""
     im = im.convert("I")
-    low, high = im.getextrema()
+    low, high = _extrema(im)
     if low < 0 or high > 65535:
         return _stretch_to_l(im, low, high)
     return _stretch_to_l(im, 0, 65535)
@@ -215,12 +244,18 @@ def _int_to_l(im: Image.Image) -> Image.Image:
 
 def _float_to_l(im: Image.Image) -> Image.Image:
     """Float greyscale to 8 bits: 0..1 and 0..255 are taken as-is, anything else stretched."""
-    low, high = im.getextrema()
+    low, high = _extrema(im)
     if low >= 0 and high <= 1:
         return _stretch_to_l(im, 0, 1)
     if low >= 0 and high <= 255:
         return _stretch_to_l(im, 0, 255)
     return _stretch_to_l(im, low, high)
+
+
+def _extrema(im: Image.Image) -> tuple[float, float]:
+    """(lowest, highest) value of a one-band image."""
+    low, high = cast(tuple[float, float], im.getextrema())
+    return low, high
 
 
 def _stretch_to_l(im: Image.Image, low: float, high: float) -> Image.Image:

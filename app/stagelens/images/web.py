@@ -1,6 +1,7 @@
-"""Images that come from a web browser: ``data:`` URLs are decoded in place, ``http(s)`` links
-are downloaded on a background thread with a size limit and a timeout. Every failure is a
-one-sentence message that names the image; nothing here may block or crash the window."""
+"""Images that come from a web browser: the bytes of ``data:`` URLs and of ``http(s)`` links
+(downloaded with a size limit and a timeout), and the names and suffixes they are shown under.
+Every failure is a one-sentence message that names the image. No Qt: the caller decides which
+thread runs a download (stagelens.images.loader runs them in the background)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,15 @@ import base64
 import binascii
 import http.client
 import logging
-import threading
 import time
 import urllib.error
 import urllib.request
 from html.parser import HTMLParser
+from pathlib import PurePosixPath
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
-from PySide6.QtCore import QObject, Signal
-
 from stagelens import __version__
+from stagelens.resources import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -141,25 +141,19 @@ def img_sources(html: str) -> list[str]:
     return list(dict.fromkeys(parser.sources))
 
 
-class WebImageLoader(QObject):
-    """Runs downloads on daemon threads (a hung server never holds up quitting);
-    ``finished`` is emitted from that thread, so connect it queued to GUI code."""
+def suffix_for(media: str) -> str:
+    """The file suffix for a media type: image/jpeg -> .jpg, image/svg+xml -> .svg."""
+    sub = media.split("/", 1)[-1].split("+")[0].split(";")[0].strip().lower()
+    return "." + {"jpeg": "jpg", "pjpeg": "jpg", "x-ms-bmp": "bmp"}.get(sub, sub or "png")
 
-    finished = Signal(object, object)  # the request (any object), the result of ``job``
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.max_bytes = MAX_WEB_BYTES
-        self.timeout_s = TIMEOUT_S
+def suffix_from_name(name: str) -> str:
+    suffix = PurePosixPath(name).suffix.lower()
+    return suffix if suffix in IMAGE_SUFFIXES else ".png"
 
-    def start(self, request: object, job) -> None:
-        """Run ``job(max_bytes, timeout_s)`` off the GUI thread; it must not raise."""
-        args = (request, job, self.max_bytes, self.timeout_s)
-        threading.Thread(target=self._run, args=args, name="stagelens-web-image", daemon=True).start()
 
-    def _run(self, request: object, job, max_bytes: int, timeout_s: float) -> None:
-        result = job(max_bytes, timeout_s)
-        try:
-            self.finished.emit(request, result)
-        except RuntimeError:  # the window was closed while downloading
-            log.debug("web image finished after its window closed")
+def url_name(url: str) -> str:
+    """What a web image is called: the last part of its path, else its host."""
+    parts = urlsplit(url)
+    tail = unquote(parts.path.rsplit("/", 1)[-1])
+    return tail or parts.hostname or url[:60]

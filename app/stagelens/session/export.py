@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 
-from stagelens.ui.conversation import AnswerVersion, TurnState
-from stagelens.ui.stage_panel import TITLES
+from stagelens.session.conversation import STAGE_TITLES, Turn
 
 EXPORT_SCHEMA = 1
 
 
-def to_markdown(title: str, turns: list[TurnState]) -> str:
+def to_markdown(title: str, turns: list[Turn]) -> str:
     lines = [f"# {title}", ""]
     for n, turn in enumerate(turns, 1):
         lines += [f"## Question {n}", "", turn.question.strip(), ""]
         if turn.images:
             lines += [f"Images: {', '.join(f'`{i.name}`' for i in turn.images)}", ""]
-        finished, selected = finished_answers(turn)
+        finished, selected = turn.finished_answers()
         if selected is None:
             continue
         answer = finished[selected]
@@ -27,7 +26,7 @@ def to_markdown(title: str, turns: list[TurnState]) -> str:
         for stage in trace.stages:
             if stage.name == "conclusion":
                 continue
-            lines += [f"### {TITLES.get(stage.name, stage.name)}", "", stage.text.strip() or "—", ""]
+            lines += [f"### {STAGE_TITLES.get(stage.name, stage.name)}", "", stage.text.strip() or "—", ""]
         lines += ["### Answer", "", trace.conclusion.strip() or "—", ""]
         settings = trace.settings
         note = (
@@ -40,18 +39,8 @@ def to_markdown(title: str, turns: list[TurnState]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def finished_answers(turn: TurnState) -> tuple[list[AnswerVersion], int | None]:
-    """The turn's answers that are done (one being written is left out) and the index among them of
-    the one to show: the selected answer, or the latest finished one while the selected is unfinished."""
-    finished = [v for v in turn.versions if not v.live]
-    if not finished:
-        return finished, None
-    chosen = turn.answer
-    return finished, next((i for i, v in enumerate(finished) if v is chosen), len(finished) - 1)
-
-
-def _json_turn(turn: TurnState) -> dict:
-    finished, selected = finished_answers(turn)
+def _json_turn(turn: Turn) -> dict:
+    finished, selected = turn.finished_answers()
     return {
         "question": turn.question,
         "images": [
@@ -68,6 +57,6 @@ def _json_turn(turn: TurnState) -> dict:
     }
 
 
-def to_json(title: str, turns: list[TurnState]) -> str:
+def to_json(title: str, turns: list[Turn]) -> str:
     data = {"schema": EXPORT_SCHEMA, "title": title, "turns": [_json_turn(turn) for turn in turns]}
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

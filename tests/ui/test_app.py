@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-APP_DIR = Path(__file__).resolve().parents[1] / "app"
+APP_DIR = Path(__file__).resolve().parents[2] / "app"
 TIMEOUT_S = 180
 
 
@@ -126,10 +125,12 @@ _SESSION = textwrap.dedent("""
         print("conversations", len(rows), rows[0].title)
         window.open_conversation(rows[0].id)
         turn = window.conversation.turns[0]
+        wait(lambda: not any(i.decoding for i in turn.images))  # read from the history in the background
         card = window._card_for(turn)
         card.panel.set_expanded(True)
         print("turns", len(window.conversation.turns))
         print("images", [i.name for i in turn.images], turn.images[0].ok)
+        print("digest", turn.images[0].digest)
         print("stages", card.panel.stage_names())
         print("conclusion", card.conclusion.text() == turn.answer.trace.conclusion != "")
         window.close()
@@ -145,10 +146,14 @@ def test_history_survives_a_restart_and_a_kill_mid_answer(tmp_path, tiny_as_demo
     out = dict(line.split(" ", 1) for line in second.stdout.strip().splitlines())
     assert out["conversations"] == "1 What shapes are there?"
     assert out["turns"] == "1", "the finished answer is kept, the killed one is not half-saved"
+    from stagelens.images import load_image
     from stagelens.resources import sample_images
+    from stagelens.settings import AppSettings
 
     assert out["images"] == f"['{sample_images()[0].name}'] True"
     assert out["stages"] == "['summary', 'caption', 'reasoning']"
     assert out["conclusion"] == "True"
     images = list((tmp_path / "home" / "data" / "images").iterdir())
-    assert [p.stem for p in images] == [hashlib.sha256(images[0].read_bytes()).hexdigest()]
+    sent = load_image(sample_images()[0], max_side=AppSettings().image_max_side)
+    assert out["digest"] == sent.digest, "the reopened image is the one the model was sent"
+    assert [p.stem for p in images] == [sent.digest], "stored once, under the digest of the pixels sent"

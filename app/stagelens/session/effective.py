@@ -1,0 +1,70 @@
+"""What a conversation is answered with: the model chosen and the effective load and search
+settings, derived from the user's settings in one place."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from stagelens.models.default import ModelChoice
+from stagelens.settings import AppSettings, LoadSettings, SearchSettings, max_beam_for
+
+log = logging.getLogger(__name__)
+
+TEST_MODEL_NAME = "Test model (random weights)"
+
+
+def chosen_model(settings: AppSettings, override: ModelChoice | None = None) -> ModelChoice | None:
+    """The files in Settings, else the model the program was started with, else the default model."""
+    if settings.model_text and settings.model_mmproj:
+        text, mmproj = Path(settings.model_text), Path(settings.model_mmproj)
+        return ModelChoice(text.stem, text, mmproj, "local")
+    if override is not None:
+        return override
+    from stagelens.models.default import default_model
+
+    return default_model()
+
+
+def default_model_name(override: ModelChoice | None = None) -> str:
+    """What "the default model" is called in Settings."""
+    if override is not None:
+        return override.name
+    from stagelens.models.default import demo_model
+
+    demo = demo_model()
+    return demo.name if demo is not None else TEST_MODEL_NAME
+
+
+def gpu_layers(settings: AppSettings, model: ModelChoice) -> int:
+    if not settings.gpu_auto:
+        return settings.n_gpu_layers
+    try:
+        from stagelens.models.gpu import resolve_gpu_layers
+
+        return resolve_gpu_layers("auto", model.text, model.mmproj, settings.n_ctx)
+    except Exception as exc:  # the planner is optional; fall back to the number in Settings
+        log.warning("automatic GPU layers failed: %s", exc)
+        return settings.n_gpu_layers
+
+
+def load_settings_for(settings: AppSettings, model: ModelChoice) -> LoadSettings:
+    return LoadSettings(
+        str(model.text),
+        str(model.mmproj),
+        n_gpu_layers=gpu_layers(settings, model),
+        n_ctx=settings.n_ctx,
+        n_threads=settings.n_threads,
+        max_beam=max_beam_for(settings.beam),
+        image_max_side=settings.image_max_side,
+    )
+
+
+def search_settings_for(settings: AppSettings) -> SearchSettings:
+    return SearchSettings(
+        beam=settings.beam,
+        scorer=settings.scorer,
+        temperature=settings.temperature,
+        max_stage_tokens=settings.max_stage_tokens,
+        format_instruction=settings.format_instruction,
+    )

@@ -1,0 +1,295 @@
+"""The session controller: the open conversation, the model it is answered with, and everything
+that changes them (new, open, rename, delete, ask, regenerate, stop), saved to the store as answers
+finish. No Qt: the window and `stagelens ask --chat` both drive it, each with its own runner.
+
+Call it from one thread only (the window's GUI thread); the runner reports back on that thread.
+Views observe it through its `Event`s; every state change is followed by one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from stagelens.engine import StageEvent, Trace
+from stagelens.images import ChatImage, ImageLoader
+from stagelens.models.default import ModelChoice
+from stagelens.session.conversation import Answer, Conversation, ConversationSummary, Turn, title_for
+from stagelens.session.effective import chosen_model, default_model_name, load_settings_for, search_settings_for
+from stagelens.session.engine_input import request_for
+from stagelens.session.events import Event
+from stagelens.session.runner import AnswerJob, LoadedModel, Runner, failure_message
+from stagelens.session.store import ConversationStore
+from stagelens.settings import AppSettings, SearchSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunningAnswer:
+    job: AnswerJob
+    conversation: Conversation
+    turn: Turn
+    answer: Answer
+    regenerate: bool
+
+
+class Session:
+    def __init__(
+        self,
+        runner: Runner,
+        store: ConversationStore | None,
+        loader: ImageLoader,
+        settings: AppSettings,
+        model_override: ModelChoice | None = None,
+        image_max_side: int | None = None,
+    ) -> None:
+        self.runner = runner
+        self.store = store  # None: nothing is saved
+        self.loader = loader
+        self.settings = settings
+        self.model_override = model_override
+        self._image_max_side = image_max_side  # the command line's, which may be below the window's range
+        self.model: ModelChoice | None = None
+        self.model_ready = False
+        self.backend = ""
+        self.conversation = Conversation()
+        self.running: RunningAnswer | None = None
+        self._job_ids = itertools.count(1)
+        self._pending_reload = False
+
+        self.model_loading: Event[[ModelChoice]] = Event()
+        self.model_loaded: Event[[LoadedModel]] = Event()
+        self.model_failed: Event[[str]] = Event()
+        self.conversation_opened: Event[[Conversation]] = Event()  # another conversation (or new) is open
+        self.conversations_changed: Event[[]] = Event()  # the saved list changed
+        self.turn_added: Event[[Turn]] = Event()
+        self.answer_started: Event[[Turn, Answer]] = Event()
+        self.answer_updated: Event[[Turn, Answer, StageEvent]] = Event()
+        self.answer_finished: Event[[Turn, Answer, str | None]] = Event()  # the save error, if any
+        self.version_selected: Event[[Turn]] = Event()
+        runner.bind(_Reports(self))
+
+    # -------------------------------------------------------------- model
+    def load_model(self) -> None:
+        """Load the chosen model (the runner reports when it is ready)."""
+        self.model_ready = False
+        try:
+            self.model = chosen_model(self.settings, self.model_override)
+        except Exception as exc:
+            log.exception("no model")
+            self._model_failed(f"No model is available: {exc}")
+            return
+        if self.model is None:
+            self._model_failed("No model is installed. Choose a text model and its vision projector.")
+            return
+        self.model_loading.emit(self.model)
+        self.runner.load(load_settings_for(self.settings, self.model))
+
+    def default_model_name(self) -> str:
+        return default_model_name(self.model_override)
+
+    def apply_settings(self, new: AppSettings) -> None:
+        """New settings: images are sent at the new size, the model is reloaded when its settings changed
+        (after the running answer)."""
+        reload = new.load_key() != self.settings.load_key() or not self.model_ready
+        resized = new.image_max_side != self.settings.image_max_side
+        self.settings = new
+        if resized:
+            for turn in self.conversation.turns:
+                turn.images = self.resize_images(turn.images)
+            self.conversation_opened.emit(self.conversation)
+        if reload:
+            if self.running is not None:
+                self._pending_reload = True
+            else:
+                self.load_model()
+
+    @property
+    def image_max_side(self) -> int:
+        """The longest side images are sent at."""
+        return self._image_max_side or self.settings.image_max_side
+
+    def resize_images(self, images: Sequence[ChatImage]) -> list[ChatImage]:
+        """The images as the model is sent them now (decoded again only where the size changed)."""
+        return [self.loader.redecode(image, self.image_max_side) for image in images]
+
+    # ------------------------------------------------------------ answers
+    def ask(self, question: str, images: Sequence[ChatImage] = (), search: SearchSettings | None = None) -> Turn | None:
+        """A new turn, answered at once (with `search`, else the settings' search); None when it cannot be
+        asked now (no question, no model, busy). Images may still be loading: the answer waits for them
+        (on the runner's thread); one that could not be read is left out."""
+        question = question.strip()
+        if self.running is not None or not question or not self.model_ready:
+            return None
+        turn = Turn(question, [i for i in images if i.ok or i.decoding])
+        self.conversation.turns.append(turn)
+        self.turn_added.emit(turn)
+        self._start(turn, False, search)
+        return turn
+
+    def regenerate(self, turn: Turn, search: SearchSettings | None = None) -> bool:
+        """Another version of a turn's answer (a new seed); the earlier versions are kept."""
+        if self.running is not None or not self.model_ready or turn not in self.conversation.turns:
+            return False
+        self._start(turn, True, search)
+        return True
+
+    def stop(self) -> bool:
+        if self.running is None:
+            return False
+        self.running.job.cancel.set()
+        return True
+
+    def select_version(self, turn: Turn, index: int) -> None:
+        if not 0 <= index < len(turn.versions) or (self.running is not None and self.running.turn is turn):
+            return
+        turn.selected = index
+        if turn.id is not None and self.store is not None:
+            self.store.select_answer(turn.id, index)
+        self.version_selected.emit(turn)
+
+    def _start(self, turn: Turn, regenerate: bool, search: SearchSettings | None) -> None:
+        request = request_for(self.conversation.turns, self.conversation.turns.index(turn))
+        job = AnswerJob(next(self._job_ids), request, search or search_settings_for(self.settings))
+        answer = Answer(live=True)
+        turn.versions.append(answer)
+        turn.selected = len(turn.versions) - 1
+        self.running = RunningAnswer(job, self.conversation, turn, answer, regenerate)
+        self.answer_started.emit(turn, answer)
+        self.runner.start(job)
+
+    # ------------------------------------------------------- conversations
+    def conversations(self, search: str = "") -> list[ConversationSummary]:
+        return self.store.list_conversations(search) if self.store is not None else []
+
+    def new(self) -> None:
+        self.stop()
+        self.conversation = Conversation()
+        self.conversation_opened.emit(self.conversation)
+
+    def open(self, conversation_id: int) -> bool:
+        """Open a saved conversation (its images are read in the background); False when it is gone."""
+        if self.conversation.id == conversation_id:
+            return True
+        if self.store is None:
+            return False
+        conversation = self.store.load_conversation(conversation_id, self._open_image)
+        if conversation is None:
+            self.conversations_changed.emit()
+            return False
+        self.stop()
+        self.conversation = conversation
+        self.conversation_opened.emit(conversation)
+        return True
+
+    def rename(self, conversation_id: int, title: str) -> None:
+        if self.store is not None:
+            self.store.rename(conversation_id, title)
+        if self.conversation.id == conversation_id:
+            self.conversation.title = title
+        self.conversations_changed.emit()
+
+    def delete(self, conversation_id: int) -> None:
+        if self.running is not None and self.running.conversation.id == conversation_id:
+            self.running.conversation.deleted = True
+            self.stop()
+        if self.store is not None:
+            self.store.delete(conversation_id)
+        if self.conversation.id == conversation_id:
+            self.new()
+        self.conversations_changed.emit()
+
+    def close(self) -> None:
+        self.runner.close(self.running.job if self.running else None)
+        if self.store is not None:
+            self.store.close()
+
+    def _open_image(self, path: Path, name: str, suffix: str) -> ChatImage:
+        return self.loader.from_history(path, name, suffix, self.image_max_side)
+
+    # ------------------------------------------------- what the runner reports
+    def _loaded(self, loaded: LoadedModel) -> None:
+        self.model_ready = True
+        self.backend = loaded.backend
+        self.model_loaded.emit(loaded)
+
+    def _event(self, job_id: int, event: StageEvent) -> None:
+        running = self.running
+        if running is None or running.job.job_id != job_id:
+            return
+        running.answer.on_event(event.kind, event.stage, event.candidate, event.text)
+        self.answer_updated.emit(running.turn, running.answer, event)
+
+    def _done(self, job_id: int, trace: Trace | None, error: BaseException | None) -> None:
+        running = self._finish(job_id)
+        if running is None:
+            return
+        if trace is not None:
+            running.answer.trace = trace
+        else:
+            running.answer.error = failure_message(error or RuntimeError("no answer"))
+            running.answer.cause = error
+        self._after(running)
+
+    def _model_failed(self, message: str) -> None:
+        self.model_ready = False
+        self.model_failed.emit(message)
+
+    def _finish(self, job_id: int) -> RunningAnswer | None:
+        running = self.running
+        if running is None or running.job.job_id != job_id:
+            return None
+        self.running = None
+        running.answer.live = False
+        return running
+
+    def _after(self, running: RunningAnswer) -> None:
+        save_error = self._save(running)
+        self.answer_finished.emit(running.turn, running.answer, save_error)
+        if self._pending_reload:
+            self._pending_reload = False
+            self.load_model()
+
+    def _save(self, running: RunningAnswer) -> str | None:
+        conversation, turn, answer = running.conversation, running.turn, running.answer
+        if conversation.deleted or self.store is None:
+            return None
+        try:
+            if conversation.id is None:
+                conversation.title = title_for(turn.question)
+                conversation.id = self.store.create_conversation(conversation.title)
+            if running.regenerate and turn.id is not None:
+                self.store.add_answer(turn.id, answer)
+            else:
+                turn.id = self.store.add_turn(conversation.id, turn, answer)
+        except Exception as exc:
+            log.exception("saving the answer failed")
+            return f"The answer could not be saved: {exc}"
+        self.conversations_changed.emit()
+        return None
+
+
+class _Reports:
+    """The session's side of the runner (a RunnerSink), kept out of the session's own API."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def model_loaded(self, loaded: LoadedModel) -> None:
+        self._session._loaded(loaded)
+
+    def model_failed(self, error: BaseException) -> None:
+        self._session._model_failed(failure_message(error))
+
+    def answer_event(self, job_id: int, event: StageEvent) -> None:
+        self._session._event(job_id, event)
+
+    def answer_done(self, job_id: int, trace: Trace) -> None:
+        self._session._done(job_id, trace, None)
+
+    def answer_failed(self, job_id: int, error: BaseException) -> None:
+        self._session._done(job_id, None, error)

@@ -1,0 +1,105 @@
+"""The open conversation, one AnswerCard per turn, kept in step with the session: a turn asked,
+an answer streaming or finished, another version chosen, another conversation opened."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
+
+from stagelens.engine import StageEvent
+from stagelens.images import ChatImage
+from stagelens.session import Answer, Conversation, Session, Turn
+from stagelens.ui.answer_view import AnswerCard
+from stagelens.ui.bridge import ImageEvents
+from stagelens.ui.guard import guarded
+
+
+class ConversationView(QScrollArea):
+    reasoning_toggled = Signal(bool)  # the user opened or closed a Reasoning panel
+
+    def __init__(self, session: Session, images: ImageEvents, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.images = images
+        self.reasoning_expanded = session.settings.reasoning_expanded
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setAccessibleName("Conversation")
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.thread_widget = QWidget(self)
+        self.thread_layout = QVBoxLayout(self.thread_widget)
+        self.thread_layout.setContentsMargins(4, 4, 12, 4)
+        self.thread_layout.setSpacing(8)
+        self.thread_layout.addStretch(1)
+        self.setWidget(self.thread_widget)
+        self.verticalScrollBar().rangeChanged.connect(self._follow_bottom)
+        self.cards: list[AnswerCard] = []
+
+        session.conversation_opened.connect(guarded(self.show_conversation))
+        session.turn_added.connect(guarded(self._add_card))
+        session.answer_started.connect(guarded(lambda _turn, _answer: self.refresh()))
+        session.answer_updated.connect(guarded(self._on_update))
+        session.answer_finished.connect(guarded(self._on_finished))
+        session.version_selected.connect(guarded(lambda turn: self._refresh_card(turn)))
+        images.finished.connect(guarded(self._image_loaded))
+
+    def show_conversation(self, conversation: Conversation) -> None:
+        for card in self.cards:
+            card.setParent(None)
+            card.deleteLater()
+        self.cards = []
+        for turn in conversation.turns:
+            self._add_card(turn, refresh=False)
+        self.refresh()
+
+    def card_for(self, turn: Turn) -> AnswerCard | None:
+        return next((c for c in self.cards if c.turn is turn), None)
+
+    def set_reasoning_expanded(self, expanded: bool) -> None:
+        """How a finished answer's Reasoning panel starts, from now on."""
+        self.reasoning_expanded = expanded
+        for card in self.cards:
+            card.reasoning_expanded = expanded
+
+    def refresh(self) -> None:
+        turns = self.session.conversation.turns
+        last = turns[-1] if turns else None
+        for card in self.cards:
+            card.regenerate_allowed = card.turn is last and self.session.running is None
+            card.refresh()
+
+    def _add_card(self, turn: Turn, refresh: bool = True) -> None:
+        card = AnswerCard(turn, self.reasoning_expanded, self.thread_widget)
+        card.regenerate_clicked.connect(guarded(self.session.regenerate))
+        card.version_requested.connect(guarded(self.session.select_version))
+        card.reasoning_toggled.connect(self.reasoning_toggled)
+        self.thread_layout.insertWidget(self.thread_layout.count() - 1, card)
+        self.cards.append(card)
+        for thumb in card.thumbs:
+            if thumb.placeholder:  # watched after the thumbnail is made: one done in between is still seen
+                self.images.watch(thumb.image)
+        if refresh:
+            self.refresh()
+
+    def _refresh_card(self, turn: Turn) -> None:
+        card = self.card_for(turn)
+        if card is not None:
+            card.refresh()
+
+    def _on_update(self, turn: Turn, _answer: Answer, _event: StageEvent) -> None:
+        card = self.card_for(turn)
+        if card is not None:
+            card.update_live()
+
+    def _on_finished(self, turn: Turn, _answer: Answer, _save_error: str | None) -> None:
+        self._refresh_card(turn)
+        self.refresh()
+
+    def _image_loaded(self, image: ChatImage) -> None:
+        for card in self.cards:
+            if any(i is image for i in card.turn.images):
+                card.image_loaded(image)
+
+    def _follow_bottom(self, _low: int, high: int) -> None:
+        if self.session.running is not None:
+            self.verticalScrollBar().setValue(high)
