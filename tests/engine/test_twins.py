@@ -187,24 +187,30 @@ def test_beam_4(twin, scorer):
         assert trace.prompt["judge_choices"] == list(twin.engine.judge_choices)
         assert all(next(c for c in s.candidates if c.selected).score >= 0 for s in trace.stages)
         return
-    # every candidate's mean log-probability, from llama.cpp decoding it from scratch
-    open_tokens = twin.engine.stage_specs[0].open_tokens
-    tail = twin.tail_after_image(twin.prompt)
+    # every candidate's mean log-probability, in every stage, from llama.cpp decoding it from scratch
+    prefix = twin.tail_after_image(twin.prompt)
     checked = 0
-    for cand in trace.stages[0].candidates:
-        if not cand.tokens or len(cand.tokens) != cand.n_tokens:  # cut at a stop or a loop: scored on more
-            continue
-        twin.ref.from_image(tail + open_tokens)
-        logprobs = []
-        for tok in cand.tokens:
-            row = twin.ref.logits()
-            logprobs.append(row[tok] - row.max() - np.log(np.exp(row - row.max()).sum()))
-            twin.ref.decode([tok])
-        assert cand.mean_logprob == pytest.approx(float(np.mean(logprobs)), abs=LOGPROB_ATOL)
-        checked += 1
-    assert checked >= 2
-    best = max(trace.stages[0].candidates, key=lambda c: c.mean_logprob if c.mean_logprob is not None else -1e9)
-    assert best.selected
+    for spec, stage in zip(twin.engine.stage_specs, trace.stages, strict=True):
+        if stage.forced_open:
+            prefix += spec.open_tokens
+        for cand in stage.candidates:
+            if not cand.tokens or len(cand.tokens) != cand.n_tokens:  # cut at a stop or a loop: scored on more
+                continue
+            twin.ref.from_image(prefix)
+            logprobs = []
+            for tok in cand.tokens:
+                row = twin.ref.logits()
+                logprobs.append(row[tok] - row.max() - np.log(np.exp(row - row.max()).sum()))
+                twin.ref.decode([tok])
+            assert cand.mean_logprob == pytest.approx(float(np.mean(logprobs)), abs=LOGPROB_ATOL), stage.name
+            checked += 1
+        best = max(stage.candidates, key=lambda c: c.mean_logprob if c.mean_logprob is not None else -1e9)
+        assert best.selected
+        prefix += next(c for c in stage.candidates if c.selected).tokens
+        if stage.forced_close:
+            prefix += spec.close_tokens
+    assert prefix == twin.tail_after_image(twin.prompt) + trace.assistant_tokens
+    assert checked >= 4
 
 
 def test_cached_follow_up_equals_llama_cpp_and_reads_only_its_turn(twin):

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -156,6 +157,31 @@ class SettingsDialog(QDialog):
         _add_row(search_form, "Temperature:", self.temperature)
         _add_row(search_form, "Stage token budget:", self.stage_tokens)
         _add_row(search_form, "", self.expanded)
+        self.format_instruction = QPlainTextEdit(search_box)
+        self.format_instruction.setPlainText(settings.format_instruction)
+        self.format_instruction.setAccessibleName("Format instruction")
+        self.format_instruction.setToolTip(setting("format_instruction").help)
+        self.format_instruction.setTabChangesFocus(True)
+        self.format_instruction.setFixedHeight(self.format_instruction.fontMetrics().lineSpacing() * 7)
+        self.reset_instruction = QPushButton("Reset to StageLens's text", search_box)
+        self.reset_instruction.setAccessibleName("Reset the format instruction")
+        self.reset_instruction.clicked.connect(
+            lambda: self.format_instruction.setPlainText(str(setting("format_instruction").default))
+        )
+        instruction_hint = QLabel(
+            "What models not trained on the four stages are told (the demo model is told nothing). Empty: nothing.",
+            search_box,
+        )
+        instruction_hint.setObjectName("hint")
+        instruction_hint.setWordWrap(True)
+        _add_row(search_form, "Format instruction:", self.format_instruction)
+        reset_row = QHBoxLayout()
+        reset_row.addWidget(instruction_hint, 1)
+        reset_row.addWidget(self.reset_instruction, 0, Qt.AlignmentFlag.AlignTop)
+        reset_box = QWidget(search_box)
+        reset_box.setLayout(reset_row)
+        reset_row.setContentsMargins(0, 0, 0, 0)
+        _add_row(search_form, "", reset_box)
         layout.addWidget(search_box)
 
         load_box = QGroupBox("Performance", self)
@@ -255,6 +281,7 @@ class SettingsDialog(QDialog):
         self.scorer.setCurrentIndex(self.scorer.findData(d.scorer))
         self.temperature.setValue(d.temperature)
         self.stage_tokens.setValue(d.max_stage_tokens)
+        self.format_instruction.setPlainText(d.format_instruction)
         self.gpu_layers.setValue(d.n_gpu_layers)
         self.gpu_auto.setChecked(d.gpu_auto)
         self.threads.setValue(d.n_threads)
@@ -285,6 +312,7 @@ class SettingsDialog(QDialog):
             scorer=str(self.scorer.currentData()),
             temperature=round(self.temperature.value(), 3),
             max_stage_tokens=self.stage_tokens.value(),
+            format_instruction=self.format_instruction.toPlainText(),
             reasoning_expanded=self.expanded.isChecked(),
             n_gpu_layers=self.gpu_layers.value(),
             gpu_auto=self.gpu_auto.isChecked(),
