@@ -7,8 +7,8 @@ from tests.fixtures.gguf_template import copy_with_template
 
 from stagelens.engine import UserTurn
 from stagelens.engine.prompt import ChatTemplate, Message, TemplateError
-from stagelens.engine.stage_text import stage_texts
 from stagelens.engine.rendering import TurnRenderer
+from stagelens.engine.stage_text import stage_texts
 
 CHATML = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
