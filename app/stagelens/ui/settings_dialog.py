@@ -157,31 +157,34 @@ class SettingsDialog(QDialog):
         _add_row(search_form, "Temperature:", self.temperature)
         _add_row(search_form, "Stage token budget:", self.stage_tokens)
         _add_row(search_form, "", self.expanded)
-        self.format_instruction = QPlainTextEdit(search_box)
+        format_box = QWidget(search_box)
+        format_layout = QVBoxLayout(format_box)
+        format_layout.setContentsMargins(0, 0, 0, 0)
+        self.format_instruction = QPlainTextEdit(format_box)
         self.format_instruction.setPlainText(settings.format_instruction)
         self.format_instruction.setAccessibleName("Format instruction")
         self.format_instruction.setToolTip(setting("format_instruction").help)
         self.format_instruction.setTabChangesFocus(True)
-        self.format_instruction.setFixedHeight(self.format_instruction.fontMetrics().lineSpacing() * 7)
-        self.reset_instruction = QPushButton("Reset to StageLens's text", search_box)
+        self.format_instruction.setFixedHeight(self.format_instruction.fontMetrics().lineSpacing() * 5 + 12)
+        self.reset_instruction = QPushButton("Reset to StageLens's text", format_box)
         self.reset_instruction.setAccessibleName("Reset the format instruction")
         self.reset_instruction.clicked.connect(
             lambda: self.format_instruction.setPlainText(str(setting("format_instruction").default))
         )
+        reset_row = QHBoxLayout()
+        reset_row.addStretch(1)
+        reset_row.addWidget(self.reset_instruction)
+        format_layout.addWidget(self.format_instruction)
+        format_layout.addLayout(reset_row)
+        format_box.setMinimumHeight(format_layout.sizeHint().height())  # the form would squeeze it otherwise
         instruction_hint = QLabel(
             "What models not trained on the four stages are told (the demo model is told nothing). Empty: nothing.",
             search_box,
         )
         instruction_hint.setObjectName("hint")
         instruction_hint.setWordWrap(True)
-        _add_row(search_form, "Format instruction:", self.format_instruction)
-        reset_row = QHBoxLayout()
-        reset_row.addWidget(instruction_hint, 1)
-        reset_row.addWidget(self.reset_instruction, 0, Qt.AlignmentFlag.AlignTop)
-        reset_box = QWidget(search_box)
-        reset_box.setLayout(reset_row)
-        reset_row.setContentsMargins(0, 0, 0, 0)
-        _add_row(search_form, "", reset_box)
+        _add_row(search_form, "Format instruction:", format_box)
+        _add_row(search_form, "", instruction_hint)
         layout.addWidget(search_box)
 
         load_box = QGroupBox("Performance", self)
@@ -236,6 +239,7 @@ class SettingsDialog(QDialog):
         ):
             buttons.button(button).setAccessibleName(name)
         layout.addWidget(buttons)
+        self.resize(self.sizeHint())  # not the minimum: wrapped hints need their height
 
     def _spin(self, key: str, value: int, name: str, tip: str) -> QSpinBox:
         """A spin box over the window's range of the setting `key`."""
