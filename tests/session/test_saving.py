@@ -178,3 +178,18 @@ def test_damage_met_while_open_saves_the_open_conversation_again(make_session, t
         len(saved.turns) == 8
         and saved.turns[-1].answer.trace.conclusion == chat.conversation.turns[-1].answer.conclusion
     )
+
+
+def test_an_unfinished_answer_is_exported_with_what_it_had_written():
+    from stagelens.session import Answer, Turn
+    from stagelens.session.export import to_json, to_markdown
+
+    answer = Answer(interrupted=True)
+    answer.on_event("text", "summary", 0, "two shapes")
+    answer.on_event("stage_end", "summary", 0, "")
+    answer.on_event("text", "caption", 0, "a red")
+    turn = Turn("How many?", [], [answer])
+    markdown = to_markdown("Shapes", [turn])
+    assert "> Unfinished" in markdown and "two shapes" in markdown and "a red" in markdown
+    [exported] = json.loads(to_json("Shapes", [turn]))["turns"][0]["answers"]
+    assert exported["unfinished"] == [["summary", "two shapes"], ["caption", "a red"]]

@@ -110,13 +110,15 @@ def clean(db: sqlite3.Connection, images_dir: Path, sole: bool, now: float | Non
     if cutoff is not None:
         condition += " AND updated < ?"
         params = (cutoff,)
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        done.empty_conversations = db.execute(f"DELETE FROM conversations WHERE {condition}", params).rowcount
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
+    (empty,) = db.execute(f"SELECT count(*) FROM conversations WHERE {condition}", params).fetchone()
+    if empty:  # a write only when there is something to remove: opening stays a read
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            done.empty_conversations = db.execute(f"DELETE FROM conversations WHERE {condition}", params).rowcount
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
     if done:
         log.info("history cleanup: %s", done)
     return done

@@ -94,7 +94,7 @@ class HistoryStore:
             try:
                 self.cleaned = clean(self._db, self.images_dir, sole=self._instance.sole)
             except (sqlite3.Error, OSError) as exc:  # leftovers wait for the next start
-                log.warning("history cleanup skipped: %s", exc)
+                log.info("history cleanup skipped: %s", exc)
         self._instance.share()
 
     # ------------------------------------------------------------ opening
