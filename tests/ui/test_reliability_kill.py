@@ -102,7 +102,7 @@ def run_window(tiny_model, tmp_path):
             "PYTHONPATH": str(APP_DIR),
             "STAGELENS_HOME": str(tmp_path / "home"),
             "QT_QPA_PLATFORM": "offscreen",
-            "TEST_STAGE_TOKENS": "128" if demo else "12",
+            "TEST_STAGE_TOKENS": "80" if demo else "12",
             "TEST_QUESTION": FIRST_QUESTION if demo else "",
         }
         if not demo:

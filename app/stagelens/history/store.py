@@ -70,6 +70,8 @@ def _guarded(method: Callable[Concatenate[HistoryStore, P], R]) -> Callable[Conc
             if recovery.is_damage(exc):
                 raise self._reset(str(exc)) from exc
             raise recovery.translate(exc) from exc
+        except OSError as exc:  # an image file that could not be written (disk full, ...): later
+            raise StoreUnavailableError(f"the history cannot be written: {exc.strerror or exc}") from exc
 
     return run
 

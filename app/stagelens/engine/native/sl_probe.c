@@ -19,7 +19,11 @@ int sl_probe_text(sl_engine * eng, bool * finite) {
     llama_token tok = llama_vocab_bos(eng->vocab);
     struct llama_batch batch = llama_batch_init(1, 0, 1);
     sl_batch_add(&batch, tok >= 0 ? tok : 0, 0, 0, true);
+    /* one token on one thread: waking the thread pool costs more than the decode on a busy machine */
+    int32_t n_threads = llama_n_threads(eng->ctx), n_threads_batch = llama_n_threads_batch(eng->ctx);
+    llama_set_n_threads(eng->ctx, 1, 1);
     int st = sl_decode_checked(eng, batch, "probing the text model");
+    llama_set_n_threads(eng->ctx, n_threads, n_threads_batch);
     if (st == SL_OK) {
         const float * logits = llama_get_logits_ith(eng->ctx, 0);
         if (!logits) st = sl_set_error(eng, SL_ERR_DECODE, "llama.cpp gave no logits for the probe");
