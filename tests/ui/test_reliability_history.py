@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from tests.fixtures.damage import HISTORY_DAMAGE, damage_history, locked, write_history  # noqa: E402
+from tests.fixtures.damage import HISTORY_DAMAGE, Locker, damage_history, locked, write_history  # noqa: E402
 
 from stagelens.models.default import ModelChoice  # noqa: E402
 from stagelens.settings import AppSettings  # noqa: E402
@@ -242,3 +243,64 @@ def test_quitting_waits_for_a_locked_history_then_says_where_the_answer_is_kept(
     assert [t["question"] for t in kept["turns"]] == ["Saved before the lock?", "Asked while locked?"]
     assert saved_questions(home_window.data) == ["Saved before the lock?"]
     box.close()
+
+
+def test_ask_chat_waits_for_a_history_another_program_has_locked(tmp_path, tiny_model, scene_path):
+    home = tmp_path / "home"
+    write_history(home / "data", conversations=2)
+    model = ["--model", str(tiny_model.text), "--mmproj", str(tiny_model.mmproj), "--beam", "1"]
+    locker = Locker(home / "data" / "history.sqlite3", "write")
+    timer = threading.Timer(7.0, locker.release)  # longer than SQLite's usual 5 s
+    timer.start()
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "stagelens",
+                "ask",
+                str(scene_path),
+                "-q",
+                "Saved once it is free?",
+                "--chat",
+                "new",
+                *model,
+                "--max-stage-tokens",
+                "8",
+            ],
+            env=_env(home, tiny_model),
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    finally:
+        timer.join()
+    assert result.returncode == 0, result.stderr
+    assert "saved in conversation 3" in result.stderr and "Traceback" not in result.stderr
+    assert saved_questions(home / "data")[-1] == "Saved once it is free?"
+
+
+_FAILING_START = textwrap.dedent("""
+    import sys
+    from stagelens.cli import main
+    from stagelens.ui.main_window import MainWindow
+
+    def broken(self):
+        raise RuntimeError("a view could not be built")
+
+    MainWindow._build_ui = broken  # fails after the engine thread has started
+    sys.exit(main([]))
+""")
+
+
+def test_a_window_that_fails_to_start_leaves_no_engine_thread_running(tmp_path, tiny_model):
+    result = subprocess.run(
+        [sys.executable, "-c", _FAILING_START],
+        env=_env(tmp_path / "home", tiny_model),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "QThread: Destroyed" not in result.stderr
+    assert "stagelens: error: the window could not start: a view could not be built" in result.stderr
