@@ -35,6 +35,15 @@ from stagelens.history.rows import (
     image_names,
     partial_json,
 )
+from stagelens.history.statements import (
+    escape_like,
+    insert_answer,
+    insert_conversation,
+    insert_turn,
+    next_version,
+    touch,
+    touch_turn,
+)
 from stagelens.images import ChatImage
 from stagelens.paths import data_dir
 from stagelens.session.conversation import Answer, Conversation, ConversationSummary, Turn
@@ -266,14 +275,14 @@ class HistoryStore:
     @_guarded
     def create_conversation(self, title: str) -> int:
         with self._transaction() as db:
-            return _insert_conversation(db, title)
+            return insert_conversation(db, title)
 
     @_guarded
     def list_conversations(self, search: str = "") -> list[ConversationSummary]:
         query = "SELECT id, title, created, updated FROM conversations"
         params: tuple = ()
         if search.strip():
-            like = f"%{_escape_like(search.strip())}%"
+            like = f"%{escape_like(search.strip())}%"
             # The answer is matched on its conclusion (what the user reads), never on the raw trace
             # JSON, whose keys, settings and hidden candidates would match nearly every search.
             query += (
@@ -328,9 +337,9 @@ class HistoryStore:
         images = self._store_images(turn)
         trace_json, error = finished_row(answer)
         with self._transaction() as db:
-            turn_id = _insert_turn(db, conversation_id, turn.question, images)
-            answer.id = _insert_answer(db, turn_id, 0, answer, DONE, trace_json, error)
-            _touch(db, conversation_id, answer.created)
+            turn_id = insert_turn(db, conversation_id, turn.question, images)
+            answer.id = insert_answer(db, turn_id, 0, answer, DONE, trace_json, error)
+            touch(db, conversation_id, answer.created)
         return turn_id
 
     @_guarded
@@ -338,10 +347,10 @@ class HistoryStore:
         """Another finished version of a turn's answer (regenerate); it becomes the selected one."""
         trace_json, error = finished_row(answer)
         with self._transaction() as db:
-            version = _next_version(db, turn_id)
-            answer.id = _insert_answer(db, turn_id, version, answer, DONE, trace_json, error)
+            version = next_version(db, turn_id)
+            answer.id = insert_answer(db, turn_id, version, answer, DONE, trace_json, error)
             db.execute("UPDATE turns SET selected = ? WHERE id = ?", (version, turn_id))
-            _touch_turn(db, turn_id, answer.created)
+            touch_turn(db, turn_id, answer.created)
         return version
 
     @_guarded
@@ -358,10 +367,10 @@ class HistoryStore:
         with self._transaction() as db:
             conversation_id = conversation.id
             if conversation_id is None:
-                conversation_id = _insert_conversation(db, conversation.title)
-            turn_id = _insert_turn(db, conversation_id, turn.question, images)
-            answer_id = _insert_answer(db, turn_id, 0, answer, STREAMING, None, None, partial_json(answer))
-            _touch(db, conversation_id, answer.created)
+                conversation_id = insert_conversation(db, conversation.title)
+            turn_id = insert_turn(db, conversation_id, turn.question, images)
+            answer_id = insert_answer(db, turn_id, 0, answer, STREAMING, None, None, partial_json(answer))
+            touch(db, conversation_id, answer.created)
         conversation.id, turn.id, answer.id = conversation_id, turn_id, answer_id
 
     @_guarded
@@ -370,10 +379,10 @@ class HistoryStore:
         if turn.id is None:
             raise ValueError("the turn is not saved")
         with self._transaction() as db:
-            version = _next_version(db, turn.id)
-            answer.id = _insert_answer(db, turn.id, version, answer, STREAMING, None, None, partial_json(answer))
+            version = next_version(db, turn.id)
+            answer.id = insert_answer(db, turn.id, version, answer, STREAMING, None, None, partial_json(answer))
             db.execute("UPDATE turns SET selected = ? WHERE id = ?", (version, turn.id))
-            _touch_turn(db, turn.id, answer.created)
+            touch_turn(db, turn.id, answer.created)
 
     @_guarded
     def save_partial(self, turn: Turn, answer: Answer) -> None:
@@ -401,7 +410,7 @@ class HistoryStore:
                 (trace_json, error, DONE, answer.id),
             )
             db.execute("UPDATE turns SET images = ? WHERE id = ?", (images, turn.id))
-            _touch_turn(db, turn.id, time.time())
+            touch_turn(db, turn.id, time.time())
 
     @_guarded
     def save_conversation(self, conversation: Conversation) -> None:
@@ -409,18 +418,18 @@ class HistoryStore:
         one transaction; sets every id."""
         images = [self._store_images(turn) for turn in conversation.turns]
         with self._transaction() as db:
-            conversation_id = _insert_conversation(db, conversation.title)
+            conversation_id = insert_conversation(db, conversation.title)
             ids: list[tuple[int, list[int]]] = []
             for turn, turn_images in zip(conversation.turns, images, strict=True):
-                turn_id = _insert_turn(db, conversation_id, turn.question, turn_images)
+                turn_id = insert_turn(db, conversation_id, turn.question, turn_images)
                 answer_ids = []
                 for version, answer in enumerate(turn.versions):
                     if answer.live or answer.interrupted:
                         answer_ids.append(
-                            _insert_answer(db, turn_id, version, answer, STREAMING, None, None, partial_json(answer))
+                            insert_answer(db, turn_id, version, answer, STREAMING, None, None, partial_json(answer))
                         )
                     else:
-                        answer_ids.append(_insert_answer(db, turn_id, version, answer, DONE, *finished_row(answer)))
+                        answer_ids.append(insert_answer(db, turn_id, version, answer, DONE, *finished_row(answer)))
                 db.execute("UPDATE turns SET selected = ? WHERE id = ?", (turn.selected, turn_id))
                 ids.append((turn_id, answer_ids))
         conversation.id = conversation_id
@@ -451,61 +460,3 @@ class HistoryStore:
             ]
             turns.append(Turn(question, opened, answers, min(selected, max(0, len(answers) - 1)), turn_id))
         return turns
-
-
-def _insert_conversation(db: sqlite3.Connection, title: str) -> int:
-    now = time.time()
-    cur = db.execute("INSERT INTO conversations (title, created, updated) VALUES (?, ?, ?)", (title, now, now))
-    return int(cur.lastrowid or 0)
-
-
-def _insert_turn(db: sqlite3.Connection, conversation_id: int, question: str, images: str) -> int:
-    (position,) = db.execute(
-        "SELECT COALESCE(MAX(position) + 1, 0) FROM turns WHERE conversation_id = ?", (conversation_id,)
-    ).fetchone()
-    cur = db.execute(
-        "INSERT INTO turns (conversation_id, position, question, images, selected) VALUES (?, ?, ?, ?, 0)",
-        (conversation_id, position, question, images),
-    )
-    return int(cur.lastrowid or 0)
-
-
-def _insert_answer(
-    db: sqlite3.Connection,
-    turn_id: int,
-    version: int,
-    answer: Answer,
-    state: str,
-    trace_json: str | None,
-    error: str | None,
-    partial: str | None = None,
-) -> int:
-    if not answer.created:
-        answer.created = time.time()
-    cur = db.execute(
-        "INSERT INTO answers (turn_id, version, trace, error, created, state, partial) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (turn_id, version, trace_json, error, answer.created, state, partial),
-    )
-    return int(cur.lastrowid or 0)
-
-
-def _next_version(db: sqlite3.Connection, turn_id: int) -> int:
-    (version,) = db.execute(
-        "SELECT COALESCE(MAX(version) + 1, 0) FROM answers WHERE turn_id = ?", (turn_id,)
-    ).fetchone()
-    return int(version)
-
-
-def _touch(db: sqlite3.Connection, conversation_id: int, when: float) -> None:
-    db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (when, conversation_id))
-
-
-def _touch_turn(db: sqlite3.Connection, turn_id: int, when: float) -> None:
-    db.execute(
-        "UPDATE conversations SET updated = ? WHERE id = (SELECT conversation_id FROM turns WHERE id = ?)",
-        (when, turn_id),
-    )
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
