@@ -66,4 +66,5 @@ def search_settings_for(settings: AppSettings) -> SearchSettings:
         scorer=settings.scorer,
         temperature=settings.temperature,
         max_stage_tokens=settings.max_stage_tokens,
+        format_instruction=settings.format_instruction,
     )

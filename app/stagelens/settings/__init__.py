@@ -27,7 +27,7 @@ from stagelens.settings.exit_codes import (
     EXIT_NO_DISPLAY,
     EXIT_OK,
 )
-from stagelens.settings.load import LoadSettings, max_beam_for
+from stagelens.settings.load import FLASH_ATTN_TYPES, LoadSettings, flash_attn_type, max_beam_for
 from stagelens.settings.search import MODES, SCORERS, SearchSettings
 from stagelens.settings.stages import FINAL_STAGE, STAGE_NAMES
 from stagelens.settings.stored import (
@@ -42,6 +42,7 @@ from stagelens.settings.stored import (
     validate,
 )
 from stagelens.settings.table import (
+    FORMAT_INSTRUCTION,
     GROUPS,
     SETTINGS,
     TABLE,
@@ -64,6 +65,8 @@ __all__ = [
     "EXIT_NO_DISPLAY",
     "EXIT_OK",
     "FILE_NAME",
+    "FLASH_ATTN_TYPES",
+    "FORMAT_INSTRUCTION",
     "FINAL_STAGE",
     "GROUPS",
     "MODES",
@@ -81,6 +84,7 @@ __all__ = [
     "argument_type",
     "bool_default",
     "default",
+    "flash_attn_type",
     "float_default",
     "from_args",
     "in_group",

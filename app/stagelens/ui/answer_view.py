@@ -102,6 +102,7 @@ class AnswerCard(QFrame):
         layout.addWidget(self.panel)
         self.status_label = QLabel(self)
         self.status_label.setObjectName("answerStatus")
+        self.status_label.setTextFormat(Qt.TextFormat.PlainText)
         self.status_label.setAccessibleName("Answer status")
         self.status_label.setWordWrap(True)
         layout.addWidget(self.status_label)
@@ -227,7 +228,9 @@ class AnswerCard(QFrame):
             self.status_label.setText(f"⚠ The model could not answer: {version.error}")
         else:
             stages = [
-                (s.name, s.text, "" if s.complete else "stopped") for s in trace.stages if s.name in HIDDEN_STAGES
+                (s.name, s.text, "" if s.complete else "stopped", s.note)
+                for s in trace.stages
+                if s.name in HIDDEN_STAGES
             ]
             self.panel.show_stages(stages, summary_line(version), self.reasoning_expanded)
             self.panel.setVisible(bool(stages))
@@ -237,9 +240,13 @@ class AnswerCard(QFrame):
                 self.conclusion.setText(trace.conclusion or "")
                 self.conclusion.setVisible(bool(trace.conclusion))
             else:
-                self.status_label.setProperty("kind", "")
-                self.status_label.setText("")
-                self.conclusion.setText(trace.conclusion or "(the model wrote no conclusion)")
+                # an empty conclusion is never shown without its reason; a conclusion the model did not
+                # write as asked (cut at the budget, ended without its tag) says so too
+                final = trace.stage("conclusion")
+                note = trace.conclusion_note or (final.note if final is not None else "")
+                self.status_label.setProperty("kind", "note" if note else "")
+                self.status_label.setText(note)
+                self.conclusion.setText(trace.conclusion or "(no conclusion)")
             if self.inspector.isVisible():
                 self.inspector.show_trace(trace)
         self.status_label.setVisible(bool(self.status_label.text()))

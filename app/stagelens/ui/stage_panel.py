@@ -22,7 +22,10 @@ def format_duration(seconds: float, digits: int = 1) -> str:
 
 
 class StageSection(QWidget):
-    def __init__(self, name: str, text: str, parent: QWidget | None = None, note: str = "") -> None:
+    """One stage: its title (with a short badge such as "stopped"), what the stage machine saw when the
+    model did not keep to the format (`detail`: the trace's stage note), and its text."""
+
+    def __init__(self, name: str, text: str, parent: QWidget | None = None, note: str = "", detail: str = "") -> None:
         super().__init__(parent)
         self.name = name
         layout = QVBoxLayout(self)
@@ -33,8 +36,16 @@ class StageSection(QWidget):
             self,
         )
         self.title.setObjectName("stageTitle")
+        self.detail = QLabel(detail, self)
+        self.detail.setObjectName("stageNote")
+        self.detail.setTextFormat(Qt.TextFormat.PlainText)  # it names tags: "<CAPTION>" is text, not markup
+        self.detail.setWordWrap(True)
+        self.detail.setMinimumWidth(1)
+        self.detail.setAccessibleName(f"{TITLES.get(name, name)} stage note")
+        self.detail.setVisible(bool(detail))
         self.body = QLabel(text.strip() or "—", self)
         self.body.setObjectName("stageText")
+        self.body.setTextFormat(Qt.TextFormat.PlainText)  # what the model wrote is never markup
         self.body.setWordWrap(True)
         self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.body.setAccessibleName(f"{TITLES.get(name, name)} stage")
@@ -44,6 +55,7 @@ class StageSection(QWidget):
         self.body.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.body.setMinimumWidth(1)  # one long unbreakable word must not widen the conversation
         layout.addWidget(self.title)
+        layout.addWidget(self.detail)
         layout.addWidget(self.body)
 
 
@@ -105,12 +117,12 @@ class ReasoningPanel(QFrame):
             tail = "…" + tail[tail.find(" ") + 1 :] if " " in tail else "…" + tail
         self.live_label.setText(tail or "…")
 
-    def show_stages(self, stages: list[tuple[str, str, str]], summary_line: str, expanded: bool) -> None:
-        """stages: (name, text, note) of the hidden stages produced."""
+    def show_stages(self, stages: list[tuple[str, str, str, str]], summary_line: str, expanded: bool) -> None:
+        """stages: (name, text, badge, note) of the hidden stages produced."""
         self.live = False
         self._clear_sections()
-        for name, text, note in stages:
-            section = StageSection(name, text, self.sections_box, note)
+        for name, text, badge, note in stages:
+            section = StageSection(name, text, self.sections_box, badge, note)
             self._sections_layout.addWidget(section)
             self.sections.append(section)
         self.summary_line = summary_line

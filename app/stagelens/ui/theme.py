@@ -40,6 +40,8 @@ def stylesheet(palette: QPalette | None = None) -> str:
 #conclusion {{ font-size: 15pt; padding: 2px 4px; }}
 #answerStatus[kind="error"] {{ color: {error}; }}
 #answerStatus[kind="stopped"] {{ color: {muted}; font-style: italic; }}
+#answerStatus[kind="note"] {{ color: {muted}; }}
+#stageNote {{ color: {muted}; font-style: italic; }}
 #versionLabel, #hint {{ color: {muted}; }}
 #errorText, #thumbErrorText {{ color: {error}; }}
 #thumb {{ border: 1px solid {border}; border-radius: 6px; background: {base.name()}; }}
