@@ -256,7 +256,7 @@ class AnswerCard(QFrame):
     def _show_unfinished(self, version: Answer) -> None:
         """An answer whose program stopped before it was done: its stages so far, marked."""
         stages = [
-            (name, text, "" if name in version.finished else "unfinished")
+            (name, text, "" if name in version.finished else "unfinished", "")
             for name, text in version.unfinished_stages
             if name in HIDDEN_STAGES
         ]
