@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.fixtures.damage import HISTORY_DAMAGE, damage_history, locked, trace, write_history
+from tests.fixtures.damage import HISTORY_DAMAGE, damage_history, leave_leftovers, locked, trace, write_history
 
 from stagelens.history import HistoryStore
 from stagelens.images import ImageLoader
@@ -191,37 +191,8 @@ def test_answers_are_written_ahead_and_reopen_unfinished(tmp_path):
     assert row == ("done", None)
 
 
-_LEFTOVERS = """
-import os, sys
-from pathlib import Path
-from stagelens.fileio import write_atomic
-from stagelens.history import HistoryStore
-from stagelens.images import ImageLoader
-from stagelens.session import Answer, Turn
-folder = Path(sys.argv[1])
-store = HistoryStore(folder)
-kept = store.create_conversation("kept")
-store.add_turn(kept, Turn("finished", []), Answer(error="no model"))
-store.create_conversation("empty")  # what the previous StageLens left when killed between its two writes
-image = ImageLoader(inline=True).from_bytes(open(sys.argv[2], "rb").read(), "orphan.png", ".png", 768)
-store._store_image(image)  # an image written, its turn never
-os.replace = lambda *a: os.kill(os.getpid(), 9)  # killed inside an atomic write
-write_atomic(folder / "images" / "half.png", b"half an image")
-"""
-
-
-def _leave_leftovers(folder: Path, scene_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", _LEFTOVERS, str(folder), str(scene_path)],
-        capture_output=True,
-        env={**os.environ, "PYTHONPATH": str(APP_DIR)},
-        timeout=60,
-    )
-    assert result.returncode == -9, result.stderr
-
-
 def test_leftovers_of_a_killed_program_are_removed_at_start(tmp_path, scene_path):
-    _leave_leftovers(tmp_path, scene_path)
+    leave_leftovers(tmp_path, scene_path)
     images = tmp_path / "images"
     assert len(list(images.glob(".half.png.*.tmp"))) == 1 and len(list(images.glob("*.png"))) == 1
     store = HistoryStore(tmp_path)
@@ -240,7 +211,7 @@ sys.stdin.readline()
 
 
 def test_leftovers_another_running_program_may_be_writing_are_left_alone(tmp_path, scene_path):
-    _leave_leftovers(tmp_path, scene_path)
+    leave_leftovers(tmp_path, scene_path)
     images = tmp_path / "images"
     running = subprocess.Popen(
         [sys.executable, "-c", _RUNNING, str(tmp_path)],

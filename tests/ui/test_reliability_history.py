@@ -23,7 +23,14 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from tests.fixtures.damage import HISTORY_DAMAGE, Locker, damage_history, locked, write_history  # noqa: E402
+from tests.fixtures.damage import (  # noqa: E402
+    HISTORY_DAMAGE,
+    Locker,
+    damage_history,
+    leave_leftovers,
+    locked,
+    write_history,
+)  # noqa: E402
 
 from stagelens.models.default import ModelChoice  # noqa: E402
 from stagelens.settings import AppSettings  # noqa: E402
@@ -186,6 +193,19 @@ def saved_questions(data: Path) -> list[str]:
 def ask(qtbot, window: MainWindow, question: str) -> None:
     with qtbot.waitSignal(window.answer_finished, timeout=TIMEOUT_MS):
         window.ask(question)
+
+
+def test_the_window_removes_what_a_program_killed_while_writing_left(home_window, qtbot, scene_path):
+    leave_leftovers(home_window.data, scene_path)
+    images = home_window.data / "images"
+    assert sorted(p.suffix for p in images.iterdir()) == [".png", ".tmp"], "an orphan image, a half-written one"
+    assert len(saved_questions(home_window.data)) == 1
+    window = home_window()
+    assert list(images.iterdir()) == [], "the temporary file (a dotfile) and the orphan are gone"
+    assert [r.title for r in window.session.conversations()] == ["kept"], "the conversation without a turn is gone"
+    window.add_image_paths([scene_path])
+    ask(qtbot, window, "Saved after the cleanup?")
+    assert [p.name.startswith(".") for p in images.iterdir()] == [False], "its image, and no temporary file"
 
 
 def test_a_history_another_program_writes_to_opens_at_once_and_saves_when_free(home_window, qtbot):

@@ -64,7 +64,8 @@ _WINDOW = textwrap.dedent("""
     wait(lambda: not any(i.decoding for t in turns for i in t.images))
     card = window._card_for(turns[-1])
     card.panel.set_expanded(True)
-    app.processEvents()
+    for _ in range(5):  # the thumbnail that replaced "Loading…" is laid out
+        app.processEvents()
     seen = {
         "conversations": [r.title for r in rows],
         "questions": [t.question for t in turns],
@@ -75,6 +76,7 @@ _WINDOW = textwrap.dedent("""
         "status": card.status_label.text(),
         "regenerate": [card.regenerate_button.isVisible(), card.regenerate_button.isEnabled()],
         "images_ok": [i.ok for t in turns for i in t.images],
+        "thumbs": [[t.placeholder, t.isVisible()] for t in card.thumbs],
     }
     if arg:
         window.grab().save(arg)
@@ -126,7 +128,7 @@ def test_a_kill_mid_answer_keeps_the_question_and_its_partial_answer(run_window)
     assert seen["stages"] == ["summary", "caption"], "the stages written before the kill"
     assert all(t not in ("", "—") for t in seen["stage_texts"]), "the partial text is shown"
     assert seen["status"].startswith("⚠ Unfinished") and seen["regenerate"] == [True, True]
-    assert seen["images_ok"] == [True], "its image was saved with the question"
+    assert seen["images_ok"] == [True] and seen["thumbs"] == [[False, True]], "its image was saved with the question"
     assert seen["regenerated"] == [2, 1, True], "Regenerate answers it again, the unfinished one is kept"
 
     killed = run_window("kill", "1")  # a follow-up, once its first stage is done
