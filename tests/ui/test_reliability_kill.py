@@ -40,19 +40,30 @@ _WINDOW = textwrap.dedent("""
 
     wait(lambda: window.model_ready or window.banner.isVisible())
     assert window.model_ready, window.banner_text.text()
-    if step == "kill":  # arg: how many stages end before the kill
+    if step in ("kill", "kill-streaming"):
         rows = window.history.list_conversations()
         if rows:
             window.open_conversation(rows[0].id)
         else:
             from stagelens.resources import sample_images
             window.add_image_paths([next(p for p in sample_images() if p.name == "scene-1.png")])
-        ended = []
+        ended, texts = [], []
+        if step == "kill-streaming":  # a second passes between two pieces of text: checkpoints by time
+            import stagelens.session.session as session_module
+            now = [0.0]
+            session_module.clock = lambda: now[0]
 
         def on_update(kind, stage):
-            if kind == "stage_end":
+            if step == "kill" and kind == "stage_end":  # arg: how many stages end before the kill
                 ended.append(stage)
                 if len(ended) == int(arg):
+                    os.kill(os.getpid(), 9)
+            elif step == "kill-streaming" and kind == "text":  # arg: how many pieces of text before the kill
+                now[0] += 1.1
+                texts.append(stage)
+                shown = window.conversation.turns[-1].answer.live_text(stage)
+                if len(texts) >= int(arg) and shown:
+                    print(json.dumps({"stage": stage, "text": shown}), flush=True)
                     os.kill(os.getpid(), 9)
 
         window.live_updated.connect(on_update)
@@ -73,6 +84,7 @@ _WINDOW = textwrap.dedent("""
         "selected": [t.selected for t in turns],
         "stages": card.panel.stage_names(),
         "stage_texts": [s.body.text() for s in card.panel.sections],
+        "stage_titles": [s.title.text() for s in card.panel.sections],
         "status": card.status_label.text(),
         "regenerate": [card.regenerate_button.isVisible(), card.regenerate_button.isEnabled()],
         "images_ok": [i.ok for t in turns for i in t.images],
@@ -140,3 +152,18 @@ def test_a_kill_mid_answer_keeps_the_question_and_its_partial_answer(run_window)
     assert seen["unfinished"] == [[True, False], [True]] and seen["selected"] == [1, 0]
     assert seen["stages"] == ["summary"] and seen["stage_texts"][0] not in ("", "—")
     assert seen["regenerated"] == [2, 1, True]
+
+
+def test_a_kill_while_a_stage_streams_keeps_its_text_up_to_the_last_second(run_window):
+    """No stage has ended: what is kept is the checkpoint written at most a second before the kill."""
+    killed = run_window("kill-streaming", "3")
+    assert killed.returncode == -9, killed.stderr
+    at_kill = json.loads(killed.stdout.strip().splitlines()[-1])
+    reopened = run_window("reopen")
+    assert reopened.returncode == 0, reopened.stderr
+    seen = json.loads(reopened.stdout.strip().splitlines()[-1])
+    assert seen["questions"] == ["Question 1?"] and seen["unfinished"] == [[True]]
+    assert seen["stages"][-1] == at_kill["stage"] and seen["stage_texts"][-1] == at_kill["text"].strip()
+    assert "unfinished" in seen["stage_titles"][-1], "the stage being written is marked"
+    assert not any("unfinished" in t for t in seen["stage_titles"][:-1]), "the stages before it ended"
+    assert seen["status"].startswith("⚠ Unfinished") and seen["regenerate"] == [True, True]
