@@ -58,11 +58,15 @@ _WINDOW = textwrap.dedent("""
                 ended.append(stage)
                 if len(ended) == int(arg):
                     os.kill(os.getpid(), 9)
-            elif step == "kill-streaming" and kind == "text":  # arg: how many pieces of text before the kill
+            elif step == "kill-streaming":  # arg: how many pieces of text before the kill
+                # the event before this one was text too: a second has passed since any checkpoint
+                # before it, so this one was checkpointed before it was shown
+                texts.append(kind)
+                if kind != "text":
+                    return
                 now[0] += 1.1
-                texts.append(stage)
                 shown = window.conversation.turns[-1].answer.live_text(stage)
-                if len(texts) >= int(arg) and shown:
+                if texts.count("text") >= int(arg) and texts[-2:] == ["text", "text"] and shown:
                     print(json.dumps({"stage": stage, "text": shown}), flush=True)
                     os.kill(os.getpid(), 9)
 
