@@ -104,7 +104,10 @@ class BeamInspector(QFrame):
         rows = []
         for i in range(self.tree.topLevelItemCount()):
             top = self.tree.topLevelItem(i)
-            marked = any(top.child(j).text(0).startswith("★") for j in range(top.childCount()))
+            if top is None:
+                continue
+            children = [top.child(j) for j in range(top.childCount())]
+            marked = any(child is not None and child.text(0).startswith("★") for child in children)
             rows.append((top.text(0), top.childCount(), marked))
         return rows
 

@@ -27,12 +27,10 @@ from PySide6.QtWidgets import (
 )
 
 from stagelens.models.catalog import CatalogEntry, CatalogError, load_catalog
-from stagelens.models.download import (
-    AccessDeniedError,
-    DownloadEvent,
-    DownloadJob,
-    DownloadManager,
-)
+from stagelens.models.download import DownloadManager
+from stagelens.models.download_errors import AccessDeniedError
+from stagelens.models.download_job import DownloadJob
+from stagelens.models.download_progress import DownloadEvent
 from stagelens.models.gguf_info import ModelFileError, human_bytes
 from stagelens.models.gpu import INSTALL_HINTS, BackendInfo, backend_info, plan_offload
 from stagelens.models.registry import InstalledModel, Registry, RegistryError
@@ -95,9 +93,9 @@ class ModelsDialog(QDialog):
             bridge = DownloadEvents(self)
             manager.on_event = bridge.report
             self._bridge = bridge
-        bridge = getattr(self, "_bridge", None) or _shared.get("bridge")
-        if isinstance(bridge, DownloadEvents):
-            bridge.arrived.connect(self._on_event)
+        events = getattr(self, "_bridge", None) or _shared.get("bridge")
+        if isinstance(events, DownloadEvents):
+            events.arrived.connect(self._on_event)
         self.registry: Registry = self.manager.registry  # type: ignore[assignment]
         try:
             self.catalog = catalog if catalog is not None else load_catalog()
@@ -273,9 +271,10 @@ class ModelsDialog(QDialog):
     def refresh_installed(self) -> None:
         while self.installed_layout.count():
             item = self.installed_layout.takeAt(0)
-            if item.widget() is not None:
-                item.widget().hide()  # deleteLater() waits for the event loop; do not paint it meanwhile
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.hide()  # deleteLater() waits for the event loop; do not paint it meanwhile
+                widget.deleteLater()
         try:
             models = self.registry.list()
         except RegistryError as exc:
