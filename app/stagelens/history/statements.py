@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
+from pathlib import Path
 
-from stagelens.session.conversation import Answer
+from stagelens.history.rows import StoredImage, answer_from_row
+from stagelens.session.conversation import Answer, Turn
+from stagelens.session.store import OpenImage
 
 
 def insert_conversation(db: sqlite3.Connection, title: str) -> int:
@@ -64,3 +68,26 @@ def touch_turn(db: sqlite3.Connection, turn_id: int, when: float) -> None:
 
 def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def read_turns(db: sqlite3.Connection, conversation_id: int, images_dir: Path, open_image: OpenImage) -> list[Turn]:
+    """A conversation's turns with every version of their answers; `open_image` makes each image."""
+    turns: list[Turn] = []
+    rows = db.execute(
+        "SELECT id, question, images, selected FROM turns WHERE conversation_id = ? ORDER BY position",
+        (conversation_id,),
+    ).fetchall()
+    for turn_id, question, images, selected in rows:
+        answers = [
+            answer_from_row(trace, error, created, state, partial, answer_id)
+            for answer_id, trace, error, created, state, partial in db.execute(
+                "SELECT id, trace, error, created, state, partial FROM answers WHERE turn_id = ? ORDER BY version",
+                (turn_id,),
+            )
+        ]
+        opened = [
+            open_image(images_dir / image.file_name, image.name, image.suffix)
+            for image in (StoredImage.from_json(i) for i in json.loads(images))
+        ]
+        turns.append(Turn(question, opened, answers, min(selected, max(0, len(answers) - 1)), turn_id))
+    return turns

@@ -30,7 +30,6 @@ from stagelens.history.rows import (
     DONE,
     STREAMING,
     StoredImage,
-    answer_from_row,
     finished_row,
     image_names,
     partial_json,
@@ -41,6 +40,7 @@ from stagelens.history.statements import (
     insert_conversation,
     insert_turn,
     next_version,
+    read_turns,
     touch,
     touch_turn,
 )
@@ -440,23 +440,4 @@ class HistoryStore:
 
     @_guarded
     def turns(self, conversation_id: int, open_image: OpenImage) -> list[Turn]:
-        db = self._read()
-        turns: list[Turn] = []
-        rows = db.execute(
-            "SELECT id, question, images, selected FROM turns WHERE conversation_id = ? ORDER BY position",
-            (conversation_id,),
-        ).fetchall()
-        for turn_id, question, images, selected in rows:
-            answers = [
-                answer_from_row(trace, error, created, state, partial, answer_id)
-                for answer_id, trace, error, created, state, partial in db.execute(
-                    "SELECT id, trace, error, created, state, partial FROM answers WHERE turn_id = ? ORDER BY version",
-                    (turn_id,),
-                )
-            ]
-            opened = [
-                open_image(self.images_dir / image.file_name, image.name, image.suffix)
-                for image in (StoredImage.from_json(i) for i in json.loads(images))
-            ]
-            turns.append(Turn(question, opened, answers, min(selected, max(0, len(answers) - 1)), turn_id))
-        return turns
+        return read_turns(self._read(), conversation_id, self.images_dir, open_image)

@@ -9,9 +9,9 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QMimeData, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QMimeData, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
-from PySide6.QtWidgets import QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from stagelens.history import HistoryStore
 from stagelens.images import ChatImage, ImageLoader
@@ -21,6 +21,7 @@ from stagelens.settings import AppSettings, SettingsRead, read_settings_file, sa
 from stagelens.ui.answer_view import AnswerCard
 from stagelens.ui.bridge import ImageEvents, QtRunner
 from stagelens.ui.conversation_view import ConversationView
+from stagelens.ui.drop_overlay import DropOverlay
 from stagelens.ui.empty_state import EmptyState
 from stagelens.ui.export_dialog import choose_and_export, export_conversation
 from stagelens.ui.guard import guarded
@@ -165,11 +166,7 @@ class MainWindow(QMainWindow):
         splitter.setSizes([230, 870])
         self.setCentralWidget(splitter)
 
-        self.drop_overlay = QLabel("Drop images to add them", self)
-        self.drop_overlay.setObjectName("dropOverlay")
-        self.drop_overlay.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.drop_overlay.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.drop_overlay.setVisible(False)
+        self.drop_overlay = DropOverlay(self)
 
         self.intake = ImageIntake(
             self.session, self.strip, self.image_events, self.statusBar(), added=self._update_send_enabled
@@ -280,7 +277,7 @@ class MainWindow(QMainWindow):
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
         if mime_has_images(event.mimeData()):
             event.acceptProposedAction()
-            self._place_overlay()
+            self.drop_overlay.cover(self.centralWidget())
             self.drop_overlay.raise_()
             self.drop_overlay.setVisible(True)
         else:
@@ -442,12 +439,7 @@ class MainWindow(QMainWindow):
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)
         if self.drop_overlay.isVisible():
-            self._place_overlay()
-
-    def _place_overlay(self) -> None:
-        central = self.centralWidget()
-        if central is not None:
-            self.drop_overlay.setGeometry(central.geometry().adjusted(20, 20, -20, -20))
+            self.drop_overlay.cover(self.centralWidget())
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         geometry = bytes(self.saveGeometry().toHex().data()).decode()
