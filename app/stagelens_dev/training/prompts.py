@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from functools import cache
 
-from stagelens.engine.prompt import ChatTemplate, JudgeText, StageText, stage_texts
+from stagelens.engine.prompt import ChatTemplate
+from stagelens.engine.stage_text import JudgeText, StageText, stage_texts
 from stagelens_dev.training.questions import STAGES, Item
 
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")

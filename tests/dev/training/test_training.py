@@ -13,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from stagelens.engine import Engine, LoadSettings  # noqa: E402
-from stagelens.engine.prompt import stage_texts  # noqa: E402
+from stagelens.engine.stage_text import stage_texts  # noqa: E402
 from stagelens_dev.training.batches import encode_judge, patch_targets  # noqa: E402
 from stagelens_dev.training.export import export_model, load_gguf  # noqa: E402
 from stagelens_dev.training.prompts import engine_texts, judge_choices, judge_pieces, prompt_suffix  # noqa: E402
