@@ -15,7 +15,7 @@ from pathlib import Path
 from stagelens.engine import native
 from stagelens.engine.compat import check_projector_fits
 from stagelens.engine.conversation import ConversationBuilder, Units, model_file_key, utf8
-from stagelens.engine.events import EventHandler, EventRelay, Scorer, native_scorer
+from stagelens.engine.events import EventHandler, EventRelay, Scorer, native_scorer, reading_event
 from stagelens.engine.prompt import ChatTemplate, stage_texts
 from stagelens.engine.rendering import TurnRenderer
 from stagelens.engine.settings import LoadSettings, SearchSettings
@@ -158,7 +158,9 @@ class Engine:
         relay = EventRelay(names, on_event) if on_event else None
         py_scorer = native_scorer(scorer, names) if scorer else None
 
-        self._conversation.sync(self._conversation.segments(turn, history))
+        new_units = self._conversation.sync(self._conversation.segments(turn, history))
+        if on_event is not None:  # the window says what is being read before the first word
+            on_event(reading_event(new_units))
         result = self._native.search(params, relay, py_scorer, cancel)
         return build_trace(turn, settings, result, self.model_info, started)
 

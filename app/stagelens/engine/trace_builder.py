@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from stagelens.engine.settings import SearchSettings
-from stagelens.engine.trace import Candidate, ModelInfo, Stage, Stats, Trace
+from stagelens.engine.trace import Candidate, ModelInfo, Pairing, Stage, Stats, Trace
 from stagelens.engine.turns import UserTurn
 
 
@@ -38,6 +38,11 @@ def _stage(raw: dict[str, Any]) -> Stage:
         forced_open=raw["forced_open"],
         forced_close=raw["forced_close"],
         complete=winner >= 0,
+        bracket=[
+            Pairing(p["round"], p["a"], p["b"], round(p["margin"], 4))
+            for p in raw.get("bracket", [])
+            if math.isfinite(p["margin"])
+        ],
     )
 
 

@@ -4,6 +4,7 @@ the window shows them, the history stores and returns them."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from stagelens.engine import Trace
@@ -12,6 +13,16 @@ from stagelens.images import ChatImage
 NEW_TITLE = "New chat"
 TITLE_CHARS = 60
 STAGE_TITLES = {"summary": "Summary", "caption": "Caption", "reasoning": "Reasoning", "conclusion": "Conclusion"}
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the model reads before it writes: the new part of the conversation."""
+
+    images: int
+    image_tokens: int
+    text_tokens: int
+    at: float  # time.monotonic() when it began
 
 
 @dataclass(eq=False)
@@ -28,10 +39,21 @@ class Answer:
     created: float = 0.0  # when it was saved (seconds since the epoch)
     # the exception behind `error` while the program that hit it runs (never stored)
     cause: BaseException | None = field(default=None, repr=False)
+    # progress while live (time.monotonic() seconds; never stored)
+    reading: Reading | None = None  # what the model is reading before its first word
+    started_at: float = field(default_factory=time.monotonic)
+    stage_started_at: float = 0.0  # the current stage began (0: no stage yet)
+    thinking_started_at: float = 0.0  # the first stage began
 
-    def on_event(self, kind: str, stage: str, candidate: int, text: str) -> None:
-        if kind == "stage_begin":
+    def on_event(
+        self, kind: str, stage: str, candidate: int, text: str, image_tokens: int = 0, text_tokens: int = 0
+    ) -> None:
+        if kind == "reading":
+            self.reading = Reading(candidate, image_tokens, text_tokens, time.monotonic())
+        elif kind == "stage_begin":
             self.stage = stage
+            self.stage_started_at = time.monotonic()
+            self.thinking_started_at = self.thinking_started_at or self.stage_started_at
         elif kind == "text":
             key = (stage, candidate)
             self.texts[key] = self.texts.get(key, "") + text

@@ -7,7 +7,8 @@ import logging
 from pathlib import Path
 
 from stagelens.models.default import ModelChoice
-from stagelens.settings import AppSettings, LoadSettings, SearchSettings, max_beam_for
+from stagelens.settings import AppSettings, LoadSettings, SearchSettings, max_beam_for, preset_beams
+from stagelens.settings.presets import search_settings
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +56,11 @@ def load_settings_for(settings: AppSettings, model: ModelChoice) -> LoadSettings
         n_gpu_layers=gpu_layers(settings, model),
         n_ctx=settings.n_ctx,
         n_threads=settings.n_threads,
-        max_beam=max_beam_for(settings.beam),
+        max_beam=max_beam_for(settings.beam, *preset_beams()),  # switching presets needs no reload
         image_max_side=settings.image_max_side,
     )
 
 
-def search_settings_for(settings: AppSettings) -> SearchSettings:
-    return SearchSettings(
-        beam=settings.beam,
-        scorer=settings.scorer,
-        temperature=settings.temperature,
-        max_stage_tokens=settings.max_stage_tokens,
-    )
+def search_settings_for(settings: AppSettings, preset: str | None = None) -> SearchSettings:
+    """What the next question is searched with: the preset's (default: the settings' preset)."""
+    return search_settings(settings, preset)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,8 @@ from stagelens.session.engine_input import request_for
 from stagelens.session.events import Event
 from stagelens.session.runner import AnswerJob, LoadedModel, Runner, failure_message
 from stagelens.session.store import ConversationStore
-from stagelens.settings import AppSettings, SearchSettings
+from stagelens.session.timing import Estimate, SearchKey, ThinkingTimes
+from stagelens.settings import AppSettings, SearchSettings, search_choice
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ class Session:
         self.running: RunningAnswer | None = None
         self._job_ids = itertools.count(1)
         self._pending_reload = False
+        self.timing = ThinkingTimes()  # thinking time of the answers on each model (preset estimates)
 
         self.model_loading: Event[[ModelChoice]] = Event()
         self.model_loaded: Event[[LoadedModel]] = Event()
@@ -221,7 +224,9 @@ class Session:
         running = self.running
         if running is None or running.job.job_id != job_id:
             return
-        running.answer.on_event(event.kind, event.stage, event.candidate, event.text)
+        running.answer.on_event(
+            event.kind, event.stage, event.candidate, event.text, event.image_tokens, event.text_tokens
+        )
         self.answer_updated.emit(running.turn, running.answer, event)
 
     def _done(self, job_id: int, trace: Trace | None, error: BaseException | None) -> None:
@@ -230,10 +235,27 @@ class Session:
             return
         if trace is not None:
             running.answer.trace = trace
+            self._measure(running, trace)
         else:
             running.answer.error = failure_message(error or RuntimeError("no answer"))
             running.answer.cause = error
         self._after(running)
+
+    def _measure(self, running: RunningAnswer, trace: Trace) -> None:
+        started = running.answer.thinking_started_at
+        if started and not trace.cancelled:
+            key = SearchKey.of(running.job.search.beam, running.job.search.scorer)
+            self.timing.add(self.model_key, key, time.monotonic() - started)
+
+    @property
+    def model_key(self) -> str:
+        """Which model the timings are of (its text file)."""
+        return str(self.model.text) if self.model is not None else ""
+
+    def estimate(self, preset: str | None = None) -> Estimate:
+        """Thinking time of preset `preset` (default: the settings') relative to Fast, on the current model."""
+        choice = search_choice(self.settings, preset)
+        return self.timing.estimate(self.model_key, SearchKey.of(choice.beam, choice.scorer))
 
     def _model_failed(self, message: str) -> None:
         self.model_ready = False

@@ -9,29 +9,35 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QMimeData, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QMimeData, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
-from PySide6.QtWidgets import QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from stagelens.history import HistoryStore
 from stagelens.images import ChatImage, ImageLoader
 from stagelens.models.default import ModelChoice
-from stagelens.session import Answer, Conversation, LoadedModel, RunningAnswer, Session, Turn
+from stagelens.session import Answer, Conversation, LoadedModel, Runner, RunningAnswer, Session, Turn
 from stagelens.settings import AppSettings, load_settings, save_settings
 from stagelens.ui.answer_view import AnswerCard
 from stagelens.ui.bridge import ImageEvents, QtRunner
 from stagelens.ui.conversation_view import ConversationView
+from stagelens.ui.drop_overlay import DropOverlay
 from stagelens.ui.empty_state import EmptyState
 from stagelens.ui.export_dialog import choose_and_export, export_conversation
 from stagelens.ui.guard import guarded
+from stagelens.ui.icons import refresh_icons
 from stagelens.ui.image_intake import ImageIntake
 from stagelens.ui.image_strip import ImageStrip
 from stagelens.ui.images_input import mime_has_images
 from stagelens.ui.menus import MenuHandlers, build_menus
 from stagelens.ui.model_banner import ModelBanner
+from stagelens.ui.model_picker import ModelPicker
+from stagelens.ui.preset_bar import PresetBar
 from stagelens.ui.question_box import QuestionBox
 from stagelens.ui.sidebar import Sidebar
 from stagelens.ui.status_line import StatusLine
+from stagelens.ui.theme import apply_theme
+from stagelens.ui.typescale import SPACE
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +53,9 @@ class MainWindow(QMainWindow):
         settings: AppSettings | None = None,
         model: ModelChoice | None = None,
         save_settings_file: bool = True,
+        runner: Runner | None = None,
     ) -> None:
+        """runner: what produces the answers (default: the engine on its own thread, ui/bridge.py)."""
         super().__init__()
         self.setWindowTitle("StageLens")
         self.setObjectName("mainWindow")
@@ -56,7 +64,7 @@ class MainWindow(QMainWindow):
         self.resize(1100, 760)
         self.history = history if history is not None else HistoryStore()
         self._save_settings_file = save_settings_file
-        self.engine = QtRunner(self)
+        self.engine = runner if runner is not None else QtRunner(self)
         self.image_events = ImageEvents(self)
         self.session = Session(
             self.engine,
@@ -65,6 +73,8 @@ class MainWindow(QMainWindow):
             settings if settings is not None else load_settings(),
             model_override=model,
         )
+        if self.settings.theme != "system":
+            apply_theme(QGuiApplication.instance(), self.settings.theme)  # type: ignore[arg-type]
         self._build_ui()
         self.menu_actions = build_menus(self, self._menu_handlers(), self.settings.reasoning_expanded)
         self.new_action, self.export_action = self.menu_actions.new, self.menu_actions.export
@@ -117,9 +127,15 @@ class MainWindow(QMainWindow):
         self.sidebar.search_changed.connect(guarded(lambda _text: self.refresh_sidebar()))
 
         right = QWidget(splitter)
+        right.setObjectName("conversationColumn")
         column = QVBoxLayout(right)
-        column.setContentsMargins(12, 8, 12, 10)
-        column.setSpacing(6)
+        column.setContentsMargins(SPACE[4], SPACE[2], SPACE[4], SPACE[3])
+        column.setSpacing(SPACE[2])
+        self.model_picker = ModelPicker(self.session, right)
+        self.model_picker.model_chosen.connect(guarded(self.use_model_files))
+        self.model_picker.more_models.connect(guarded(self.open_models_manager))
+        self.model_picker.other_files.connect(guarded(self.open_settings))
+        column.addWidget(self.model_picker)
         self.banner = ModelBanner(right)
         self.banner_text, self.banner_default = self.banner.text, self.banner.default
         self.banner_models = self.banner.models
@@ -139,6 +155,9 @@ class MainWindow(QMainWindow):
 
         self.strip = ImageStrip(self.session.loader, self.image_events, right)
         column.addWidget(self.strip)
+        self.preset_bar = PresetBar(self.session, right)
+        self.preset_bar.preset_chosen.connect(guarded(self.use_preset))
+        column.addWidget(self.preset_bar)
         self.question = QuestionBox(right)
         self.question.send_clicked.connect(guarded(self.send))
         self.question.stop_clicked.connect(self.stop)
@@ -156,11 +175,7 @@ class MainWindow(QMainWindow):
         splitter.setSizes([230, 870])
         self.setCentralWidget(splitter)
 
-        self.drop_overlay = QLabel("Drop images to add them", self)
-        self.drop_overlay.setObjectName("dropOverlay")
-        self.drop_overlay.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.drop_overlay.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.drop_overlay.setVisible(False)
+        self.drop_overlay = DropOverlay(self)
 
         self.intake = ImageIntake(
             self.session, self.strip, self.image_events, self.statusBar(), added=self._update_send_enabled
@@ -217,7 +232,11 @@ class MainWindow(QMainWindow):
         self._update_send_enabled()
 
     def use_default_model(self) -> None:
-        self.apply_settings(replace(self.settings, model_text="", model_mmproj=""))
+        self.use_model_files("", "")
+
+    def use_model_files(self, text: str, mmproj: str) -> None:
+        """Answer with these files from the next question ("", "": the default model); no restart."""
+        self.apply_settings(replace(self.settings, model_text=str(text), model_mmproj=str(mmproj)))
 
     def open_models_manager(self) -> None:
         from stagelens.ui.models_dialog import ModelsDialog  # imports huggingface-hub: only when asked
@@ -226,13 +245,7 @@ class MainWindow(QMainWindow):
 
     def open_models(self, dialog_class) -> None:
         dialog = dialog_class(self)
-        dialog.model_chosen.connect(
-            guarded(
-                lambda text, mmproj: self.apply_settings(
-                    replace(self.settings, model_text=str(text), model_mmproj=str(mmproj))
-                )
-            )
-        )
+        dialog.model_chosen.connect(guarded(self.use_model_files))
         dialog.gpu_layers_chosen.connect(guarded(self._gpu_layers_chosen))
         dialog.exec()
 
@@ -271,9 +284,7 @@ class MainWindow(QMainWindow):
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
         if mime_has_images(event.mimeData()):
             event.acceptProposedAction()
-            self._place_overlay()
-            self.drop_overlay.raise_()
-            self.drop_overlay.setVisible(True)
+            self.drop_overlay.cover()
         else:
             event.ignore()
 
@@ -396,12 +407,20 @@ class MainWindow(QMainWindow):
 
     def apply_settings(self, new: AppSettings) -> None:
         resized = new.image_max_side != self.settings.image_max_side
+        if new.theme != self.settings.theme:
+            apply_theme(QGuiApplication.instance(), new.theme)  # type: ignore[arg-type]
+            refresh_icons(self)
         self.session.apply_settings(new)
         if resized:
             self.strip.replace_all(self.session.resize_images(self.strip.images))
         self._sync_expanded()
         self._store_settings()
         self.conversation_view.refresh()
+        self.preset_bar.refresh()
+
+    def use_preset(self, name: str) -> None:
+        """Search the next questions with answer preset `name` (fast, balanced, thorough, custom)."""
+        self.apply_settings(replace(self.settings, preset=name))
 
     def remember_expanded(self, expanded: bool) -> None:
         self.session.settings = replace(self.settings, reasoning_expanded=expanded)
@@ -433,12 +452,7 @@ class MainWindow(QMainWindow):
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)
         if self.drop_overlay.isVisible():
-            self._place_overlay()
-
-    def _place_overlay(self) -> None:
-        central = self.centralWidget()
-        if central is not None:
-            self.drop_overlay.setGeometry(central.geometry().adjusted(20, 20, -20, -20))
+            self.drop_overlay.cover()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         geometry = bytes(self.saveGeometry().toHex().data()).decode()

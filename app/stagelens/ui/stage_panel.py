@@ -1,16 +1,24 @@
-"""The collapsible "Reasoning" panel: the three hidden stages of one answer, with a
-live tail of the current stage while the answer forms."""
+"""The collapsible "Reasoning" panel: the three hidden stages of one answer (Markdown), with,
+while the answer forms, what it is doing (reading the image, then each stage) with the time it
+has taken so far, and the last lines of the stage being written."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+import time
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from stagelens.session.conversation import STAGE_TITLES as TITLES
 from stagelens.settings import STAGE_NAMES
+from stagelens.ui.markdown_source import tail
+from stagelens.ui.markdown_view import MarkdownView
+from stagelens.ui.typescale import SPACE
 
 HIDDEN_STAGES = STAGE_NAMES[:-1]  # every stage but the conclusion
 LIVE_TAIL_CHARS = 320
+TICK_MS = 200  # how often the elapsed time is redrawn while live
 
 
 def format_duration(seconds: float, digits: int = 1) -> str:
@@ -21,28 +29,31 @@ def format_duration(seconds: float, digits: int = 1) -> str:
     return "<1 ms" if ms < 1 else f"{ms:.0f} ms"
 
 
+def format_elapsed(seconds: float) -> str:
+    """A running clock: "0.4 s", "12 s", "1 min 05 s"."""
+    seconds = max(0.0, seconds)
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
 class StageSection(QWidget):
     def __init__(self, name: str, text: str, parent: QWidget | None = None, note: str = "") -> None:
         super().__init__(parent)
         self.name = name
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 2, 0, 6)
-        layout.setSpacing(2)
+        layout.setContentsMargins(0, SPACE[1] // 2, 0, SPACE[2])
+        layout.setSpacing(SPACE[1] // 2)
         self.title = QLabel(
             TITLES.get(name, name.title()) + (f"  <span style='font-weight:normal'>· {note}</span>" if note else ""),
             self,
         )
         self.title.setObjectName("stageTitle")
-        self.body = QLabel(text.strip() or "—", self)
-        self.body.setObjectName("stageText")
-        self.body.setWordWrap(True)
-        self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.body.setAccessibleName(f"{TITLES.get(name, name)} stage")
-        # Preferred, not Minimum: a wrapped label's size hint is measured at a narrow width, and as a
-        # minimum it would leave blank lines around the text at the real width
-        self.body.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
-        self.body.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        self.body.setMinimumWidth(1)  # one long unbreakable word must not widen the conversation
+        self.body = MarkdownView(self, f"{TITLES.get(name, name)} stage", role="stage")
+        self.body.set_markdown(text.strip() or "—")
         layout.addWidget(self.title)
         layout.addWidget(self.body)
 
@@ -55,8 +66,10 @@ class ReasoningPanel(QFrame):
         self.setObjectName("reasoningPanel")
         self.setAccessibleName("Reasoning")
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(10, 4, 10, 6)
-        layout.setSpacing(2)
+        layout.setContentsMargins(SPACE[3], SPACE[1], SPACE[3], SPACE[2])
+        layout.setSpacing(SPACE[1] // 2)
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
         self.header = QToolButton(self)
         self.header.setObjectName("reasoningHeader")
         self.header.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -64,50 +77,67 @@ class ReasoningPanel(QFrame):
         self.header.setCheckable(True)
         self.header.setAccessibleName("Show or hide the reasoning")
         self.header.clicked.connect(self._on_header)
-        layout.addWidget(self.header)
-        self.live_label = QLabel(self)
+        self.elapsed = QLabel(self)
+        self.elapsed.setObjectName("elapsed")
+        self.elapsed.setAccessibleName("Time so far")
+        top.addWidget(self.header)
+        top.addStretch(1)
+        top.addWidget(self.elapsed)
+        layout.addLayout(top)
+        self.live_label = MarkdownView(self, "Current stage, live", role="tail")
         self.live_label.setObjectName("liveTail")
-        self.live_label.setWordWrap(True)
-        self.live_label.setAccessibleName("Current stage, live")
-        self.live_label.setMinimumWidth(1)
+        self.live_label.setContentsMargins(SPACE[4] + 2, 0, 0, 0)
         layout.addWidget(self.live_label)
         self.sections_box = QWidget(self)
         self._sections_layout = QVBoxLayout(self.sections_box)
-        self._sections_layout.setContentsMargins(18, 0, 0, 0)
+        self._sections_layout.setContentsMargins(SPACE[4] + 2, 0, 0, 0)
         self._sections_layout.setSpacing(0)
         layout.addWidget(self.sections_box)
         self.sections: list[StageSection] = []
         self.live = False
         self.summary_line = "Reasoning"
+        self._clock: Callable[[float], str] | None = None
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(TICK_MS)
+        self._ticker.timeout.connect(self._tick)
         self.set_expanded(False)
 
     # -------------------------------------------------------------- state
-    def start_live(self) -> None:
+    def start_live(self, clock: Callable[[float], str] | None = None) -> None:
+        """`clock(now)` gives the elapsed time shown at the right, redrawn every TICK_MS."""
         self.live = True
         self._clear_sections()
         self.header.setEnabled(False)
-        self.live_label.setVisible(True)
+        self.header.setArrowType(Qt.ArrowType.DownArrow)
+        self.live_label.setVisible(False)
         self.sections_box.setVisible(False)
-        self.show_live("summary", "")
+        self._clock = clock
+        self.elapsed.setVisible(clock is not None)
+        if clock is not None:
+            self._ticker.start()
+            self._tick()
+
+    def show_progress(self, line: str) -> None:
+        """What the answer is doing before it writes (reading the image, ...)."""
+        self.header.setText(line)
+        self.header.setAccessibleDescription(line)
 
     def show_live(self, stage: str, text: str) -> None:
         title = TITLES.get(stage, stage)
         if stage in HIDDEN_STAGES:
             step = HIDDEN_STAGES.index(stage) + 1
-            self.header.setText(f"Thinking · step {step} of {len(HIDDEN_STAGES)}: {title}…")
+            self.show_progress(f"Thinking · step {step} of {len(HIDDEN_STAGES)}: {title}…")
         else:
-            self.header.setText("Thinking · done, writing the answer…")
-        self.header.setAccessibleDescription(self.header.text())
+            self.show_progress("Thinking · done, writing the answer…")
         self.header.setArrowType(Qt.ArrowType.DownArrow)
-        text = text.strip()
-        tail = text[-LIVE_TAIL_CHARS:]
-        if len(text) > LIVE_TAIL_CHARS:
-            tail = "…" + tail[tail.find(" ") + 1 :] if " " in tail else "…" + tail
-        self.live_label.setText(tail or "…")
+        shown = tail(text, LIVE_TAIL_CHARS)
+        self.live_label.setVisible(True)
+        self.live_label.set_markdown(shown or "…", live=True)
 
     def show_stages(self, stages: list[tuple[str, str, str]], summary_line: str, expanded: bool) -> None:
         """stages: (name, text, note) of the hidden stages produced."""
         self.live = False
+        self._stop_clock()
         self._clear_sections()
         for name, text, note in stages:
             section = StageSection(name, text, self.sections_box, note)
@@ -135,6 +165,15 @@ class ReasoningPanel(QFrame):
 
     def stage_names(self) -> list[str]:
         return [s.name for s in self.sections]
+
+    def _tick(self) -> None:
+        if self._clock is not None:
+            self.elapsed.setText(self._clock(time.monotonic()))
+
+    def _stop_clock(self) -> None:
+        self._ticker.stop()
+        self._clock = None
+        self.elapsed.setVisible(False)
 
     def _on_header(self) -> None:
         expanded = self.header.isChecked()

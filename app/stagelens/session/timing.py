@@ -1,0 +1,102 @@
+"""How long answers take to think on each model, and the estimate each preset shows: its
+thinking time relative to Fast on the current model.
+
+Thinking time is the time from the first stage's start to the finished answer, measured as the
+session hears of them (reading the image is left out: it costs the same whatever the preset).
+An answer counts only when it finished (not stopped, not failed).
+
+The estimate for a search (beam, scorer) on a model, in this order:
+1. measured: the median thinking time of its own answers divided by the median of Fast's
+   answers, when both have been measured on this model;
+2. calibrated: the prior (settings.relative_cost) with its extra cost scaled by how far the
+   searches measured so far were from their own priors:
+   c = mean over measured searches s of (ratio_s - 1) / (prior_s - 1), estimate = 1 + c (prior - 1);
+3. prior: settings.relative_cost alone, until Fast and one other search have been measured.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+from stagelens.settings import relative_cost
+
+KEEP = 8  # the latest answers kept per model and search
+
+
+@dataclass(frozen=True)
+class SearchKey:
+    """What decides an answer's cost: the beam, and with more than one candidate, the scorer."""
+
+    beam: int
+    scorer: str
+
+    @classmethod
+    def of(cls, beam: int, scorer: str) -> SearchKey:
+        return cls(beam, scorer if beam > 1 else "")
+
+
+FAST_KEY = SearchKey.of(1, "")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    ratio: float  # thinking time relative to Fast
+    source: str  # "measured" | "calibrated" | "prior"
+    answers: int  # answers of this search measured on this model
+
+    def describe(self) -> str:
+        if self.source == "measured" and abs(self.ratio - 1.0) < 0.05:
+            return "1×"
+        times = f"{self.ratio:.1f}×" if self.ratio < 10 else f"{self.ratio:.0f}×"
+        return times if self.source == "measured" else f"~{times}"
+
+    def explain(self) -> str:
+        what = {
+            "measured": f"measured on this model ({self.answers} answer{'s' if self.answers != 1 else ''})",
+            "calibrated": "estimated from the answers measured on this model so far",
+            "prior": "a first estimate; it is measured as you ask",
+        }[self.source]
+        return f"thinking time about {self.ratio:.1f}× that of Fast: {what}"
+
+
+@dataclass
+class ThinkingTimes:
+    _times: dict[tuple[str, SearchKey], list[float]] = field(default_factory=dict)
+
+    def add(self, model: str, key: SearchKey, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        times = self._times.setdefault((model, key), [])
+        times.append(seconds)
+        del times[:-KEEP]
+
+    def answers(self, model: str, key: SearchKey) -> int:
+        return len(self._times.get((model, key), ()))
+
+    def median(self, model: str, key: SearchKey) -> float | None:
+        times = self._times.get((model, key))
+        return statistics.median(times) if times else None
+
+    def estimate(self, model: str, key: SearchKey) -> Estimate:
+        n = self.answers(model, key)
+        fast = self.median(model, FAST_KEY)
+        if key == FAST_KEY:
+            return Estimate(1.0, "measured" if fast is not None else "prior", n)
+        prior = relative_cost(key.beam, key.scorer)
+        own = self.median(model, key)
+        if own is not None and fast is not None:
+            return Estimate(own / fast, "measured", n)
+        factors = [
+            (median / fast - 1.0) / (relative_cost(k.beam, k.scorer) - 1.0)
+            for (m, k), times in self._times.items()
+            if m == model
+            and k != FAST_KEY
+            and fast is not None
+            and (median := statistics.median(times))
+            and relative_cost(k.beam, k.scorer) > 1.0
+        ]
+        if factors:
+            scale = max(0.0, statistics.fmean(factors))
+            return Estimate(1.0 + scale * (prior - 1.0), "calibrated", n)
+        return Estimate(prior, "prior", n)
