@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import codecs
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from stagelens.engine import native
 
@@ -17,6 +18,7 @@ class StageEvent:
     text: str = ""
     image_tokens: int = 0  # reading: tokens of the images the model is about to read
     text_tokens: int = 0  # reading: tokens of the text it is about to read
+    at: float = field(default_factory=time.monotonic, compare=False)  # when it happened, on the engine's thread
 
 
 def reading_event(units: Sequence[object]) -> StageEvent:

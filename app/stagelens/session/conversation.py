@@ -44,22 +44,33 @@ class Answer:
     started_at: float = field(default_factory=time.monotonic)
     stage_started_at: float = 0.0  # the current stage began (0: no stage yet)
     thinking_started_at: float = 0.0  # the first stage began
+    thinking_ended_at: float = 0.0  # the last stage that ended so far ended
 
     def on_event(
-        self, kind: str, stage: str, candidate: int, text: str, image_tokens: int = 0, text_tokens: int = 0
+        self,
+        kind: str,
+        stage: str,
+        candidate: int,
+        text: str,
+        image_tokens: int = 0,
+        text_tokens: int = 0,
+        at: float | None = None,
     ) -> None:
+        """`at`: time.monotonic() when it happened (default: now)."""
+        at = time.monotonic() if at is None else at
         if kind == "reading":
-            self.reading = Reading(candidate, image_tokens, text_tokens, time.monotonic())
+            self.reading = Reading(candidate, image_tokens, text_tokens, at)
         elif kind == "stage_begin":
             self.stage = stage
-            self.stage_started_at = time.monotonic()
-            self.thinking_started_at = self.thinking_started_at or self.stage_started_at
+            self.stage_started_at = at
+            self.thinking_started_at = self.thinking_started_at or at
         elif kind == "text":
             key = (stage, candidate)
             self.texts[key] = self.texts.get(key, "") + text
         elif kind == "stage_end":
             winner = candidate if (stage, candidate) in self.texts else 0
             self.finished[stage] = self.texts.get((stage, winner), "")
+            self.thinking_ended_at = at
 
     def live_text(self, stage: str) -> str:
         if stage in self.finished:

@@ -18,13 +18,30 @@ TEST_MODEL_NAME = "Test model (random weights)"
 def chosen_model(settings: AppSettings, override: ModelChoice | None = None) -> ModelChoice | None:
     """The files in Settings, else the model the program was started with, else the default model."""
     if settings.model_text and settings.model_mmproj:
-        text, mmproj = Path(settings.model_text), Path(settings.model_mmproj)
-        return ModelChoice(text.stem, text, mmproj, "local")
+        return named_model(Path(settings.model_text), Path(settings.model_mmproj))
     if override is not None:
         return override
     from stagelens.models.default import default_model
 
     return default_model()
+
+
+def named_model(text: Path, mmproj: Path) -> ModelChoice:
+    """Files chosen by path, under the name they have: the demo model's, an installed model's, or
+    the text file's."""
+    from stagelens.models.default import demo_model
+    from stagelens.models.registry import RegistryError, installed_models
+
+    demo = demo_model()
+    if demo is not None and (demo.text, demo.mmproj) == (text, mmproj):
+        return demo
+    try:
+        for model in installed_models():
+            if (Path(model.text), Path(model.mmproj)) == (text, mmproj):
+                return ModelChoice(model.name, text, mmproj, "installed")
+    except (RegistryError, OSError) as exc:
+        log.warning("installed models could not be listed: %s", exc)
+    return ModelChoice(text.stem, text, mmproj, "local")
 
 
 def default_model_name(override: ModelChoice | None = None) -> str:

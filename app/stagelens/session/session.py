@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,7 +224,7 @@ class Session:
         if running is None or running.job.job_id != job_id:
             return
         running.answer.on_event(
-            event.kind, event.stage, event.candidate, event.text, event.image_tokens, event.text_tokens
+            event.kind, event.stage, event.candidate, event.text, event.image_tokens, event.text_tokens, event.at
         )
         self.answer_updated.emit(running.turn, running.answer, event)
 
@@ -242,10 +241,12 @@ class Session:
         self._after(running)
 
     def _measure(self, running: RunningAnswer, trace: Trace) -> None:
-        started = running.answer.thinking_started_at
-        if started and not trace.cancelled:
+        """Time the answer's thinking on the engine's clock (the events' own times), per decode step."""
+        answer = running.answer
+        if answer.thinking_started_at and answer.thinking_ended_at and not trace.cancelled:
             key = SearchKey.of(running.job.search.beam, running.job.search.scorer)
-            self.timing.add(self.model_key, key, time.monotonic() - started)
+            steps = sum(max((c.n_tokens for c in s.candidates), default=0) for s in trace.stages)
+            self.timing.add(self.model_key, key, answer.thinking_ended_at - answer.thinking_started_at, steps)
 
     @property
     def model_key(self) -> str:

@@ -1,13 +1,15 @@
 """How long answers take to think on each model, and the estimate each preset shows: its
 thinking time relative to Fast on the current model.
 
-Thinking time is the time from the first stage's start to the finished answer, measured as the
-session hears of them (reading the image is left out: it costs the same whatever the preset).
-An answer counts only when it finished (not stopped, not failed).
+Thinking time is the time from the first stage's start to the last stage's end, on the engine's
+clock (the times its events carry, so a busy window does not change them); reading the image is
+left out (it costs the same whatever the preset). It is kept per decode step — per token of the
+longest candidate of each stage, which is how long a batched stage runs — so an answer that happens
+to be long does not look like a slow preset. An answer counts only when it finished.
 
 The estimate for a search (beam, scorer) on a model, in this order:
-1. measured: the median thinking time of its own answers divided by the median of Fast's
-   answers, when both have been measured on this model;
+1. measured: the median thinking time per step of its own answers divided by the median of
+   Fast's answers, when both have been measured on this model;
 2. calibrated: the prior (settings.relative_cost) with its extra cost scaled by how far the
    searches measured so far were from their own priors:
    c = mean over measured searches s of (ratio_s - 1) / (prior_s - 1), estimate = 1 + c (prior - 1);
@@ -64,17 +66,19 @@ class Estimate:
 class ThinkingTimes:
     _times: dict[tuple[str, SearchKey], list[float]] = field(default_factory=dict)
 
-    def add(self, model: str, key: SearchKey, seconds: float) -> None:
-        if seconds <= 0:
+    def add(self, model: str, key: SearchKey, seconds: float, steps: int = 1) -> None:
+        """An answer that thought for `seconds` over `steps` decode steps."""
+        if seconds <= 0 or steps <= 0:
             return
         times = self._times.setdefault((model, key), [])
-        times.append(seconds)
+        times.append(seconds / steps)
         del times[:-KEEP]
 
     def answers(self, model: str, key: SearchKey) -> int:
         return len(self._times.get((model, key), ()))
 
     def median(self, model: str, key: SearchKey) -> float | None:
+        """Seconds per decode step."""
         times = self._times.get((model, key))
         return statistics.median(times) if times else None
 

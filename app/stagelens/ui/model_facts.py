@@ -76,6 +76,12 @@ class ModelFacts:
     quantization: str  # of the text model, "Q4_K_M"
     problem: str = ""  # why the files could not be read (the rest is then unknown)
 
+    def short(self, where: str = "") -> str:
+        """For a menu: family · parameters · quantization · where it runs."""
+        if self.problem:
+            return "its files cannot be read"
+        return " · ".join(p for p in (self.family, self.parameters, self.quantization, where) if p)
+
     def line(self, where: str = "") -> str:
         if self.problem:
             return self.problem

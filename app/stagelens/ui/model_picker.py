@@ -91,12 +91,14 @@ class ModelPicker(QWidget):
         for model in self.models:
             if model.text:
                 where = self.backend if (model.text, model.mmproj) == current and self.backend else ""
-                facts = model_facts(model.text, model.mmproj, model.family).line(where or where_it_runs(settings))
+                facts = model_facts(model.text, model.mmproj, model.family).short(where or where_it_runs(settings))
             else:
                 facts = "the model StageLens starts with"
             action = QAction(f"{model.name}\t{facts}", self.menu)
             action.setCheckable(True)
             action.setChecked((model.text, model.mmproj) == current)
+            if model.text:
+                action.setToolTip(model_facts(model.text, model.mmproj, model.family).line())
             action.setData(model)
             action.triggered.connect(guarded(lambda _=False, m=model: self.choose(m)))
             group.addAction(action)

@@ -178,6 +178,17 @@ class SettingsDialog(QDialog):
             field.valueChanged.connect(self._numbers_edited)
         self.scorer.currentIndexChanged.connect(self._numbers_edited)
 
+        look_box = QGroupBox("Appearance", self)
+        look_form = _form(look_box)
+        self.theme = QComboBox(look_box)
+        self.theme.setAccessibleName("Light or dark")
+        theme = setting("theme")
+        for choice in theme.choices:
+            self.theme.addItem(theme.choice_label(choice), choice)
+        self.theme.setCurrentIndex(max(0, self.theme.findData(settings.theme)))
+        _add_row(look_form, "Light or dark:", self.theme)
+        layout.addWidget(look_box)
+
         note = QLabel("Changes apply to the next question.", self)
         note.setObjectName("hint")
         layout.addWidget(note)
@@ -277,6 +288,7 @@ class SettingsDialog(QDialog):
         self.threads.setValue(d.n_threads)
         self.n_ctx.setValue(d.n_ctx)
         self.image_side.setValue(d.image_max_side)
+        self.theme.setCurrentIndex(max(0, self.theme.findData(d.theme)))
 
     def _accept(self) -> None:
         text, mmproj = self.text_field.edit.text().strip(), self.mmproj_field.edit.text().strip()
@@ -309,4 +321,5 @@ class SettingsDialog(QDialog):
             n_threads=self.threads.value(),
             n_ctx=self.n_ctx.value(),
             image_max_side=self.image_side.value(),
+            theme=str(self.theme.currentData()),
         ).validated()

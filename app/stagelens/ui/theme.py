@@ -34,6 +34,8 @@ DARK = {
     "disabled": "#6c7076",
 }
 
+FORCED = {"light": LIGHT, "dark": DARK}  # the `theme` setting's choices other than "system"
+
 
 def mix(a: QColor, b: QColor, t: float) -> QColor:
     """The colour `t` of the way from a to b."""
@@ -87,9 +89,10 @@ def palette_for(colors: dict[str, str]) -> QPalette:
 
 def apply_theme(app: QGuiApplication, theme: str) -> None:
     """system: the platform's palette (and its light/dark changes); light, dark: forced."""
-    if theme in ("light", "dark"):
+    forced = FORCED.get(theme)
+    if forced is not None:
         _ORIGINAL.setdefault("system", QPalette(app.palette()))
-        app.setPalette(palette_for(LIGHT if theme == "light" else DARK))
+        app.setPalette(palette_for(forced))
     elif "system" in _ORIGINAL:  # back from a forced theme
         app.setPalette(_ORIGINAL.pop("system"))
     app.setStyleSheet(stylesheet(app.palette()))  # type: ignore[attr-defined]
