@@ -4,6 +4,12 @@ It stores and returns the session's own types (Conversation, Turn, Answer).
 
 Each finished answer is committed in its own transaction, so a crash or a kill while
 answering loses only the answer that was being produced.
+
+Schema 2 (edit and resend): a conversation is a tree of turns. `turns.parent_id` is the turn
+before it in its branch (NULL: the first), `turns.chosen` the child shown after it and
+`conversations.chosen_root` the first turn shown. `position` stays unique per conversation: the
+order turns were asked in. A schema-1 history is one branch; opening it adds the columns and links
+each turn to the one before it.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from stagelens.session.store import OpenImage
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -44,6 +50,8 @@ CREATE TABLE IF NOT EXISTS turns (
     selected INTEGER NOT NULL DEFAULT 0,
     UNIQUE (conversation_id, position)
 );
+-- schema 2 columns (added by _migrate to a schema-1 history)
+
 CREATE TABLE IF NOT EXISTS answers (
     id INTEGER PRIMARY KEY,
     turn_id INTEGER NOT NULL REFERENCES turns(id) ON DELETE CASCADE,
@@ -101,7 +109,23 @@ class HistoryStore:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
-        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring the tables to SCHEMA_VERSION in one transaction (columns only ever added)."""
+        with self._transaction() as db:
+            turn_columns = {row[1] for row in db.execute("PRAGMA table_info(turns)")}
+            if "parent_id" not in turn_columns:
+                db.execute("ALTER TABLE turns ADD COLUMN parent_id INTEGER REFERENCES turns(id) ON DELETE CASCADE")
+                db.execute("ALTER TABLE turns ADD COLUMN chosen INTEGER NOT NULL DEFAULT 0")
+                # a schema-1 conversation is one branch: each turn follows the one asked before it
+                db.execute(
+                    "UPDATE turns SET parent_id = (SELECT p.id FROM turns p WHERE p.conversation_id = "
+                    "turns.conversation_id AND p.position < turns.position ORDER BY p.position DESC LIMIT 1)"
+                )
+            if "chosen_root" not in {row[1] for row in db.execute("PRAGMA table_info(conversations)")}:
+                db.execute("ALTER TABLE conversations ADD COLUMN chosen_root INTEGER NOT NULL DEFAULT 0")
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
         self._db.close()
@@ -166,7 +190,8 @@ class HistoryStore:
         row = self.conversation(conversation_id)
         if row is None:
             return None
-        return Conversation(row.id, row.title, self.turns(conversation_id, open_image))
+        roots, chosen_root = self._tree(conversation_id, open_image)
+        return Conversation(row.id, row.title, roots=roots, chosen_root=chosen_root)
 
     def rename(self, conversation_id: int, title: str) -> None:
         with self._transaction() as db:
@@ -186,9 +211,11 @@ class HistoryStore:
                 path.unlink(missing_ok=True)
 
     # ------------------------------------------------------------- turns
-    def add_turn(self, conversation_id: int, turn: Turn, answer: Answer) -> int:
+    def add_turn(self, conversation_id: int, turn: Turn, answer: Answer, first: bool = False) -> int:
         """A question with its images and its first answer, committed together; the turn's readable
-        images are written first (an image file nobody refers to is removed with the next delete)."""
+        images are written first (an image file nobody refers to is removed with the next delete).
+        It follows `turn.parent` once that is saved; `first`: it starts a branch at the start (the first
+        question, edited); otherwise it follows the turn asked last."""
         stored = [self._store_image(image) for image in turn.images if image.ok]
         trace_json, error = _answer_row(answer)
         now = time.time()
@@ -196,11 +223,25 @@ class HistoryStore:
             (position,) = db.execute(
                 "SELECT COALESCE(MAX(position) + 1, 0) FROM turns WHERE conversation_id = ?", (conversation_id,)
             ).fetchone()
+            parent: int | None = None
+            if turn.parent is not None and turn.parent.id is not None:
+                parent = turn.parent.id
+            elif not first:
+                last = db.execute(
+                    "SELECT id FROM turns WHERE conversation_id = ? ORDER BY position DESC LIMIT 1", (conversation_id,)
+                ).fetchone()
+                parent = int(last[0]) if last is not None else None
             cur = db.execute(
-                "INSERT INTO turns (conversation_id, position, question, images, selected) VALUES (?, ?, ?, ?, 0)",
-                (conversation_id, position, turn.question, json.dumps([i.to_json() for i in stored])),
+                "INSERT INTO turns (conversation_id, position, question, images, selected, parent_id)"
+                " VALUES (?, ?, ?, ?, 0, ?)",
+                (conversation_id, position, turn.question, json.dumps([i.to_json() for i in stored]), parent),
             )
             turn_id = int(cur.lastrowid or 0)
+            # the new turn is the branch shown from its parent on (as the session shows it)
+            (siblings,) = db.execute(
+                "SELECT COUNT(*) FROM turns WHERE conversation_id = ? AND parent_id IS ?", (conversation_id, parent)
+            ).fetchone()
+            self._choose(db, conversation_id, parent, int(siblings) - 1)
             db.execute(
                 "INSERT INTO answers (turn_id, version, trace, error, created) VALUES (?, 0, ?, ?, ?)",
                 (turn_id, trace_json, error, now),
@@ -229,17 +270,36 @@ class HistoryStore:
         answer.created = now
         return int(version)
 
+    def choose_branch(self, conversation_id: int, parent_id: int | None, index: int) -> None:
+        with self._transaction() as db:
+            self._choose(db, conversation_id, parent_id, index)
+
+    @staticmethod
+    def _choose(db: sqlite3.Connection, conversation_id: int, parent_id: int | None, index: int) -> None:
+        if parent_id is None:
+            db.execute("UPDATE conversations SET chosen_root = ? WHERE id = ?", (index, conversation_id))
+        else:
+            db.execute("UPDATE turns SET chosen = ? WHERE id = ?", (index, parent_id))
+
     def select_answer(self, turn_id: int, version: int) -> None:
         with self._transaction() as db:
             db.execute("UPDATE turns SET selected = ? WHERE id = ?", (version, turn_id))
 
     def turns(self, conversation_id: int, open_image: OpenImage) -> list[Turn]:
-        turns: list[Turn] = []
+        """The branch shown of a conversation, first to last."""
+        roots, chosen_root = self._tree(conversation_id, open_image)
+        return Conversation(roots=roots, chosen_root=chosen_root).turns
+
+    def _tree(self, conversation_id: int, open_image: OpenImage) -> tuple[list[Turn], int]:
+        """Every turn of a conversation, linked into its branches: (the first turns, the one shown)."""
+        by_id: dict[int, Turn] = {}
+        roots: list[Turn] = []
         rows = self._db.execute(
-            "SELECT id, question, images, selected FROM turns WHERE conversation_id = ? ORDER BY position",
+            "SELECT id, question, images, selected, parent_id, chosen FROM turns WHERE conversation_id = ?"
+            " ORDER BY position",
             (conversation_id,),
         ).fetchall()
-        for turn_id, question, images, selected in rows:
+        for turn_id, question, images, selected, parent_id, chosen in rows:
             answers = [
                 _answer_from_row(trace, error, created)
                 for trace, error, created in self._db.execute(
@@ -250,8 +310,15 @@ class HistoryStore:
                 open_image(self.images_dir / image.file_name, image.name, image.suffix)
                 for image in (_StoredImage.from_json(i) for i in json.loads(images))
             ]
-            turns.append(Turn(question, opened, answers, min(selected, max(0, len(answers) - 1)), turn_id))
-        return turns
+            turn = Turn(question, opened, answers, min(selected, max(0, len(answers) - 1)), turn_id, chosen=chosen)
+            parent = by_id.get(parent_id) if parent_id is not None else None
+            turn.parent = parent
+            (parent.children if parent is not None else roots).append(turn)
+            by_id[turn_id] = turn
+        (chosen_root,) = self._db.execute(
+            "SELECT chosen_root FROM conversations WHERE id = ?", (conversation_id,)
+        ).fetchone() or (0,)
+        return roots, int(chosen_root)
 
 
 def _answer_row(answer: Answer) -> tuple[str | None, str | None]:

@@ -62,7 +62,7 @@ def test_a_markdown_answer_is_rendered_safely_in_the_window(make_scripted, qtbot
     # Copy: Markdown; Copy as plain text: what it reads as; a code block's own Copy: its code
     qtbot.mouseClick(card.copy_button, Qt.MouseButton.LeftButton)
     assert QGuiApplication.clipboard().text() == MARKDOWN_ANSWER
-    card.actions.copy_plain_action.trigger()
+    card.answer_actions.copy_plain_action.trigger()
     plain = QGuiApplication.clipboard().text()
     assert "Shape\tCount\tColour" in plain and "**" not in plain and "```" not in plain and "• left" in plain
     copy_code = view.copy_buttons[0]

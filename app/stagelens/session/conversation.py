@@ -1,6 +1,11 @@
 """The conversation as the model sees it: turns, each with its question, its images and the
 versions of its answer. These are the only types for these concepts: the session changes them,
-the window shows them, the history stores and returns them."""
+the window shows them, the history stores and returns them.
+
+A conversation is a tree: editing a question and asking again makes a new branch from that point
+(a sibling of the edited turn, with the same parent), and the old branch stays. `turns` is the
+branch shown, first to last; each turn's `chosen` child (and the conversation's `chosen_root`)
+says which branch continues at each point."""
 
 from __future__ import annotations
 
@@ -95,6 +100,9 @@ class Turn:
     versions: list[Answer] = field(default_factory=list)
     selected: int = 0
     id: int | None = None  # row in the history, once saved
+    parent: Turn | None = field(default=None, repr=False)  # the turn before it in its branch (None: the first)
+    children: list[Turn] = field(default_factory=list, repr=False)  # the turns after it, one per branch
+    chosen: int = 0  # which child continues the branch shown
 
     @property
     def answer(self) -> Answer | None:
@@ -119,8 +127,65 @@ class Turn:
 class Conversation:
     id: int | None = None  # row in the history, once saved
     title: str = NEW_TITLE
-    turns: list[Turn] = field(default_factory=list)
+    turns: list[Turn] = field(default_factory=list)  # the branch shown; a list given here is one branch
     deleted: bool = False  # deleted while an answer for it was running: nothing more is saved
+    roots: list[Turn] = field(default_factory=list, repr=False)  # the first turns, one per branch
+    chosen_root: int = 0
+
+    def __post_init__(self) -> None:
+        if self.roots:
+            self.show()
+        elif self.turns:  # one branch: link it
+            linear, self.turns = list(self.turns), []
+            for turn in linear:
+                self.append(turn)
+
+    def append(self, turn: Turn) -> None:
+        """`turn` after the last turn shown."""
+        last = self.turns[-1] if self.turns else None
+        self._add(turn, last)
+
+    def branch(self, at: Turn, turn: Turn) -> None:
+        """`turn` in place of `at` (and everything after it) in the branch shown; `at`'s branch stays."""
+        self._add(turn, at.parent)
+
+    def siblings(self, turn: Turn) -> list[Turn]:
+        """`turn` and the turns that replace it in the other branches."""
+        return turn.parent.children if turn.parent is not None else self.roots
+
+    def branch_index(self, turn: Turn) -> int:
+        return next(i for i, t in enumerate(self.siblings(turn)) if t is turn)
+
+    def choose(self, turn: Turn, index: int) -> None:
+        """Show the branch of `turn`'s `index`-th sibling from there on."""
+        siblings = self.siblings(turn)
+        if not 0 <= index < len(siblings):
+            raise IndexError(f"there are {len(siblings)} branches here, not {index + 1}")
+        if turn.parent is not None:
+            turn.parent.chosen = index
+        else:
+            self.chosen_root = index
+        self.show()
+
+    def show(self) -> None:
+        """Make `turns` the branch the choices say (the same list object, changed in place)."""
+        path: list[Turn] = []
+        level, index = self.roots, self.chosen_root
+        while level:
+            turn = level[min(max(index, 0), len(level) - 1)]
+            path.append(turn)
+            level, index = turn.children, turn.chosen
+        self.turns[:] = path
+
+    def _add(self, turn: Turn, parent: Turn | None) -> None:
+        turn.parent = parent
+        siblings = parent.children if parent is not None else self.roots
+        siblings.append(turn)
+        if parent is not None:
+            parent.chosen = len(siblings) - 1
+        else:
+            self.chosen_root = len(siblings) - 1
+        self.show()
 
 
 @dataclass(frozen=True)

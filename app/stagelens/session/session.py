@@ -73,6 +73,7 @@ class Session:
         self.answer_updated: Event[[Turn, Answer, StageEvent]] = Event()
         self.answer_finished: Event[[Turn, Answer, str | None]] = Event()  # the save error, if any
         self.version_selected: Event[[Turn]] = Event()
+        self.branch_shown: Event[[Conversation]] = Event()  # another branch of the conversation is shown
         runner.bind(_Reports(self))
 
     # -------------------------------------------------------------- model
@@ -128,10 +129,39 @@ class Session:
         if self.running is not None or not question or not self.model_ready:
             return None
         turn = Turn(question, [i for i in images if i.ok or i.decoding])
-        self.conversation.turns.append(turn)
+        self.conversation.append(turn)
         self.turn_added.emit(turn)
         self._start(turn, False, search)
         return turn
+
+    def edit(self, turn: Turn, question: str, search: SearchSettings | None = None) -> Turn | None:
+        """Ask `turn`'s question again as edited, with its images, after the same earlier turns: a new
+        branch from that point, shown and answered at once; the old branch (the turn, its answers and
+        everything after it) stays, one of the branches of that point. None when it cannot be asked."""
+        question = question.strip()
+        if self.running is not None or not question or not self.model_ready or turn not in self.conversation.turns:
+            return None
+        edited = Turn(question, list(turn.images))
+        self.conversation.branch(turn, edited)
+        self.branch_shown.emit(self.conversation)
+        self._start(edited, False, search)
+        return edited
+
+    def choose_branch(self, turn: Turn, index: int) -> None:
+        """Show the `index`-th of the branches at `turn` (its question and its edits), from there on."""
+        if self.running is not None or turn not in self.conversation.turns:
+            return
+        siblings = self.conversation.siblings(turn)
+        if not 0 <= index < len(siblings) or siblings[index] is turn:
+            return
+        self.conversation.choose(turn, index)
+        if self.store is not None and self.conversation.id is not None:
+            parent = turn.parent.id if turn.parent is not None else None
+            try:
+                self.store.choose_branch(self.conversation.id, parent, index)
+            except Exception as exc:  # the choice is only what is shown: the branches themselves are saved
+                log.warning("the branch shown could not be saved: %s", exc)
+        self.branch_shown.emit(self.conversation)
 
     def regenerate(self, turn: Turn, search: SearchSettings | None = None) -> bool:
         """Another version of a turn's answer (a new seed); the earlier versions are kept."""
@@ -288,7 +318,7 @@ class Session:
             if running.regenerate and turn.id is not None:
                 self.store.add_answer(turn.id, answer)
             else:
-                turn.id = self.store.add_turn(conversation.id, turn, answer)
+                turn.id = self.store.add_turn(conversation.id, turn, answer, first=turn.parent is None)
         except Exception as exc:
             log.exception("saving the answer failed")
             return f"The answer could not be saved: {exc}"

@@ -4,9 +4,11 @@ times), the conclusion in Markdown, and the answer's actions and search inspecto
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+import functools
+
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
 from stagelens.images import ChatImage
 from stagelens.session import Answer, Turn
@@ -15,12 +17,9 @@ from stagelens.ui.beam_inspector import BeamInspector
 from stagelens.ui.markdown import plain_text
 from stagelens.ui.markdown_view import MarkdownView
 from stagelens.ui.progress import elapsed_line, reading_line
+from stagelens.ui.question_bubble import QuestionBubble
 from stagelens.ui.stage_panel import HIDDEN_STAGES, ReasoningPanel, format_duration
-from stagelens.ui.thumbnails import ImagePreview, ImageThumb, swap_thumb
 from stagelens.ui.typescale import SPACE
-
-THUMB_SMALL = 48
-BUBBLE_MAX = 560
 
 
 def summary_line(version: Answer) -> str:
@@ -36,6 +35,8 @@ def summary_line(version: Answer) -> str:
 
 class AnswerCard(QFrame):
     regenerate_clicked = Signal(object)  # Turn
+    edit_requested = Signal(object, str)  # Turn, its question as edited
+    branch_requested = Signal(object, int)  # Turn, -1 or +1: the branch before or after the one shown
     version_requested = Signal(object, int)  # Turn, the version to show
     reasoning_toggled = Signal(bool)
 
@@ -49,40 +50,12 @@ class AnswerCard(QFrame):
         layout.setContentsMargins(0, SPACE[1], 0, SPACE[3])
         layout.setSpacing(SPACE[2] - 2)
 
-        # the question, right-aligned like a chat bubble
-        question_row = QHBoxLayout()
-        question_row.addStretch(1)
-        bubble = QFrame(self)
-        bubble.setObjectName("questionBubble")
-        bubble_layout = QVBoxLayout(bubble)
-        bubble_layout.setContentsMargins(SPACE[3], SPACE[2], SPACE[3], SPACE[2])
-        self.thumbs: list[ImageThumb] = []
-        self._bubble = bubble
-        if turn.images:
-            thumbs = QHBoxLayout()
-            thumbs.setSpacing(SPACE[1])
-            for image in turn.images:
-                thumb = self._thumb(image)
-                thumbs.addWidget(thumb)
-                self.thumbs.append(thumb)
-            thumbs.addStretch(1)
-            bubble_layout.addLayout(thumbs)
-        self.question_label = QLabel(turn.question, bubble)
-        self.question_label.setObjectName("questionText")
-        self.question_label.setWordWrap(True)
-        self.question_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.question_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.question_label.setAccessibleName("Your question")
-        bubble_layout.addWidget(self.question_label)
-        bubble.setMaximumWidth(BUBBLE_MAX)
-        # a word-wrapped label would otherwise be squeezed to a narrow column
-        widest = max(
-            (self.question_label.fontMetrics().horizontalAdvance(line) for line in turn.question.splitlines()),
-            default=0,
-        )
-        self.question_label.setMinimumWidth(min(widest + 4, BUBBLE_MAX - 30))
-        question_row.addWidget(bubble)
-        layout.addLayout(question_row)
+        # the question, right-aligned like a chat bubble, with Edit and its branches
+        self.bubble = QuestionBubble(turn, self)
+        self.bubble.edited.connect(lambda text: self.edit_requested.emit(self.turn, text))
+        self.bubble.branch_step.connect(lambda step: self.branch_requested.emit(self.turn, step))
+        self.question_label, self.thumbs = self.bubble.label, self.bubble.thumbs
+        layout.addWidget(self.bubble)
 
         # the answer
         self.panel = ReasoningPanel(self)
@@ -97,21 +70,21 @@ class AnswerCard(QFrame):
         self.conclusion.setObjectName("conclusion")
         layout.addWidget(self.conclusion)
 
-        self.actions = AnswerActions(self)
-        self.versions = self.actions.versions
+        self.answer_actions = AnswerActions(self)
+        self.versions = self.answer_actions.versions
         self.prev_button, self.next_button = self.versions.prev_button, self.versions.next_button
         self.version_label = self.versions.label
-        self.copy_button, self.regenerate_button = self.actions.copy_button, self.actions.regenerate_button
-        self.inspector_button = self.actions.inspector_button
+        self.copy_button = self.answer_actions.copy_button
+        self.regenerate_button = self.answer_actions.regenerate_button
+        self.inspector_button = self.answer_actions.inspector_button
         self.versions.step.connect(self._step)
-        self.actions.regenerate.connect(lambda: self.regenerate_clicked.emit(self.turn))
-        self.actions.copy_markdown.connect(self.copy_answer)
-        self.actions.copy_plain.connect(self.copy_plain_text)
-        self.actions.inspect.connect(self._toggle_inspector)
-        layout.addWidget(self.actions)
-        self.inspector = BeamInspector(self)
-        self.inspector.setVisible(False)
-        layout.addWidget(self.inspector)
+        self.answer_actions.regenerate.connect(lambda: self.regenerate_clicked.emit(self.turn))
+        self.answer_actions.copy_markdown.connect(self.copy_answer)
+        self.answer_actions.copy_plain.connect(self.copy_plain_text)
+        self.answer_actions.inspect.connect(self._toggle_inspector)
+        layout.addWidget(self.answer_actions)
+        self._layout = layout
+        self._inspector: BeamInspector | None = None  # made when first opened: most answers are never inspected
         self._shown: Answer | None = None
         self.refresh()
 
@@ -120,17 +93,8 @@ class AnswerCard(QFrame):
     def version(self) -> Answer | None:
         return self.turn.answer
 
-    def _thumb(self, image: ChatImage) -> ImageThumb:
-        thumb = ImageThumb(image, self._bubble, removable=False, side=THUMB_SMALL)
-        thumb.open_clicked.connect(lambda img: ImagePreview(img, self.window()).exec())
-        return thumb
-
     def image_loaded(self, image: ChatImage) -> None:
-        """Show a question's image once it has been read (it was "Loading…")."""
-        for i, thumb in enumerate(self.thumbs):
-            if thumb.image is image and thumb.placeholder:
-                self.thumbs[i] = self._thumb(image)
-                swap_thumb(thumb, self.thumbs[i])
+        self.bubble.image_loaded(image)
 
     def refresh(self) -> None:
         version = self.version
@@ -167,7 +131,7 @@ class AnswerCard(QFrame):
             return
         if not self.panel.live:
             self.panel.setVisible(True)
-            self.panel.start_live(lambda now, v=version: elapsed_line(v, now))
+            self.panel.start_live(functools.partial(elapsed_line, version))
             self.status_label.setText("")
             self.status_label.setVisible(False)
         if not version.stage_started_at:  # before the first word: preparing, then reading the image
@@ -205,8 +169,8 @@ class AnswerCard(QFrame):
                 self.status_label.setProperty("kind", "")
                 self.status_label.setText("")
                 self.conclusion.set_markdown(trace.conclusion or "(the model wrote no conclusion)")
-            if self.inspector.isVisible():
-                self.inspector.show_trace(trace)
+            if self._inspector is not None and self._inspector.isVisible():
+                self._inspector.show_trace(trace)
         self.status_label.setVisible(bool(self.status_label.text()))
         self.status_label.style().unpolish(self.status_label)
         self.status_label.style().polish(self.status_label)
@@ -229,7 +193,17 @@ class AnswerCard(QFrame):
         if 0 <= target < len(self.turn.versions):
             self.version_requested.emit(self.turn, target)
 
+    @property
+    def inspector(self) -> BeamInspector:
+        if self._inspector is None:
+            self._inspector = BeamInspector(self)
+            self._inspector.setVisible(False)
+            self._layout.addWidget(self._inspector)
+        return self._inspector
+
     def _toggle_inspector(self, on: bool) -> None:
+        if not on and self._inspector is None:
+            return
         version = self.version
         if on and version is not None and version.trace is not None:
             self.inspector.show_trace(version.trace)

@@ -44,6 +44,7 @@ class BeamInspector(QFrame):
         layout.setSpacing(SPACE[1])
         self.tabs = QTabWidget(self)
         self.tabs.setAccessibleName("Search tree or table")
+        self.tabs.tabBar().setAccessibleName("Show the search as a tree or a table")
         self.tabs.addTab(self._tree_page(), "Search tree")
         self.tree = self._table()
         self.tabs.addTab(self.tree, "Table")
@@ -162,7 +163,10 @@ class BeamInspector(QFrame):
         rows = []
         for i in range(self.tree.topLevelItemCount()):
             top = self.tree.topLevelItem(i)
-            marked = any(top.child(j).text(0).startswith("★") for j in range(top.childCount()))
+            if top is None:
+                continue
+            children = [top.child(j) for j in range(top.childCount())]
+            marked = any(child is not None and child.text(0).startswith("★") for child in children)
             rows.append((top.text(0), top.childCount(), marked))
         return rows
 

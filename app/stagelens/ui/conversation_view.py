@@ -46,6 +46,7 @@ class ConversationView(QScrollArea):
         session.answer_updated.connect(guarded(self._on_update))
         session.answer_finished.connect(guarded(self._on_finished))
         session.version_selected.connect(guarded(lambda turn: self._refresh_card(turn)))
+        session.branch_shown.connect(guarded(self.show_conversation))
         images.finished.connect(guarded(self._image_loaded))
 
     def show_conversation(self, conversation: Conversation) -> None:
@@ -67,10 +68,17 @@ class ConversationView(QScrollArea):
             card.reasoning_expanded = expanded
 
     def refresh(self) -> None:
-        turns = self.session.conversation.turns
+        conversation = self.session.conversation
+        turns = conversation.turns
         last = turns[-1] if turns else None
+        idle = self.session.running is None
         for card in self.cards:
-            card.regenerate_allowed = card.turn is last and self.session.running is None
+            card.regenerate_allowed = card.turn is last and idle
+            card.bubble.set_editable(idle and self.session.model_ready)
+            if card.turn in turns:
+                card.bubble.show_branches(
+                    conversation.branch_index(card.turn), len(conversation.siblings(card.turn)), not idle
+                )
             card.refresh()
 
     def _started(self, _turn: Turn, _answer: Answer) -> None:
@@ -80,6 +88,8 @@ class ConversationView(QScrollArea):
     def _add_card(self, turn: Turn, refresh: bool = True) -> None:
         card = AnswerCard(turn, self.reasoning_expanded, self.thread_widget)
         card.regenerate_clicked.connect(guarded(self.session.regenerate))
+        card.edit_requested.connect(guarded(self._edit))
+        card.branch_requested.connect(guarded(self._step_branch))
         card.version_requested.connect(guarded(self.session.select_version))
         card.reasoning_toggled.connect(self.reasoning_toggled)
         self.thread_layout.insertWidget(self.thread_layout.count() - 1, card)
@@ -89,6 +99,13 @@ class ConversationView(QScrollArea):
                 self.images.watch(thumb.image)
         if refresh:
             self.refresh()
+
+    def _edit(self, turn: Turn, question: str) -> None:
+        self.session.edit(turn, question)
+
+    def _step_branch(self, turn: Turn, step: int) -> None:
+        conversation = self.session.conversation
+        self.session.choose_branch(turn, conversation.branch_index(turn) + step)
 
     def _refresh_card(self, turn: Turn) -> None:
         card = self.card_for(turn)

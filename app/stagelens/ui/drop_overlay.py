@@ -3,11 +3,24 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPalette, QPen
+from collections.abc import Callable
+
+from PySide6.QtCore import QEvent, QMimeData, QObject, QRectF, Qt
+from PySide6.QtGui import (
+    QColor,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QFont,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPen,
+)
 from PySide6.QtWidgets import QWidget
 
 from stagelens.ui.icons import icon
+from stagelens.ui.images_input import mime_has_images
 from stagelens.ui.theme import mix
 from stagelens.ui.typescale import RADIUS, SPACE
 
@@ -17,12 +30,42 @@ ICON_SIDE = 56
 
 
 class DropOverlay(QWidget):
-    def __init__(self, window: QWidget) -> None:
+    """Takes the window's drag and drop events: shown while images are dragged over it, and the
+    dropped data goes to `dropped`."""
+
+    def __init__(self, window: QWidget, dropped: Callable[[QMimeData], None]) -> None:
         super().__init__(window)
         self.setObjectName("dropOverlay")
         self.setAccessibleName(TITLE)
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.setVisible(False)
+        self._dropped = dropped
+        window.setAcceptDrops(True)
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        kind = event.type()
+        if kind == QEvent.Type.DragEnter and isinstance(event, QDragEnterEvent):
+            if mime_has_images(event.mimeData()):
+                event.acceptProposedAction()
+                self.cover()
+            else:
+                event.ignore()
+            return True
+        if kind == QEvent.Type.DragMove and isinstance(event, QDragMoveEvent):
+            event.acceptProposedAction()
+            return True
+        if kind == QEvent.Type.DragLeave:
+            self.setVisible(False)
+            return True
+        if kind == QEvent.Type.Drop and isinstance(event, QDropEvent):
+            self.setVisible(False)
+            self._dropped(event.mimeData())
+            event.acceptProposedAction()
+            return True
+        if kind == QEvent.Type.Resize and self.isVisible():
+            self.cover()
+        return False
 
     def cover(self) -> None:
         """Over the whole window, above everything in it."""
@@ -43,7 +86,7 @@ class DropOverlay(QWidget):
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         sheet = mix(window, accent, 0.18)
-        sheet.setAlpha(235)
+        sheet.setAlpha(250)
         painter.fillRect(self.rect(), sheet)
         frame = QRectF(self.rect()).adjusted(SPACE[5], SPACE[5], -SPACE[5], -SPACE[5])
         pen = QPen(accent, 3, Qt.PenStyle.DashLine)

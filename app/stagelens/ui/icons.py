@@ -70,13 +70,17 @@ def refresh_icons(root) -> None:
     for button in [root, *root.findChildren(QAbstractButton)]:
         name = button.property("iconName")
         if isinstance(button, QAbstractButton) and name:
-            button.setIcon(icon(str(name), button.palette()))
+            set_icon(button, str(name), bool(button.property("iconOnAccent")))
 
 
-def set_icon(button, name: str) -> None:
-    """Give a button the icon `name`, redrawn by refresh_icons when the theme changes."""
+def set_icon(button, name: str, on_accent: bool = False) -> None:
+    """Give a button the icon `name` (on_accent: for a button filled with the accent colour),
+    redrawn by refresh_icons when the theme changes."""
     button.setProperty("iconName", name)
-    button.setIcon(icon(name, button.palette()))
+    button.setProperty("iconOnAccent", on_accent)
+    palette = button.palette()
+    color = palette.color(QPalette.ColorRole.HighlightedText) if on_accent else None
+    button.setIcon(icon(name, palette, color))
 
 
 def icon(name: str, palette: QPalette | None = None, color: QColor | str | None = None, size: int = ICON_PX) -> QIcon:

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QMimeData, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
+from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from stagelens.history import HistoryStore
@@ -175,7 +175,7 @@ class MainWindow(QMainWindow):
         splitter.setSizes([230, 870])
         self.setCentralWidget(splitter)
 
-        self.drop_overlay = DropOverlay(self)
+        self.drop_overlay = DropOverlay(self, self._dropped)  # it takes the window's drag and drop events
 
         self.intake = ImageIntake(
             self.session, self.strip, self.image_events, self.statusBar(), added=self._update_send_enabled
@@ -273,6 +273,13 @@ class MainWindow(QMainWindow):
         elif mime is not None and mime.hasText():
             self.question.edit.insertPlainText(mime.text())
 
+    def _dropped(self, mime: QMimeData) -> None:
+        try:
+            self.add_from_mime(mime)
+        except Exception as exc:
+            log.exception("drop failed")
+            self.statusBar().showMessage(f"Could not add the dropped items: {exc}", 6000)
+
     def pick_images(self) -> None:
         self.intake.pick(self)
 
@@ -280,28 +287,6 @@ class MainWindow(QMainWindow):
         question = self.intake.add_sample()
         if question and not self.question.text().strip():
             self.question.edit.setPlainText(question)
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
-        if mime_has_images(event.mimeData()):
-            event.acceptProposedAction()
-            self.drop_overlay.cover()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event) -> None:  # noqa: N802 - Qt override
-        event.acceptProposedAction()
-
-    def dragLeaveEvent(self, event) -> None:  # noqa: N802 - Qt override
-        self.drop_overlay.setVisible(False)
-
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
-        self.drop_overlay.setVisible(False)
-        try:
-            self.add_from_mime(event.mimeData())
-            event.acceptProposedAction()
-        except Exception as exc:
-            log.exception("drop failed")
-            self.statusBar().showMessage(f"Could not add the dropped items: {exc}", 6000)
 
     # -------------------------------------------------------------- asking
     def _update_send_enabled(self) -> None:
@@ -449,11 +434,6 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Exported to {path}", 5000)
 
     # ------------------------------------------------------------ closing
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        super().resizeEvent(event)
-        if self.drop_overlay.isVisible():
-            self.drop_overlay.cover()
-
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         geometry = bytes(self.saveGeometry().toHex().data()).decode()
         self.session.settings = replace(self.settings, window_geometry=geometry)

@@ -67,8 +67,8 @@ class SafeDocument(QTextDocument):
         super().__init__(parent)
         self.refused: list[str] = []
 
-    def loadResource(self, kind: int, name: QUrl) -> object:  # noqa: N802 - Qt override
-        self.refused.append(name.toString())
+    def loadResource(self, kind: int, name: QUrl | str) -> object:  # noqa: N802 - Qt override
+        self.refused.append(name.toString() if isinstance(name, QUrl) else str(name))
         return None
 
 

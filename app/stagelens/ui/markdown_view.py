@@ -4,8 +4,9 @@
   opened, and the view says so.
 - Streaming: `set_markdown(text, live=True)` re-renders the whole text in one step on the GUI
   thread (no intermediate empty state is ever painted, and the height only changes when the text
-  does). Long texts render less often: the next render waits RENDER_BACKOFF times as long as the
-  last one took, so a huge answer cannot stall the window.
+  does), once for all the updates that arrive together. Long texts render less often: the next
+  render waits RENDER_BACKOFF times as long as the last one took, so a huge answer cannot stall
+  the window.
 - Code blocks have a Copy button; `markdown` is the source, `plain_text()` what it reads as.
 """
 
@@ -89,13 +90,11 @@ class MarkdownView(QTextBrowser):
             self._pending.stop()
             self._render_now()
             return
-        if self._pending.isActive():
+        if self._pending.isActive() or (self.markdown, self._palette_key()) == self._rendered:
             return  # the render already scheduled will show the newest text
+        # never at once: the events that arrive together (every candidate's text, each flush) are one render
         wait_s = self._last_render_s * RENDER_BACKOFF - (time.perf_counter() - self._last_render_at)
-        if wait_s <= 0:
-            self._render_now()
-        else:
-            self._pending.start(max(1, math.ceil(wait_s * 1000)))
+        self._pending.start(max(0, math.ceil(wait_s * 1000)))
 
     def flush(self) -> None:
         """Render a scheduled text now."""

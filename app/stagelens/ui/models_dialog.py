@@ -95,9 +95,9 @@ class ModelsDialog(QDialog):
             bridge = DownloadEvents(self)
             manager.on_event = bridge.report
             self._bridge = bridge
-        bridge = getattr(self, "_bridge", None) or _shared.get("bridge")
-        if isinstance(bridge, DownloadEvents):
-            bridge.arrived.connect(self._on_event)
+        events = getattr(self, "_bridge", None) or _shared.get("bridge")
+        if isinstance(events, DownloadEvents):
+            events.arrived.connect(self._on_event)
         self.registry: Registry = self.manager.registry  # type: ignore[assignment]
         try:
             self.catalog = catalog if catalog is not None else load_catalog()
@@ -273,9 +273,10 @@ class ModelsDialog(QDialog):
     def refresh_installed(self) -> None:
         while self.installed_layout.count():
             item = self.installed_layout.takeAt(0)
-            if item.widget() is not None:
-                item.widget().hide()  # deleteLater() waits for the event loop; do not paint it meanwhile
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.hide()  # deleteLater() waits for the event loop; do not paint it meanwhile
+                widget.deleteLater()
         try:
             models = self.registry.list()
         except RegistryError as exc:

@@ -105,7 +105,7 @@ class QuestionBox(QWidget):
     def set_answering(self, answering: bool) -> None:
         self.answering = answering
         self.send_button.setText("Stop" if answering else "Send")
-        set_icon(self.send_button, "stop" if answering else "send")
+        set_icon(self.send_button, "stop" if answering else "send", on_accent=True)
         self.send_button.setAccessibleName("Stop answering" if answering else "Send question")
         self.send_button.setToolTip("Stop (Esc)" if answering else "Send (Enter)")
         self.send_button.setProperty("stop", answering)

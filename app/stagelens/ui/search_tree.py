@@ -144,6 +144,7 @@ class SearchTreeView(QGraphicsView):
         super().__init__(parent)
         self.setObjectName("searchTree")
         self.setAccessibleName("Search tree")
+        self.viewport().setAccessibleName("Search tree drawing")
         self.setScene(QGraphicsScene(self))
         self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
@@ -189,9 +190,10 @@ class SearchTreeView(QGraphicsView):
                 width += rounds * ROUND_W + 8
                 outlet = end
             else:
-                winner = next((i for i, c in enumerate(stage.candidates) if c.selected), None)
-                node = layout.nodes.get((stage.name, winner)) if winner is not None else None
-                outlet = QPointF(x + NODE_W, node.pos().y() + NODE_H / 2) if node else QPointF(x + NODE_W, middle)
+                chosen = next((i for i, c in enumerate(stage.candidates) if c.selected), -1)
+                winner_node = layout.nodes.get((stage.name, chosen))
+                y = winner_node.pos().y() + NODE_H / 2 if winner_node is not None else middle
+                outlet = QPointF(x + NODE_W, y)
             layout.outlets[stage.name] = outlet
             if not stage.complete:
                 note = scene.addSimpleText("stopped here", font)
@@ -307,7 +309,7 @@ class SearchTreeView(QGraphicsView):
         painter.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
         self.scene().render(painter, QRectF(image.rect()), rect)
         painter.end()
-        if not image.save(str(path), "PNG"):
+        if not image.save(str(path), "PNG"):  # type: ignore[call-overload]  # PySide6 takes str (its stubs say bytes)
             raise OSError(f"{path} could not be written")
 
     def export_svg(self, path: Path) -> None:

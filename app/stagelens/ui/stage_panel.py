@@ -84,16 +84,15 @@ class ReasoningPanel(QFrame):
         top.addStretch(1)
         top.addWidget(self.elapsed)
         layout.addLayout(top)
-        self.live_label = MarkdownView(self, "Current stage, live", role="tail")
-        self.live_label.setObjectName("liveTail")
-        self.live_label.setContentsMargins(SPACE[4] + 2, 0, 0, 0)
-        layout.addWidget(self.live_label)
+        self._layout = layout
+        self._live_label: MarkdownView | None = None  # made when an answer is first written here
         self.sections_box = QWidget(self)
         self._sections_layout = QVBoxLayout(self.sections_box)
         self._sections_layout.setContentsMargins(SPACE[4] + 2, 0, 0, 0)
         self._sections_layout.setSpacing(0)
         layout.addWidget(self.sections_box)
-        self.sections: list[StageSection] = []
+        self._sections: list[StageSection] = []
+        self._stages: list[tuple[str, str, str]] = []  # shown as sections when first expanded
         self.live = False
         self.summary_line = "Reasoning"
         self._clock: Callable[[float], str] | None = None
@@ -102,6 +101,20 @@ class ReasoningPanel(QFrame):
         self._ticker.timeout.connect(self._tick)
         self.set_expanded(False)
 
+    @property
+    def live_label(self) -> MarkdownView:
+        """The end of the stage being written."""
+        if self._live_label is None:
+            self._live_label = MarkdownView(self, "Current stage, live", role="tail")
+            self._live_label.setObjectName("liveTail")
+            self._live_label.setContentsMargins(SPACE[4] + 2, 0, 0, 0)
+            self._layout.insertWidget(1, self._live_label)
+        return self._live_label
+
+    def _hide_live(self) -> None:
+        if self._live_label is not None:
+            self._live_label.setVisible(False)
+
     # -------------------------------------------------------------- state
     def start_live(self, clock: Callable[[float], str] | None = None) -> None:
         """`clock(now)` gives the elapsed time shown at the right, redrawn every TICK_MS."""
@@ -109,7 +122,7 @@ class ReasoningPanel(QFrame):
         self._clear_sections()
         self.header.setEnabled(False)
         self.header.setArrowType(Qt.ArrowType.DownArrow)
-        self.live_label.setVisible(False)
+        self._hide_live()
         self.sections_box.setVisible(False)
         self._clock = clock
         self.elapsed.setVisible(clock is not None)
@@ -139,12 +152,9 @@ class ReasoningPanel(QFrame):
         self.live = False
         self._stop_clock()
         self._clear_sections()
-        for name, text, note in stages:
-            section = StageSection(name, text, self.sections_box, note)
-            self._sections_layout.addWidget(section)
-            self.sections.append(section)
+        self._stages = list(stages)
         self.summary_line = summary_line
-        self.live_label.setVisible(False)
+        self._hide_live()
         self.header.setEnabled(bool(stages))
         self.setVisible(True)
         self.set_expanded(expanded and bool(stages))
@@ -156,15 +166,31 @@ class ReasoningPanel(QFrame):
         self.header.setArrowType(Qt.ArrowType.DownArrow if expanded else Qt.ArrowType.RightArrow)
         self.header.setText(self.summary_line)
         self.header.setAccessibleDescription(self.summary_line)
+        if expanded:
+            self._build_sections()
         self.sections_box.setVisible(expanded)
-        self.live_label.setVisible(False)
+        self._hide_live()
 
     @property
     def expanded(self) -> bool:
         return self.sections_box.isVisible() or (not self.live and self.header.isChecked())
 
     def stage_names(self) -> list[str]:
-        return [s.name for s in self.sections]
+        return [name for name, _text, _note in self._stages]
+
+    @property
+    def sections(self) -> list[StageSection]:
+        """The stages, each with its Markdown view (made when first needed: most panels stay closed)."""
+        self._build_sections()
+        return self._sections
+
+    def _build_sections(self) -> None:
+        if self._sections or not self._stages:
+            return
+        for name, text, note in self._stages:
+            section = StageSection(name, text, self.sections_box, note)
+            self._sections_layout.addWidget(section)
+            self._sections.append(section)
 
     def _tick(self) -> None:
         if self._clock is not None:
@@ -181,7 +207,8 @@ class ReasoningPanel(QFrame):
         self.toggled.emit(expanded)
 
     def _clear_sections(self) -> None:
-        for section in self.sections:
+        for section in self._sections:
             section.setParent(None)
             section.deleteLater()
-        self.sections = []
+        self._sections = []
+        self._stages = []

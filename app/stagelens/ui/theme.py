@@ -182,6 +182,11 @@ def stylesheet(palette: QPalette | None = None) -> str:
 #banner {{ background: {_mix(window, QColor(error), 0.12)}; border: 1px solid {error}; border-radius: {r_m}px; }}
 #statusItem {{ border: none; border-left: 1px solid {border}; padding: 0 {SPACE[2]}px; color: {muted}; }}
 QStatusBar {{ border-top: 1px solid {border}; }}
+#primaryButton {{ background: {accent.name()}; color: {on_accent.name()}; border: none; border-radius: {r_m}px;
+                 padding: {SPACE[2]}px {SPACE[4]}px; font-weight: 600; }}
+#secondaryButton {{ background: {base.name()}; border: 1px solid {strong_border}; border-radius: {r_m}px;
+                   padding: {SPACE[2] - 1}px {SPACE[4]}px; }}
+#secondaryButton:hover {{ border-color: {accent.name()}; }}
 #emptyTitle {{ font-size: {display}pt; font-weight: 600; }}
 #emptyText {{ color: {muted}; }}
 #searchTreeTitle {{ font-weight: 600; font-size: {title}pt; }}
