@@ -11,7 +11,8 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtCore import QRect, Qt  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
 from tests.fixtures.qt_window import ask, shot  # noqa: E402
 
 from stagelens.session.timing import FAST_KEY, SearchKey, ThinkingTimes  # noqa: E402
@@ -130,6 +131,13 @@ def test_presets_in_the_window_search_and_are_timed(make_real, qtbot):
     assert "measured on this model (1 answer)" in bar.buttons["thorough"].toolTip()
     assert window.engine.worker._engine.settings.max_beam >= 4, "loaded once for every preset: no reload to switch"
     shot(window, "14-presets")
+    # a narrow window wraps the explanation instead of cutting it off
+    window.resize(760, window.height())
+    QApplication.processEvents()
+    label = bar.explanation
+    room = QRect(0, 0, label.contentsRect().width(), 10_000)
+    needed = label.fontMetrics().boundingRect(room, Qt.TextFlag.TextWordWrap, label.text())
+    assert needed.height() <= label.contentsRect().height(), "the whole explanation is shown"
     # Custom: the numbers in Settings
     window.apply_settings(replace(window.settings, preset="custom", beam=3, scorer="logprob"))
     assert bar.buttons["custom"].isChecked()

@@ -46,6 +46,7 @@ class PresetBar(QWidget):
         self.explanation.setObjectName("presetExplanation")
         self.explanation.setAccessibleName("About the chosen preset")
         self.explanation.setMinimumWidth(1)
+        self.explanation.setWordWrap(True)  # a narrow window shows it on two lines, not cut off
         row.addWidget(self.explanation, 1)
         session.model_loaded.connect(guarded(lambda _loaded: self.refresh()))
         session.answer_finished.connect(guarded(lambda *_: self.refresh()))
