@@ -178,6 +178,7 @@ def _load_engine(args: argparse.Namespace, max_beam: int):
         n_gpu_layers=n_gpu_layers,
         n_ctx=args.n_ctx,
         n_threads=args.n_threads,
+        flash_attn=args.flash_attn,
         max_beam=max_beam_for(max_beam),
         image_max_side=args.image_max_side,
     )
@@ -230,11 +231,14 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         print(trace.dumps())
     elif args.verbose:
         for stage in trace.stages:
-            print(f"{stage.name.upper()}:\n{stage.text}\n")
+            note = f"({stage.note})\n" if stage.note else ""
+            print(f"{stage.name.upper()}:\n{stage.text}\n{note}")
         used = trace.settings
         print(f"({trace.stats.wall_s:.2f} s, beam {used['beam']}, {used['scorer']}, seed {used['seed']})")
     else:
         print(trace.conclusion)
+    if trace.conclusion_note and not (args.json or trace.cancelled):
+        print(f"stagelens: no conclusion: {trace.conclusion_note}", file=sys.stderr)
     if chat is not None:
         if saved and saved[0]:
             print(f"stagelens: error: {saved[0]}", file=sys.stderr)

@@ -1,11 +1,19 @@
-"""The one byte-level BPE tokenizer writer: learn merges from a corpus, build the vocabulary, write it to GGUF.
+"""The one tokenizer writer: learn a vocabulary from a corpus, write it to GGUF.
 
-This is the tokenizer llama.cpp runs for ``tokenizer.ggml.model = "gpt2"``: 256 byte tokens in
-GPT-2 ``bytes_to_unicode`` form, then one token per learned merge, then the CONTROL (special)
-tokens, then optional UNUSED padding. Merges are learned greedily and deterministically (the most
-frequent pair first, ties to the smallest pair), from text split the way llama.cpp's ``qwen2``
-pre-tokenizer splits it. A vocabulary is described by a `BpeRecipe` (corpus, weighted extra texts,
-merge count, special tokens, padding), so each model family or demo model learns its own.
+Two vocabulary kinds, the two llama.cpp reads for the catalog's families:
+
+* byte-level BPE (``tokenizer.ggml.model = "gpt2"``: Qwen, SmolLM, the test and demo models):
+  optional *leading* special tokens (SmolLM puts ``<|endoftext|>`` etc. at ids 0-2), 256 byte
+  tokens in GPT-2 ``bytes_to_unicode`` form, one token per learned merge, the CONTROL (special)
+  tokens, USER_DEFINED tokens, then optional UNUSED padding. Merges are learned greedily and
+  deterministically (the most frequent pair first, ties to the smallest pair), from text split the
+  way llama.cpp's ``qwen2`` pre-tokenizer splits it. Described by a `BpeRecipe`.
+* SentencePiece-style (``"llama"``: Gemma, Mistral/LLaMA-2): leading specials at fixed low ids,
+  the 256 ``<0xXX>`` BYTE tokens (byte fallback), ``▁``-prefixed pieces learned the same greedy way
+  with decreasing scores (llama.cpp's SPM tokenizer merges the pair whose piece scores highest),
+  single characters last, then trailing specials. Described by an `SpmRecipe`.
+
+`add_tokenizer` writes either kind.
 
 The ``qwen2`` pre-tokenizer is used rather than ``default`` because llama.cpp enables
 ``clean_spaces`` for ``default``, which makes detokenization drop the space in " ?" and " ,":
@@ -24,7 +32,9 @@ import gguf
 
 __all__ = [
     "PRE_TOKENIZER",
+    "SPM_SPACE",
     "BpeRecipe",
+    "SpmRecipe",
     "TokenizerMetadata",
     "Vocab",
     "add_tokenizer",
@@ -33,11 +43,16 @@ __all__ = [
     "bytes_to_unicode",
     "count_words",
     "learn_merges",
+    "learn_spm_vocab",
     "learn_vocab",
     "pretokenize",
 ]
 
 PRE_TOKENIZER = "qwen2"
+SPM_SPACE = "\u2581"  # ▁, SentencePiece's space
+_CONTROL = int(gguf.TokenType.CONTROL)
+_NORMAL = int(gguf.TokenType.NORMAL)
+_BYTE = int(gguf.TokenType.BYTE)
 
 # Approximates llama.cpp's "qwen2" pre-tokenizer regex with Python's `re` (no \p{L}):
 # [^\W\d_] = letter, \d = digit, (?:[^\s\w]|_) = neither whitespace, letter nor digit.
@@ -168,6 +183,8 @@ class Vocab:
     types: tuple[int, ...]  # gguf.TokenType per token
     merges: tuple[tuple[str, str], ...]
     special_tokens: tuple[str, ...]
+    model: str = "gpt2"  # "gpt2": byte-level BPE; "llama": SentencePiece-style (scores, no merges)
+    scores: tuple[float, ...] | None = None  # "llama" only
     _word_cache: dict[str, list[int]] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
@@ -192,7 +209,10 @@ class Vocab:
         return [f"{a} {b}" for a, b in self.merges]
 
     def encode(self, text: str) -> list[int]:
-        """Token ids of ``text``, special tokens recognised (what llama.cpp gives with parse_special)."""
+        """Token ids of ``text``, special tokens recognised (what llama.cpp gives with parse_special).
+        Byte-level BPE only: SentencePiece-style vocabularies are checked against llama.cpp itself."""
+        if self.model != "gpt2":
+            raise NotImplementedError("the reference encoder is for byte-level BPE vocabularies")
         special = frozenset(self.special_tokens)
         ids: list[int] = []
         for piece, is_special in _pieces(text, _special_splitter(special), special):
@@ -229,28 +249,39 @@ class Vocab:
         return out.decode("utf-8", "replace")
 
 
-def build_vocab(merges: Iterable[tuple[str, str]], special_tokens: Iterable[str], pad_to: int | None = None) -> Vocab:
-    """Byte tokens, one token per merge (two merge paths can give the same string: kept once), the
-    CONTROL tokens, then ``<unused_N>`` UNUSED tokens up to ``pad_to``."""
+def build_vocab(
+    merges: Iterable[tuple[str, str]],
+    special_tokens: Iterable[str],
+    pad_to: int | None = None,
+    *,
+    leading: Iterable[str] = (),
+    user_defined: Iterable[str] = (),
+) -> Vocab:
+    """``leading`` CONTROL tokens, byte tokens, one token per merge (two merge paths can give the same
+    string: kept once), the CONTROL tokens, the USER_DEFINED ones, then ``<unused_N>`` UNUSED tokens up
+    to ``pad_to``."""
     merges = tuple(merges)
     special = tuple(special_tokens)
-    tokens = list(bytes_to_unicode())
+    first, users = tuple(leading), tuple(user_defined)
+    tokens = [*first, *bytes_to_unicode()]
     seen = set(tokens)
     for left, right in merges:
         merged = left + right
         if merged not in seen:
             seen.add(merged)
             tokens.append(merged)
-    types = [int(gguf.TokenType.NORMAL)] * len(tokens)
+    types = [_CONTROL] * len(first) + [_NORMAL] * (len(tokens) - len(first))
     tokens += special
-    types += [int(gguf.TokenType.CONTROL)] * len(special)
+    types += [_CONTROL] * len(special)
+    tokens += users
+    types += [int(gguf.TokenType.USER_DEFINED)] * len(users)
     if pad_to is not None:
         n_pad = pad_to - len(tokens)
         if n_pad < 0:
             raise ValueError(f"vocabulary of {len(tokens)} tokens does not fit in {pad_to}")
         tokens += [f"<unused_{i}>" for i in range(n_pad)]
         types += [int(gguf.TokenType.UNUSED)] * n_pad
-    return Vocab(tuple(tokens), tuple(types), merges, special)
+    return Vocab(tuple(tokens), tuple(types), merges, (*first, *special, *users))
 
 
 @dataclass(frozen=True)
@@ -262,14 +293,89 @@ class BpeRecipe:
     special_tokens: tuple[str, ...]
     weighted: tuple[tuple[str, int], ...] = ()  # (text, weight): counted `weight` times, to favour their merges
     pad_to: int | None = None
+    leading: tuple[str, ...] = ()  # CONTROL tokens before the byte tokens (their ids start at 0)
+    user_defined: tuple[str, ...] = ()  # USER_DEFINED tokens after the CONTROL ones
+    required: tuple[str, ...] = ()  # texts that must be one token each (merges added left to right)
+
+
+@lru_cache(maxsize=32)
+def learn_vocab(recipe: BpeRecipe) -> Vocab:
+    specials = (*recipe.leading, *recipe.special_tokens, *recipe.user_defined)
+    counts = count_words(recipe.corpus, special_tokens=specials)
+    for text, weight in recipe.weighted:
+        count_words([text], special_tokens=specials, weight=weight, into=counts)
+    merges = learn_merges(counts, recipe.n_merges)
+    merges += _required_merges([byte_encode(text) for text in recipe.required], merges)
+    return build_vocab(
+        merges, recipe.special_tokens, recipe.pad_to, leading=recipe.leading, user_defined=recipe.user_defined
+    )
+
+
+def _required_merges(words: Iterable[str], merges: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Left-to-right merges that make each word one token (idefics3 looks up "\\n\\n" as one token)."""
+    have = {a + b for a, b in merges}
+    out: list[tuple[str, str]] = []
+    for word in words:
+        for end in range(2, len(word) + 1):
+            if word[:end] not in have:
+                out.append((word[: end - 1], word[end - 1]))
+                have.add(word[:end])
+    return tuple(out)
+
+
+# ------------------------------------------------------------------------------ SentencePiece-style
+
+
+@dataclass(frozen=True)
+class SpmRecipe:
+    """A SentencePiece-style vocabulary: specials at fixed ids, byte fallback, scored pieces."""
+
+    corpus: tuple[str, ...]
+    n_pieces: int
+    leading: tuple[tuple[str, int], ...]  # (text, gguf.TokenType) at ids 0.. (e.g. <unk> <s> </s>)
+    trailing: tuple[tuple[str, int], ...] = ()  # after every piece
+    add_space_prefix: bool = True  # what llama.cpp does with text before the first piece
+    required: tuple[str, ...] = ()  # pieces that must exist (e.g. "\\n\\n")
+    weighted: tuple[tuple[str, int], ...] = ()
+    excluded: tuple[str, ...] = ()  # pieces never added, whatever the corpus says
+
+
+def _spm_words(texts: Iterable[tuple[str, int]], add_space_prefix: bool) -> Counter[str]:
+    """Words as SentencePiece sees them: spaces become ▁ and start the next word; newlines stand alone."""
+    counts: Counter[str] = Counter()
+    for text, weight in texts:
+        for line in text.split("\n"):
+            line = line.replace(" ", SPM_SPACE)
+            if add_space_prefix and line:
+                line = SPM_SPACE + line
+            for word in re.findall(f"{SPM_SPACE}*[^{SPM_SPACE}]+|{SPM_SPACE}+", line):
+                counts[word] += weight
+            counts["\n"] += weight
+    return counts
 
 
 @lru_cache(maxsize=16)
-def learn_vocab(recipe: BpeRecipe) -> Vocab:
-    counts = count_words(recipe.corpus, special_tokens=recipe.special_tokens)
-    for text, weight in recipe.weighted:
-        count_words([text], special_tokens=recipe.special_tokens, weight=weight, into=counts)
-    return build_vocab(learn_merges(counts, recipe.n_merges), recipe.special_tokens, recipe.pad_to)
+def learn_spm_vocab(recipe: SpmRecipe) -> Vocab:
+    counts = _spm_words([(t, 1) for t in recipe.corpus] + list(recipe.weighted), recipe.add_space_prefix)
+    chars = sorted({ch for word in counts for ch in word if ch != "\n"})
+    tokens = [text for text, _ in recipe.leading] + [f"<0x{b:02X}>" for b in range(256)]
+    types = [kind for _, kind in recipe.leading] + [int(gguf.TokenType.BYTE)] * 256
+    seen = set(tokens) | set(recipe.excluded)
+    pieces = [piece for piece in recipe.required if piece not in seen]
+    seen.update(pieces)
+    for left, right in learn_merges(counts, recipe.n_pieces):
+        if left + right not in seen:
+            seen.add(left + right)
+            pieces.append(left + right)
+    pieces += [ch for ch in chars if ch not in seen]  # single characters score below every merge
+    n_fixed = len(tokens)
+    tokens += pieces
+    types += [_NORMAL] * len(pieces)
+    tokens += [text for text, _ in recipe.trailing]
+    types += [kind for _, kind in recipe.trailing]
+    scores = [0.0] * n_fixed + [-float(rank) for rank in range(len(pieces))] + [0.0] * len(recipe.trailing)
+    special = tuple(t for t, kind in zip(tokens, types, strict=True) if kind not in (_NORMAL, _BYTE))
+    return Vocab(tuple(tokens), tuple(types), (), special, model="llama", scores=tuple(scores))
 
 
 @dataclass(frozen=True)
@@ -283,22 +389,32 @@ class TokenizerMetadata:
     add_bos: bool = False
     add_eos: bool = False
     chat_template: str | None = None
-    pre_tokenizer: str = PRE_TOKENIZER
+    pre_tokenizer: str | None = PRE_TOKENIZER  # byte-level BPE only
+    unk: str | None = None
+    add_space_prefix: bool | None = None  # SentencePiece-style only; None: llama.cpp's default (true)
 
 
 def add_tokenizer(writer: gguf.GGUFWriter, vocab: Vocab, meta: TokenizerMetadata) -> None:
-    writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre(meta.pre_tokenizer)
+    writer.add_tokenizer_model(vocab.model)
+    if vocab.model == "gpt2" and meta.pre_tokenizer is not None:
+        writer.add_tokenizer_pre(meta.pre_tokenizer)
     writer.add_token_list(list(vocab.tokens))
     writer.add_token_types(list(vocab.types))
-    writer.add_token_merges(vocab.merge_strings())
+    if vocab.scores is not None:
+        writer.add_token_scores(list(vocab.scores))
+    if vocab.model == "gpt2":  # llama.cpp needs the key, even with no merge in it
+        writer.add_token_merges(vocab.merge_strings())
     writer.add_bos_token_id(vocab.id_of(meta.bos))
     writer.add_eos_token_id(vocab.id_of(meta.eos))
     if meta.eot is not None:
         writer.add_eot_token_id(vocab.id_of(meta.eot))
     if meta.pad is not None:
         writer.add_pad_token_id(vocab.id_of(meta.pad))
+    if meta.unk is not None:
+        writer.add_unk_token_id(vocab.id_of(meta.unk))
     writer.add_add_bos_token(meta.add_bos)
     writer.add_add_eos_token(meta.add_eos)
+    if meta.add_space_prefix is not None:
+        writer.add_add_space_prefix(meta.add_space_prefix)
     if meta.chat_template is not None:
         writer.add_chat_template(meta.chat_template)

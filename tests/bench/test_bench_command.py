@@ -101,3 +101,39 @@ def test_presets_without_the_development_package_are_one_line(tmp_path):
     assert "development install" in line and "--model" in line
     missing = run_stagelens("make-test-model", "--out", str(tmp_path / "out"), env=env)
     assert missing.returncode == 2 and "invalid choice: 'make-test-model'" in missing.stderr
+
+
+def _bench(capsys, *argv: str) -> tuple[int, str, str]:
+    from stagelens.cli import main
+
+    code = main(["bench", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_bench_with_the_judge_on_a_sentencepiece_twin(tmp_path, scene_path, capsys):
+    from stagelens_dev.testmodels.twins import make_twin
+
+    files = make_twin("llava-1.6", tmp_path)
+    model = ["--model", str(files.text), "--mmproj", str(files.mmproj), "--image", str(scene_path)]
+    code, out, err = _bench(capsys, *model, "--beams", "2", "--max-stage-tokens", "3", "--scorer", "judge",
+                            "--no-reference", "--threads", "1", "--json")  # fmt: skip
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["prompt"]["judge_choices"] == ["A", "B"]  # " A"/" B" both start with "▁" in its vocabulary
+    assert report["prompt"]["placement"] == "first user turn"  # its template has no system role
+    beam = report["rows"][1]
+    assert beam["judge_calls"] == 4 and beam["image_encodes"] == 1 and beam["image_chunks"] == 1
+    code, out, _ = _bench(capsys, *model, "--beams", "2", "--max-stage-tokens", "2", "--no-reference", "--threads", "1")
+    assert code == 0 and "prompt: format instruction in the first user turn" in out
+
+
+def test_bench_refuses_the_judge_in_one_line_when_no_labels_work(tiny_model, scene_path, capsys, monkeypatch):
+    from stagelens.engine import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "pick_judge_labels", lambda *args: (None, -1, -1))
+    model = ["--model", str(tiny_model.text), "--mmproj", str(tiny_model.mmproj), "--image", str(scene_path)]
+    code, _, err = _bench(capsys, *model, "--beams", "2", "--max-stage-tokens", "2", "--scorer", "judge")
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("stagelens: error: the judge scorer cannot be used")
+    assert "Traceback" not in err

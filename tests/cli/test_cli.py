@@ -37,7 +37,7 @@ def test_ask_prints_the_conclusion_of_the_trace(scene_path, model_args):
     traced = run(*common, "--json")
     assert traced.returncode == 0, traced.stderr
     trace = json.loads(traced.stdout)
-    assert trace["schema"] == 2 and trace["settings"]["beam"] == 2 and trace["settings"]["seed"] == 5
+    assert trace["schema"] == 3 and trace["settings"]["beam"] == 2 and trace["settings"]["seed"] == 5
     assert [s["name"] for s in trace["stages"]] == ["summary", "caption", "reasoning", "conclusion"]
     assert plain.stdout == trace["conclusion"] + "\n"
 

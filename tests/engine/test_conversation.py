@@ -221,8 +221,8 @@ def test_nul_bytes_in_questions_and_answers_are_text(engine, scene):
 def test_image_chunks_describe_themselves(engine, scene):
     units = engine.prompt_units(QUESTION, [scene])
     (chunk,) = [u for u in units if not isinstance(u, int)]
-    assert chunk.id == scene.digest
-    assert chunk.n_tokens == 16 and chunk.n_pos == 16
+    assert chunk.id == f"{scene.digest}#0"  # the pixels and the image's place in its turn
+    assert chunk.n_tokens == 16 and chunk.n_pos == 16 and chunk.image_start
     assert repr(chunk) == f"<ImageChunk id={scene.digest[:12]}... tokens=16>"
 
 

@@ -35,9 +35,8 @@ def test_prompt_longer_than_context(make_engine, scene):
     with pytest.raises(ContextOverflowError, match="context holds"):
         small.answer(UserTurn("why " * 300, (scene,)), settings=search(beam=1))
     # and it still works for a question that fits
-    assert (
-        small.answer(UserTurn(QUESTION, (scene,)), settings=search(beam=1, max_stage_tokens=8)).conclusion is not None
-    )
+    fits = search(beam=1, max_stage_tokens=8, format_instruction="")  # the instruction alone is ~200 tokens
+    assert small.answer(UserTurn(QUESTION, (scene,)), settings=fits).conclusion is not None
 
 
 def test_search_that_cannot_fit_is_refused_before_any_work(make_engine, ask):
@@ -154,7 +153,7 @@ def test_token_text_longer_than_256_bytes_is_kept(tmp_path):
     long_token = "<|" + "long" * 80 + "|>"
     text = tmp_path / "tiny-text.gguf"
     write_text_model(text, TINY, vocab=vocabulary(extra_special_tokens=(long_token,)))
-    eng = native_module.NativeEngine(str(text), None, 0, 256, 64, 1, 2)
+    eng = native_module.NativeEngine(str(text), None, 0, 256, 64, 1, 2, -1)
     try:
         (tok,) = eng.tokenize(long_token, False, True)
         assert eng.detokenize([65, tok, 66], True) == b"A" + long_token.encode() + b"B"
@@ -180,19 +179,12 @@ def test_native_types_take_no_defaults(tiny_model):
 
 
 def test_judge_choices_are_only_checked_when_the_judge_is_used(make_engine, ask, monkeypatch):
-    import dataclasses
-
     from stagelens.engine import TemplateError
     from stagelens.engine import engine as engine_module
 
-    real = engine_module.stage_texts
-
-    def same_first_token(pieces):
-        stages, judge = real(pieces)
-        return stages, dataclasses.replace(judge, choice_b=judge.choice_a + "B")
-
-    monkeypatch.setattr(engine_module, "stage_texts", same_first_token)
+    monkeypatch.setattr(engine_module, "pick_judge_labels", lambda *args: (None, -1, -1))  # no pair is usable
     eng = make_engine()
+    assert eng.judge_choices is None
     assert eng.answer(ask, settings=search(beam=2)).conclusion is not None
     with pytest.raises(TemplateError, match="judge scorer cannot be used"):
         eng.answer(ask, settings=search(beam=2, scorer="judge"))

@@ -51,7 +51,7 @@ def test_each_c_file_has_its_own_header_and_no_include_circle():
 
 # formats that take text (s, z, y, U ... ) must take its length too; paths may use plain "s"/"z"
 # (a NUL in a path is an error, and the ValueError says so)
-PATH_FORMATS = {"sziiiii"}
+PATH_FORMATS = {"sziiiiii"}
 
 
 def test_text_from_python_is_parsed_with_its_length():

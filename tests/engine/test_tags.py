@@ -10,7 +10,7 @@ OPEN, CLOSE = "<CAPTION>", "</CAPTION>"
 
 
 def scan(pieces: list[str], forced: bool = True):
-    content, saw_open, saw_close, safe = _native.scan_tags([p.encode() for p in pieces], OPEN, CLOSE, forced)
+    content, saw_open, saw_close, safe, *_ = _native.scan_tags([p.encode() for p in pieces], OPEN, CLOSE, forced)
     return content.decode(), saw_open, saw_close, safe
 
 
@@ -56,3 +56,68 @@ def test_a_possible_partial_tag_is_held_back_from_streaming():
     assert content == " two cups </CAP"
     # the streamable part never includes the start of what may become the closing tag
     assert not content[:safe].endswith("<") and "</" not in content[:safe]
+
+
+# ------------------------------------------------------------------ stops, headings, loops (stage machine)
+
+ALIASES = ("**Caption:**", "## Caption")
+STOPS = ("<CAPTION>", "**Caption:**", "<CONCLUSION>", "</REASONING>", "**Conclusion:**")
+
+
+def machine(pieces: list[str], forced: bool = True):
+    content, saw_open, saw_close, safe, stop, closed, kept, repeats = _native.scan_tags(
+        [p.encode() for p in pieces], OPEN, CLOSE, forced, ALIASES, STOPS
+    )
+    return {"content": content.decode(), "open": saw_open, "close": saw_close, "safe": safe,
+            "stop": STOPS[stop] if stop >= 0 else None, "closed": closed, "kept": kept, "repeats": repeats}  # fmt: skip
+
+
+def test_another_stages_tag_ends_the_stage_before_it_and_drops_its_tokens():
+    seen = machine([" two", " cups", " <CONC", "LUSION>", " 3"])
+    assert seen["closed"] == "stop" and seen["stop"] == "<CONCLUSION>" and seen["content"] == " two cups"
+    assert seen["kept"] == 2, "the tokens holding the other tag never reach the conversation"
+
+
+def test_the_earliest_end_wins():
+    assert machine([" a </CAPTION> b <CONCLUSION>"])["closed"] == "tag"
+    seen = machine([" a <CONCLUSION> b </CAPTION>"])
+    assert seen["closed"] == "stop" and seen["content"] == ""  # the piece holding the stop is dropped whole
+
+
+def test_openings_written_again_are_swallowed_however_many():
+    seen = machine([" <CAPTION>", "\n<CAP", "TION>", " two cups", "</CAPTION>"])
+    assert seen["repeats"] == 2 and seen["content"] == " two cups" and seen["close"]
+
+
+def test_a_heading_instead_of_the_tag_is_swallowed_and_the_next_heading_is_a_stop():
+    seen = machine([" **Caption:**", " two cups.", " **Conclusion:**", " 2"])
+    assert seen["repeats"] == 1 and seen["content"] == " two cups." and seen["stop"] == "**Conclusion:**"
+
+
+def test_the_stage_written_again_later_is_a_stop():
+    seen = machine([" <CAPTION>", " two cups.", " <CAPTION>", " two cups."])
+    assert seen["repeats"] == 1 and seen["stop"] == "<CAPTION>" and seen["content"] == " two cups."
+
+
+def test_a_possible_heading_at_the_start_is_held_back():
+    seen = machine([" **Cap"])
+    assert seen["safe"] == 0 and not seen["open"] and seen["closed"] == "running"
+
+
+def test_an_unforced_stage_may_open_with_a_heading():
+    seen = machine(["Sure. ## Caption", " two cups", "</CAPTION>"], forced=False)
+    assert seen["open"] and seen["content"] == " two cups"
+
+
+@pytest.mark.parametrize("period", [1, 3, 8])
+def test_a_loop_is_cut_after_its_first_round(period):
+    block = [f" w{i}" for i in range(period)]
+    seen = machine([" start", *block * 40])
+    assert seen["closed"] == "loop" and seen["kept"] == 1 + period
+    assert seen["content"] == " start" + "".join(block)
+
+
+def test_text_that_only_looks_repetitive_is_not_a_loop():
+    pieces = [" a", " b", " a", " b", " a", " c"] * 2 + [" d"] * 15  # two rounds; 15 identical tokens
+    assert machine(pieces)["closed"] == "running"
+    assert machine([*pieces, " d"])["closed"] == "loop"  # the 16th

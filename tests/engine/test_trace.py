@@ -1,4 +1,5 @@
-"""The trace: JSON round trip, schema 2's answer ids and model key, schema-1 traces still load."""
+"""The trace: JSON round trip, schema 2's answer ids and model key, schema 3's stage reports and prompt,
+schema-1 traces still load."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from tests.fixtures.engine import QUESTION, search
 
 from stagelens.engine import Trace, UserTurn
+from stagelens.engine.trace import STATUSES
 
 SCHEMA_1 = Path(__file__).parent.parent / "fixtures" / "trace-schema1.json"
 
@@ -16,10 +18,13 @@ SCHEMA_1 = Path(__file__).parent.parent / "fixtures" / "trace-schema1.json"
 def test_trace_json_round_trips(engine, scene):
     trace = engine.answer(UserTurn(QUESTION, (scene,)), settings=search(beam=2))
     data = json.loads(trace.dumps())
-    assert data["schema"] == 2
+    assert data["schema"] == 3
     assert set(data) >= {"question", "images", "settings", "stages", "conclusion", "cancelled", "stats", "model"}
     assert set(data["settings"]) >= {"beam", "scorer", "temperature", "top_p", "seed", "max_stage_tokens"}
-    assert set(data["stats"]) >= {"image_encodes", "prefill_tokens", "decode_tokens", "judge_calls", "wall_s"}
+    assert set(data["stats"]) >= {"image_encodes", "image_chunks", "prefill_tokens", "decode_tokens", "judge_calls"}
+    assert set(data["prompt"]) == {"format_instruction", "placement", "reason", "judge_choices"}
+    assert data["settings"]["format_instruction"] == trace.prompt["format_instruction"]  # the tiny model is told
+    assert {s["status"] for s in data["stages"]} <= set(STATUSES) and "conclusion_note" in data
     assert set(data["model"]) >= {"path", "mmproj", "n_params", "backend", "key"}
     assert data["model"]["key"] == engine.model_key
     assert data["assistant_tokens"] == trace.assistant_tokens and trace.assistant_tokens
@@ -36,7 +41,7 @@ def test_a_schema_1_trace_still_loads():
     assert trace.assistant_tokens == [] and trace.model.key is None
     assert trace.assistant_text == data["assistant_text"] and trace.assistant_text
     assert [s.name for s in trace.stages] == ["summary", "caption", "reasoning", "conclusion"]
-    assert Trace.loads(trace.dumps()) == trace  # written again as schema 2
+    assert Trace.loads(trace.dumps()) == trace  # written again as schema 3
 
 
 def test_an_unknown_schema_is_refused():

@@ -18,16 +18,16 @@ import pytest
 from tests.fixtures.hub import CHUNK, REPO, STALL, entry_for, serve
 
 from stagelens.models.catalog import CatalogEntry, CatalogFile
-from stagelens.models.download import (
+from stagelens.models.download import DownloadManager
+from stagelens.models.download_errors import (
     AccessDeniedError,
     ChecksumError,
     DiskSpaceError,
-    DownloadManager,
     NetworkError,
     NotFoundOnHubError,
     OfflineError,
-    partial_downloads,
 )
+from stagelens.models.download_files import partial_downloads
 from stagelens.models.registry import Registry
 
 
@@ -405,7 +405,7 @@ def test_progress_reports_speed_and_time_left_while_bytes_arrive(hub, tmp_path, 
 
 
 def test_speed_falls_while_the_server_is_silent_and_then_says_waiting(hub, tmp_path, model_files):
-    from stagelens.models.download import STALLED_AFTER
+    from stagelens.models.download_progress import STALLED_AFTER
 
     job = start_until_the_server_stalls(hub, tmp_path, model_files)
     last = job._bytes_at[0]

@@ -15,9 +15,10 @@ from stagelens.bench.formatting import format_markdown, format_table
 from stagelens.bench.runner import run_bench
 from stagelens.engine import Engine, EngineError, LoadSettings, ModelMismatchError, TemplateError
 from stagelens.engine.engine import default_threads
+from stagelens.engine.specs import check_judge_usable
 from stagelens.images import ImageError, load_image
 from stagelens.models.gpu import resolve_gpu_layers
-from stagelens.settings import EXIT_BAD_INPUT, EXIT_OK, int_default, max_beam_for
+from stagelens.settings import EXIT_BAD_INPUT, EXIT_ENGINE, EXIT_OK, int_default, max_beam_for
 
 DEV_PACKAGE = "stagelens_dev"
 
@@ -64,12 +65,16 @@ def _default_image() -> str:
 
 
 def run_bench_command(args: argparse.Namespace) -> int:
-    """`stagelens bench`: bad input is one line on stderr and exit code 2."""
+    """`stagelens bench`: bad input is one line on stderr and exit code 2; an engine failure while
+    measuring is one line and exit code 1."""
     try:
         return _run(args)
     except BenchInputError as exc:
         print(f"stagelens: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except EngineError as exc:
+        print(f"stagelens: engine error: {exc}", file=sys.stderr)
+        return EXIT_ENGINE
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -94,6 +99,7 @@ def _run(args: argparse.Namespace) -> int:
         mmproj=mmproj,
         n_gpu_layers=n_gpu_layers,
         n_threads=args.n_threads,
+        flash_attn=args.flash_attn,
         max_beam=max_beam_for(*beams),
         image_max_side=224,
     )
@@ -102,8 +108,15 @@ def _run(args: argparse.Namespace) -> int:
     except (EngineError, ModelMismatchError, TemplateError, ValueError) as exc:
         raise BenchInputError(str(exc)) from exc
     with engine:
+        if args.scorer == "judge" and max(beams) > 1:
+            try:
+                check_judge_usable(engine.judge_spec)
+            except TemplateError as exc:
+                raise BenchInputError(str(exc)) from exc
+        told = engine.format_prompt()
         rows = run_bench(engine, image, beams, args.scorer, args.max_stage_tokens, not args.no_reference, args.repeat)
         meta = {
+            "prompt": {**told.to_json(), "judge_choices": engine.judge_choices},
             "model": label,
             "backend": engine.backend,
             "image": image,
@@ -122,5 +135,11 @@ def _run(args: argparse.Namespace) -> int:
             f" · median of {args.repeat} · image {image}"
         )
         print(format_table(rows))
-        print(f"peak RSS {meta['peak_rss_mb']} MB")
+        print(f"peak RSS {meta['peak_rss_mb']} MB · {_prompt_line(told.placement, told.reason, engine.judge_choices)}")
     return EXIT_OK
+
+
+def _prompt_line(placement: str, reason: str, judge_choices: tuple[str, str] | None) -> str:
+    told = "no format instruction" if placement == "none" else f"format instruction in the {placement}"
+    judged = f"judge answers {judge_choices[0]!r}/{judge_choices[1]!r}" if judge_choices else "no judge labels"
+    return f"prompt: {told} ({reason}); {judged}"

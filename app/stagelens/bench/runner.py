@@ -19,7 +19,7 @@ class BenchRow:
     beam: int
     scorer: str
     wall_s: float
-    image_encodes: int
+    image_encodes: int  # images encoded
     prefill_tokens: int
     decode_tokens: int
     judge_calls: int
@@ -27,6 +27,7 @@ class BenchRow:
     rss_mb: float
     vs_greedy: float = 0.0
     batched_speedup: float | None = None  # reference wall / batched wall, same beam
+    image_chunks: int = 0  # the images' chunks encoded (tiles, slices, overviews)
 
 
 def rss_mb() -> float:
@@ -75,6 +76,7 @@ def run_bench(
             scorer=settings.scorer,
             wall_s=round(s.wall_s, 3),
             image_encodes=s.image_encodes,
+            image_chunks=s.image_chunks,
             prefill_tokens=s.prefill_tokens,
             decode_tokens=s.decode_tokens,
             judge_calls=s.judge_calls,

@@ -33,6 +33,8 @@ class ImageChunk:
     def n_tokens(self) -> int: ...
     @property
     def n_pos(self) -> int: ...
+    @property
+    def image_start(self) -> bool: ...
 
 @final
 class SearchParams:
@@ -75,8 +77,8 @@ class SearchParams:
 Unit = int | ImageChunk
 Text = str | bytes
 Bitmap = tuple[int, int, bytes, str]  # width, height, RGB8 bytes, id (the pixels' digest)
-# (name, open_text, close_text, open_tokens, close_tokens, judge_head)
-StageTuple = tuple[str, str, str, Sequence[int], Sequence[int], Sequence[int]]
+# (name, open_text, close_text, open_tokens, close_tokens, judge_head, open_aliases, stops)
+StageTuple = tuple[str, str, str, Sequence[int], Sequence[int], Sequence[int], Sequence[Text], Sequence[Text]]
 JudgeTuple = tuple[Sequence[int], Sequence[int], int, int]  # mid, tail, choice_a, choice_b (-1: none)
 
 @final
@@ -90,6 +92,7 @@ class Engine:
         n_batch: int,
         n_threads: int,
         n_seq_max: int,
+        flash_attn: int,  # enum llama_flash_attn_type: -1 auto, 0 off, 1 on
     ) -> None: ...
     def close(self) -> None: ...
     def configure(self, stages: Sequence[StageTuple], judge: JudgeTuple) -> None: ...
@@ -119,5 +122,10 @@ def devices() -> list[dict[str, Any]]: ...
 def system_info() -> str: ...
 def supports_gpu_offload() -> bool: ...
 def scan_tags(
-    pieces: Sequence[bytes], open_text: Text, close_text: Text, forced: bool
-) -> tuple[bytes, bool, bool, int]: ...
+    pieces: Sequence[bytes],
+    open_text: Text,
+    close_text: Text,
+    forced: bool,
+    aliases: Sequence[Text] = ...,
+    stops: Sequence[Text] = ...,
+) -> tuple[bytes, bool, bool, int, int, str, int, int]: ...  # content, open, close, safe, stop, closed, kept, repeats

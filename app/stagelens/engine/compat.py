@@ -13,7 +13,7 @@ from stagelens.models.gguf_file import (
     UnreadableFileError,
     read_gguf_header,
 )
-from stagelens.models.gguf_info import embedding_size, projector_output_size
+from stagelens.models.projector_width import projector_output_width, text_input_width
 
 
 class ModelMismatchError(ModelLoadError):
@@ -45,7 +45,7 @@ def check_headers_fit(text: GGUFHeader, proj: GGUFHeader) -> None:
         raise NoVisionError(f"{proj.path.name} is not a vision projector (mmproj) file")
     if proj.get("clip.has_vision_encoder") is False:
         raise NoVisionError(f"{proj.path.name} has no vision encoder (audio-only projector?)")
-    n_embd, n_proj = embedding_size(text), projector_output_size(proj)
+    n_embd, n_proj = text_input_width(text), projector_output_width(proj)
     if n_embd and n_proj and n_embd != n_proj:
         raise ModelMismatchError(
             f"{proj.path.name} projects to {n_proj}-wide embeddings but {text.path.name} "

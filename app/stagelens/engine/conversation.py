@@ -73,6 +73,7 @@ def model_file_key(path: str | os.PathLike[str]) -> str:
 
 
 def _bitmap(img: PreparedImage) -> tuple[int, int, bytes, str]:
+    """What the native side takes (it adds the image's place in the turn to the id)."""
     w, h = img.sent_size
     return (w, h, img.rgb, img.digest)
 
@@ -86,8 +87,9 @@ class ConversationBuilder:
         self._model_key = model_key
         self._n_vocab = n_vocab
 
-    def user_segment(self, turn: UserTurn, first: bool) -> Segment:
-        rendered = self._renderer.first(turn) if first else self._renderer.follow_up(turn)
+    def user_segment(self, turn: UserTurn, first: bool, instruction: str | None = None) -> Segment:
+        """`instruction`: the format instruction, told in the conversation's first turn."""
+        rendered = self._renderer.first(turn, instruction) if first else self._renderer.follow_up(turn)
         images = [_bitmap(img) for img in turn.images]
 
         def build() -> Units:
@@ -103,12 +105,12 @@ class ConversationBuilder:
         text = past.assistant_text  # another model's (or an old trace's) answer: read its text again
         return Segment(text_key(text), lambda: self._native.tokenize(utf8(text), False, False))
 
-    def segments(self, turn: UserTurn, history: Sequence[PastTurn]) -> list[Segment]:
+    def segments(self, turn: UserTurn, history: Sequence[PastTurn], instruction: str | None = None) -> list[Segment]:
         out: list[Segment] = []
         for i, past in enumerate(history):
-            out.append(self.user_segment(past.user, first=i == 0))
+            out.append(self.user_segment(past.user, first=i == 0, instruction=instruction))
             out.append(self.answer_segment(past))
-        out.append(self.user_segment(turn, first=not history))
+        out.append(self.user_segment(turn, first=not history, instruction=instruction))
         return out
 
     def sync(self, segments: Sequence[Segment]) -> Units:

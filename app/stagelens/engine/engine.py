@@ -16,15 +16,17 @@ from stagelens.engine import native
 from stagelens.engine.compat import check_projector_fits
 from stagelens.engine.conversation import ConversationBuilder, Units, model_file_key, utf8
 from stagelens.engine.events import EventHandler, EventRelay, Scorer, native_scorer, reading_event
-from stagelens.engine.prompt import ChatTemplate, stage_texts
+from stagelens.engine.format import TRAINED_FORMAT_KEY, FormatPrompt, format_prompt, trained_on_format
+from stagelens.engine.prompt import ChatTemplate
 from stagelens.engine.rendering import TurnRenderer
 from stagelens.engine.settings import LoadSettings, SearchSettings
-from stagelens.engine.specs import StageSpec, check_judge_usable, judge_spec, stage_specs
+from stagelens.engine.specs import StageSpec, check_judge_usable, judge_spec, pick_judge_labels, stage_specs
+from stagelens.engine.stage_text import stage_texts
 from stagelens.engine.trace import ModelInfo, Trace
 from stagelens.engine.trace_builder import build_trace
 from stagelens.engine.turns import PastTurn, UserTurn
 from stagelens.images import PreparedImage, load_image
-from stagelens.settings import int_default
+from stagelens.settings import flash_attn_type, int_default
 
 
 class Engine:
@@ -49,6 +51,7 @@ class Engine:
             settings.n_batch,
             settings.n_threads or default_threads(),
             1 + settings.max_beam + settings.max_beam // 2,  # trunk, candidates, judges
+            flash_attn_type(settings.flash_attn),
         )
         try:
             self._setup()
@@ -64,10 +67,16 @@ class Engine:
         self.template = ChatTemplate(self.info["chat_template"], bos_token=bos, eos_token=eos)
         self.marker: str = self.info["media_marker"]
         self.renderer = TurnRenderer(self.template, self.marker)
-        self._stages, self._judge = stage_texts(self.template.turn_pieces())
+        pieces = self.template.turn_pieces()
+        labels, choice_a, choice_b = pick_judge_labels(pieces, self._tokenize, self._detokenize)
+        self.judge_choices: tuple[str, str] | None = (labels.choice_a, labels.choice_b) if labels else None
+        self._stages, self._judge = stage_texts(pieces, labels) if labels else stage_texts(pieces)
         self.stage_specs: list[StageSpec] = stage_specs(self._stages, self._tokenize)
-        self.judge_spec = judge_spec(self._judge, self._tokenize)
+        self.judge_spec = judge_spec(self._judge, self._tokenize, choice_a, choice_b)
         self._native.configure(self.stage_specs, self.judge_spec)
+        self.trained_on_format = trained_on_format(
+            {key: self._native.meta(key) for key in (TRAINED_FORMAT_KEY, "general.name")}
+        )
         self._conversation = ConversationBuilder(self._native, self.renderer, self.model_key, self.info["n_vocab"])
 
     # ------------------------------------------------------------ lifecycle
@@ -107,6 +116,9 @@ class Engine:
     def _tokenize(self, text: str, parse_special: bool) -> list[int]:
         return self._native.tokenize(utf8(text), False, parse_special)
 
+    def _detokenize(self, tokens: list[int]) -> bytes:
+        return self._native.detokenize(tokens, False)
+
     def tokenize(self, text: str) -> list[int]:
         """Token ids of text as the prompt reads it (special tokens parsed, no BOS added)."""
         return self._tokenize(text, True)
@@ -138,7 +150,7 @@ class Engine:
         if not turn.question.strip():
             raise ValueError("the question is empty")
         if settings.scorer == "judge" and settings.beam > 1:
-            check_judge_usable(self.judge_spec, self._judge)
+            check_judge_usable(self.judge_spec)
         if settings.scorer == "python" and scorer is None:
             raise ValueError("scorer 'python' needs a scorer callable")
         assert settings.seed is not None  # with_seed() gives one
@@ -158,11 +170,18 @@ class Engine:
         relay = EventRelay(names, on_event) if on_event else None
         py_scorer = native_scorer(scorer, names) if scorer else None
 
-        new_units = self._conversation.sync(self._conversation.segments(turn, history))
+        told = self.format_prompt(settings)
+        new_units = self._conversation.sync(self._conversation.segments(turn, history, told.instruction))
         if on_event is not None:  # the window says what is being read before the first word
             on_event(reading_event(new_units))
         result = self._native.search(params, relay, py_scorer, cancel)
-        return build_trace(turn, settings, result, self.model_info, started)
+        prompt = {**told.to_json(), "judge_choices": list(self.judge_choices) if self.judge_choices else None}
+        return build_trace(turn, settings, result, self.model_info, started, self.stage_specs, prompt)
+
+    def format_prompt(self, settings: SearchSettings | None = None) -> FormatPrompt:
+        """What this model is told about the four-stage format with these settings, and where."""
+        setting = (settings or SearchSettings()).format_instruction
+        return format_prompt(setting, self.trained_on_format, self.template.system_role)
 
     # --------------------------------------------------------- diagnostics
     def reset_cache(self) -> None:
@@ -175,9 +194,14 @@ class Engine:
         float32 logits."""
         return self._native.fork_logits(units, branches)
 
-    def prompt_units(self, question: str, images: Sequence[PreparedImage]) -> Units:
-        """Units of a fresh single-turn prompt (for tests and tools)."""
-        return self._conversation.user_segment(UserTurn(question, tuple(images)), first=True).build()
+    def prompt_units(
+        self, question: str, images: Sequence[PreparedImage], settings: SearchSettings | None = None
+    ) -> Units:
+        """Units of a fresh single-turn prompt, as `answer` with `settings` reads it (for tests and tools)."""
+        turn = UserTurn(question, tuple(images))
+        return self._conversation.user_segment(
+            turn, first=True, instruction=self.format_prompt(settings).instruction
+        ).build()
 
 
 def default_threads() -> int:

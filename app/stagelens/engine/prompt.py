@@ -1,9 +1,17 @@
-"""Prompt text: the model's own chat template, the four stages, the judge prompt.
+"""The model's own chat template, rendered the way llama.cpp renders it.
 
-The template comes from the GGUF and is rendered in a sandbox, as
-llama-cpp-python does, but with the real BOS/EOS strings (see
-shared/notes/llama-facts.md). Images appear as libmtmd's media marker inside
-the user's text; libmtmd adds each model's own image tokens around them.
+The template comes from the GGUF and is rendered in a sandbox, as llama-cpp-python does, but with
+the real BOS/EOS strings (see shared/notes/llama-facts.md). What the template can take is found
+the way llama.cpp's chat code finds it (common/jinja/caps.cpp), by rendering probes:
+
+- *typed content*: a template that reads message content only as a list of parts (SmolVLM's drops
+  a plain string) gets every message as ``[{"type": "text", "text": ...}]``, as llama.cpp's
+  normalizer does (common/chat.cpp); images stay libmtmd's media marker inside that text;
+- *system role*: a template that raises on a system message, or renders it nowhere, has none;
+  what would go there goes at the start of the first user turn (llama.cpp merges it the same way).
+
+Images appear as libmtmd's media marker inside the user's text; libmtmd adds each model's own image
+tokens around them.
 """
 
 from __future__ import annotations
@@ -11,28 +19,39 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from stagelens.engine.stage_text import STAGE_TAGS
 from stagelens.settings import STAGE_NAMES
 
-STAGE_TAGS = {name: (f"<{name.upper()}>", f"</{name.upper()}>") for name in STAGE_NAMES}
-STAGE_PURPOSE = {
-    "summary": "which briefly outlines what the question needs and how to approach it",
-    "caption": "which describes the parts of the image that matter for the question",
-    "reasoning": "which reasons step by step from the image to the answer",
-    "conclusion": "which states the final answer",
-}
+__all__ = [
+    "FALLBACK_TEMPLATE",
+    "STAGE_NAMES",
+    "STAGE_TAGS",
+    "ChatTemplate",
+    "Message",
+    "TemplateError",
+    "user_content",
+    "without_marker",
+]
 
 # Used when a GGUF has no chat template; declared in the trace as "fallback".
 FALLBACK_TEMPLATE = (
     "{% for message in messages %}"
-    "{% if message['role'] == 'user' %}USER: {% else %}ASSISTANT: {% endif %}"
+    "{% if message['role'] == 'system' %}SYSTEM: "
+    "{% elif message['role'] == 'user' %}USER: {% else %}ASSISTANT: {% endif %}"
     "{{ message['content'] }}\n"
     "{% endfor %}"
     "{% if add_generation_prompt %}ASSISTANT: {% endif %}"
 )
+
+_PROBE = "STAGELENS_STRING_MARKER"
+# What a template may raise besides Jinja's own errors (a string added to a list of parts, ...).
+_RENDER_ERRORS = (jinja2.TemplateError, TypeError, ValueError, LookupError, AttributeError)
+_SYSTEM_PROBE = "STAGELENS_SYSTEM_MARKER"
 
 
 class TemplateError(ValueError):
@@ -41,7 +60,7 @@ class TemplateError(ValueError):
 
 @dataclass(frozen=True)
 class Message:
-    role: str  # "user" or "assistant"
+    role: str  # "system", "user" or "assistant"
     content: str
 
 
@@ -57,21 +76,66 @@ class ChatTemplate:
             raise TemplateError(f"the model's chat template does not parse: {exc}") from exc
         self._bos = bos_token
         self._eos = eos_token
+        self.typed_content = self._needs_typed_content()
+        self.system_role = self._has_system_role()
 
     @property
     def bos_token(self) -> str:
         return self._bos
 
-    def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
+    @property
+    def eos_token(self) -> str:
+        return self._eos
+
+    # -------------------------------------------------------------- what it takes
+    def _try(self, messages: list[dict[str, Any]]) -> str | None:
+        try:
+            return self._render_dicts(messages, add_generation_prompt=True)
+        except TemplateError:
+            return None
+
+    def _needs_typed_content(self) -> bool:
+        """A plain string is lost (or raises) but a list of text parts comes through."""
+        as_string = self._try([{"role": "user", "content": _PROBE}])
+        if as_string is not None and _PROBE in as_string:
+            return False
+        as_parts = self._try([{"role": "user", "content": _parts(_PROBE)}])
+        return as_parts is not None and _PROBE in as_parts
+
+    def _has_system_role(self) -> bool:
+        """A system message renders (somewhere: Gemma's template puts it into the first user turn)."""
+        rendered = self._try(
+            [
+                {"role": "system", "content": self._content(_SYSTEM_PROBE)},
+                {"role": "user", "content": self._content("q")},
+            ]
+        )
+        return rendered is not None and _SYSTEM_PROBE in rendered
+
+    def _content(self, text: str) -> str | list[dict[str, str]]:
+        return _parts(text) if self.typed_content else text
+
+    # ------------------------------------------------------------------- render
+    def _render_dicts(self, messages: list[dict[str, Any]], add_generation_prompt: bool) -> str:
         try:
             return self._template.render(
-                messages=[{"role": m.role, "content": m.content} for m in messages],
+                messages=messages,
                 add_generation_prompt=add_generation_prompt,
                 bos_token=self._bos,
                 eos_token=self._eos,
             )
-        except jinja2.TemplateError as exc:
+        except _RENDER_ERRORS as exc:
             raise TemplateError(f"the model's chat template failed: {exc}") from exc
+
+    def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
+        """Messages as the template writes them (a system message on a template without a system role
+        is merged into the next message, as llama.cpp does)."""
+        msgs = list(messages)
+        if msgs and msgs[0].role == "system" and not self.system_role:
+            system, rest = msgs[0], msgs[1:]
+            msgs = [Message(rest[0].role, f"{system.content}\n{rest[0].content}"), *rest[1:]] if rest else []
+        dicts = [{"role": m.role, "content": self._content(m.content)} for m in msgs]
+        return self._render_dicts(dicts, add_generation_prompt)
 
     def turn_pieces(self) -> tuple[str, str] | None:
         """(after an assistant message up to a new user message's text,
@@ -90,6 +154,10 @@ class ChatTemplate:
         return text[ia + len(a) : iu], text[iu + len(u) :]
 
 
+def _parts(text: str) -> list[dict[str, str]]:
+    return [{"type": "text", "text": text}]
+
+
 def _raise_exception(message: str) -> None:
     raise jinja2.TemplateError(message)
 
@@ -102,51 +170,3 @@ def without_marker(text: str, marker: str) -> str:
     """Text from the user or the model must not contain libmtmd's media marker: each one would
     claim an image of its own. A zero-width space keeps it readable but inert."""
     return text.replace(marker, f"{marker[:1]}\u200b{marker[1:]}")
-
-
-@dataclass(frozen=True)
-class StageText:
-    name: str
-    open_text: str  # detected in the model's own output
-    close_text: str
-    forced_open: str  # what we write when forcing (with the separator before it)
-    judge_head: str
-
-
-@dataclass(frozen=True)
-class JudgeText:
-    mid: str
-    tail: str
-    choice_a: str
-    choice_b: str
-
-
-def stage_texts(turn_pieces: tuple[str, str] | None) -> tuple[list[StageText], JudgeText]:
-    """The four stages and the judge prompt. With turn pieces the judge asks as
-    a new user turn and reads the answer in the assistant's reply; without, it
-    asks inline."""
-    user_open, reply_open = turn_pieces if turn_pieces else ("\n\n", "\n")
-    stages = []
-    for index, name in enumerate(STAGE_NAMES):
-        open_tag, close_tag = STAGE_TAGS[name]
-        head = (
-            f"{user_open}Two candidates were written for the {name.upper()} stage of the answer, "
-            f"{STAGE_PURPOSE[name]}. Judge which one is more accurate and more useful for answering "
-            f"the question about the image.\n\nCandidate A: "
-        )
-        stages.append(
-            StageText(
-                name=name,
-                open_text=open_tag,
-                close_text=close_tag,
-                forced_open=open_tag if index == 0 else f"\n\n{open_tag}",
-                judge_head=head,
-            )
-        )
-    judge = JudgeText(
-        mid="\n\nCandidate B: ",
-        tail=f"\n\nAnswer with a single letter, A or B.{reply_open}The better candidate is",
-        choice_a=" A",
-        choice_b=" B",
-    )
-    return stages, judge

@@ -31,8 +31,12 @@ class TurnRenderer:
         """The user's message: one media marker per image, then the question (markers in it made inert)."""
         return user_content(turn.question, len(turn.images), self.marker)
 
-    def first(self, turn: UserTurn) -> TurnText:
-        text = self.template.render([Message("user", self.content(turn))], add_generation_prompt=True)
+    def first(self, turn: UserTurn, instruction: str | None = None) -> TurnText:
+        """The conversation's first turn; `instruction` goes in the system turn (or, when the template
+        has none, at the start of this user turn)."""
+        messages = [Message("system", instruction)] if instruction else []
+        messages.append(Message("user", self.content(turn)))
+        text = self.template.render(messages, add_generation_prompt=True)
         bos = self.template.bos_token
         return TurnText(text, add_special=not (bos and text.startswith(bos)))
 

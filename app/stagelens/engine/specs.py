@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from stagelens.engine.prompt import JudgeText, StageText, TemplateError
+from stagelens.engine.prompt import TemplateError
+from stagelens.engine.stage_text import JUDGE_LABELS, JudgeLabels, JudgeText, StageText, label_names, stage_texts
+
+Tokenize = Callable[[str, bool], list[int]]  # (text, parse_special) -> ids
+Detokenize = Callable[[list[int]], bytes]
 
 
 class StageSpec(NamedTuple):
@@ -17,16 +21,15 @@ class StageSpec(NamedTuple):
     open_tokens: list[int]  # written by us when forcing (with the separator before the tag)
     close_tokens: list[int]  # written by us when the model did not close the stage
     judge_head: list[int]  # the judge prompt before candidate A
+    open_aliases: tuple[str, ...]  # headings taken as the opening
+    stops: tuple[str, ...]  # text that ends the stage early (a candidate's "stop" indexes this)
 
 
 class JudgeSpec(NamedTuple):
     mid: list[int]
     tail: list[int]
-    choice_a: int  # -1: this vocabulary cannot tell the two choices apart by their first token
+    choice_a: int  # -1: no label pair this vocabulary tells apart
     choice_b: int
-
-
-Tokenize = Callable[[str, bool], list[int]]  # (text, parse_special) -> ids
 
 
 def stage_specs(stages: Sequence[StageText], tokenize: Tokenize) -> list[StageSpec]:
@@ -38,28 +41,47 @@ def stage_specs(stages: Sequence[StageText], tokenize: Tokenize) -> list[StageSp
             open_tokens=tokenize(s.forced_open, True),
             close_tokens=tokenize(s.close_text, True),
             judge_head=tokenize(s.judge_head, True),
+            open_aliases=s.open_aliases,
+            stops=s.stops,
         )
         for s in stages
     ]
 
 
-def judge_spec(judge: JudgeText, tokenize: Tokenize) -> JudgeSpec:
-    """The judge prompt's tokens; the choice tokens are -1 when this vocabulary cannot tell the
-    two choices apart by their first token (only the judge scorer needs them)."""
-    a = tokenize(judge.choice_a, False)
-    b = tokenize(judge.choice_b, False)
-    distinct = bool(a) and bool(b) and a[0] != b[0]
+def choice_token(lead: str, choice: str, tokenize: Tokenize, detokenize: Detokenize) -> int | None:
+    """The one token that writes `choice` right after `lead`, as the model would produce it; None when
+    `choice` there is more than one token, or a token that does not read back as `choice`."""
+    head = tokenize(lead, True)
+    full = tokenize(lead + choice, True)
+    if len(full) != len(head) + 1 or full[: len(head)] != head:
+        return None
+    token = full[-1]
+    return token if detokenize([token]) == choice.encode("utf-8") else None
+
+
+def pick_judge_labels(
+    turn_pieces: tuple[str, str] | None, tokenize: Tokenize, detokenize: Detokenize
+) -> tuple[JudgeLabels | None, int, int]:
+    """The first label pair whose choices are single, different tokens of this vocabulary (SentencePiece
+    vocabularies often have no "▁A" token, so " A" and " B" both start with "▁")."""
+    for labels in JUDGE_LABELS:
+        _, judge = stage_texts(turn_pieces, labels)
+        a = choice_token(judge.tail, labels.choice_a, tokenize, detokenize)
+        b = choice_token(judge.tail, labels.choice_b, tokenize, detokenize)
+        if a is not None and b is not None and a != b:
+            return labels, a, b
+    return None, -1, -1
+
+
+def judge_spec(judge: JudgeText, tokenize: Tokenize, choice_a: int, choice_b: int) -> JudgeSpec:
     return JudgeSpec(
-        mid=tokenize(judge.mid, True),
-        tail=tokenize(judge.tail, True),
-        choice_a=a[0] if distinct else -1,
-        choice_b=b[0] if distinct else -1,
+        mid=tokenize(judge.mid, True), tail=tokenize(judge.tail, True), choice_a=choice_a, choice_b=choice_b
     )
 
 
-def check_judge_usable(spec: JudgeSpec, judge: JudgeText) -> None:
+def check_judge_usable(spec: JudgeSpec) -> None:
     if spec.choice_a < 0:
         raise TemplateError(
-            f"the judge scorer cannot be used with this model: its answers {judge.choice_a!r} and "
-            f"{judge.choice_b!r} do not start with different tokens; use the logprob scorer"
+            "the judge scorer cannot be used with this model: none of the answer pairs "
+            f"{label_names(JUDGE_LABELS)} are two different single tokens of its vocabulary; use the logprob scorer"
         )

@@ -1,7 +1,10 @@
-"""The record of one answered question (JSON schema 2; schema-1 traces still load).
+"""The record of one answered question (JSON schema 3; schema-1 and -2 traces still load).
 
 Schema 2 added `assistant_tokens` (the ids of the model's turn, so a follow-up gives the model back
-exactly what it produced) and `model.key` (which text model those ids belong to).
+exactly what it produced) and `model.key` (which text model those ids belong to). Schema 3 added
+what the stage machine saw (each stage's `status` and `note`, each candidate's `stop` and openings),
+`conclusion_note` (why the conclusion is empty, when it is), `prompt` (the format instruction the
+model was told and where, the judge's answer labels) and `stats.image_chunks`.
 """
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SCHEMA = 2
-READABLE_SCHEMAS = (1, 2)
+SCHEMA = 3
+READABLE_SCHEMAS = (1, 2, 3)
+
+# Stage.status: what ended the stage (the note says it for people)
+STATUSES = ("ok", "cut", "ended", "jumped", "restarted", "looped", "cancelled")
 
 
 def _finite(x: float | None) -> float | None:
@@ -27,8 +33,11 @@ class Candidate:
     score: float | None
     selected: bool
     wall_s: float
-    closed_by: str = "tag"  # tag | budget | eos | cancel
-    tokens: list[int] = field(default_factory=list)  # the model's token ids, for researchers
+    closed_by: str = "tag"  # tag | budget | eos | cancel | stop (another stage's tag) | loop
+    tokens: list[int] = field(default_factory=list)  # the model's token ids kept in the answer
+    stop: str | None = None  # the text that ended it early (closed_by "stop"), e.g. "<CONCLUSION>"
+    open_repeats: int = 0  # openings the model wrote itself after ours (dropped from the text)
+    opened_by_alias: bool = False  # one of them was a Markdown heading ("**Summary:**"), not the tag
 
 
 @dataclass
@@ -55,11 +64,14 @@ class Stage:
     forced_close: bool = False  # we wrote the closing tag (budget or end of text)
     complete: bool = True
     bracket: list[Pairing] = field(default_factory=list)  # the judge's comparisons, round by round
+    status: str = "ok"  # one of STATUSES
+    note: str = ""  # for people: what the model did, when it is not a plain tagged stage
 
 
 @dataclass
 class Stats:
-    image_encodes: int = 0
+    image_encodes: int = 0  # images encoded (a tiled image counts once)
+    image_chunks: int = 0  # image chunks encoded (tiles, slices, overviews)
     prefill_tokens: int = 0
     decode_tokens: int = 0
     judge_calls: int = 0
@@ -91,6 +103,8 @@ class Trace:
     model: ModelInfo
     assistant_text: str = ""  # the model's turn as text, for follow-ups with another model
     assistant_tokens: list[int] = field(default_factory=list)  # its ids, for follow-ups with this model
+    conclusion_note: str = ""  # why the conclusion is empty (empty when it is not)
+    prompt: dict[str, Any] = field(default_factory=dict)  # format_instruction, placement, reason, judge_choices
     schema: int = SCHEMA
 
     def stage(self, name: str) -> Stage | None:
@@ -122,6 +136,8 @@ class Trace:
                 forced_close=s.get("forced_close", False),
                 complete=s.get("complete", True),
                 bracket=[Pairing(**p) for p in s.get("bracket", []) if p.get("margin") is not None],
+                status=s.get("status", "ok"),
+                note=s.get("note", ""),
             )
             for s in data["stages"]
         ]
@@ -136,6 +152,8 @@ class Trace:
             model=ModelInfo(**data["model"]),
             assistant_text=data.get("assistant_text", ""),
             assistant_tokens=[int(t) for t in data.get("assistant_tokens", [])],
+            conclusion_note=data.get("conclusion_note", ""),
+            prompt=dict(data.get("prompt", {})),
         )
 
     @classmethod

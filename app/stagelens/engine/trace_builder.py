@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from stagelens.engine.settings import SearchSettings
+from stagelens.engine.specs import StageSpec
+from stagelens.engine.stage_report import conclusion_note, verdict
 from stagelens.engine.trace import Candidate, ModelInfo, Pairing, Stage, Stats, Trace
 from stagelens.engine.turns import UserTurn
 
@@ -15,7 +19,7 @@ def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def _stage(raw: dict[str, Any]) -> Stage:
+def _stage(raw: dict[str, Any], spec: StageSpec | None) -> Stage:
     winner = raw["winner"]
     cands = [
         Candidate(
@@ -27,6 +31,9 @@ def _stage(raw: dict[str, Any]) -> Stage:
             wall_s=round(c["wall_s"], 4),
             closed_by=c["closed_by"],
             tokens=c["tokens"],
+            stop=spec.stops[c["stop"]] if spec is not None and c["stop"] >= 0 else None,
+            open_repeats=c["open_repeats"],
+            opened_by_alias=c["opened_by_alias"],
         )
         for i, c in enumerate(raw["candidates"])
     ]
@@ -49,6 +56,7 @@ def _stage(raw: dict[str, Any]) -> Stage:
 def _stats(raw: dict[str, Any], started: float) -> Stats:
     return Stats(
         image_encodes=raw["image_encodes"],
+        image_chunks=raw["image_chunks"],
         prefill_tokens=raw["prefill_tokens"],
         decode_tokens=raw["decode_tokens"],
         judge_calls=raw["judge_calls"],
@@ -60,30 +68,35 @@ def _stats(raw: dict[str, Any], started: float) -> Stats:
 
 
 def build_trace(
-    turn: UserTurn, settings: SearchSettings, result: dict[str, Any], model: ModelInfo, started: float
+    turn: UserTurn,
+    settings: SearchSettings,
+    result: dict[str, Any],
+    model: ModelInfo,
+    started: float,
+    specs: Sequence[StageSpec] = (),
+    prompt: dict[str, Any] | None = None,
 ) -> Trace:
-    """`started`: time.perf_counter() when the answer was asked for."""
-    stages = [_stage(st) for st in result["stages"]]
+    """`started`: time.perf_counter() when the answer was asked for; `specs`: the stages as configured
+    (a candidate's stop indexes its stage's stops); `prompt`: what the model was told (Trace.prompt)."""
+    by_name = {s.name: s for s in specs}
+    stages = [_stage(st, by_name.get(st["name"])) for st in result["stages"]]
+    cancelled = bool(result["cancelled"])
+    for stage in stages:
+        judged = verdict(stage, settings.max_stage_tokens, cancelled)
+        stage.status, stage.note = judged.status, judged.note
     conclusion = next((s.text for s in stages if s.name == "conclusion"), "")
+    used = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
     return Trace(
         question=turn.question,
         images=[img.to_json() for img in turn.images],
-        settings={
-            "beam": settings.beam,
-            "scorer": settings.scorer,
-            "temperature": settings.temperature,
-            "top_p": settings.top_p,
-            "seed": settings.seed,
-            "max_stage_tokens": settings.max_stage_tokens,
-            "top_k": settings.top_k,
-            "force_stages": settings.force_stages,
-            "mode": settings.mode,
-        },
+        settings=used,
         stages=stages,
         conclusion=conclusion,
-        cancelled=result["cancelled"],
+        cancelled=cancelled,
         stats=_stats(result["stats"], started),
         model=model,
         assistant_text=result["answer_text"].decode("utf-8", "replace"),
         assistant_tokens=list(result["answer_tokens"]),
+        conclusion_note=conclusion_note(stages, cancelled),
+        prompt=dict(prompt or {}),
     )

@@ -29,7 +29,11 @@ def write_dataset(out_dir: Path, name: str, n: int, seed: int) -> Path:
         scene, item = random_example(rng, kind)
         image_name = f"{index:03d}.png"
         render(scene).save(image_dir / image_name, "PNG", optimize=True)
-        record = {"image": f"{name}/{image_name}", "question": item.question, "answer": item.answer}
+        record: dict[str, str | list[str]] = {
+            "image": f"{name}/{image_name}",
+            "question": item.question,
+            "answer": item.answer,
+        }
         if item.choices:
             record["choices"] = list(item.choices)
         record["kind"] = item.kind

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import gguf
 import numpy as np
@@ -29,7 +30,7 @@ def _np(t: torch.Tensor) -> np.ndarray:
 
 def text_tensors(model: DemoModel) -> Iterator[tuple[str, torch.Tensor]]:
     yield "token_embd.weight", model.embed.weight
-    for i, layer in enumerate(model.layers):
+    for i, layer in enumerate(model.decoder_layers()):
         yield f"blk.{i}.attn_norm.weight", layer.attn_norm.weight
         yield f"blk.{i}.attn_q.weight", layer.q.weight
         yield f"blk.{i}.attn_k.weight", layer.k.weight
@@ -46,6 +47,7 @@ def text_tensors(model: DemoModel) -> Iterator[tuple[str, torch.Tensor]]:
 def vision_tensors(model: DemoModel) -> Iterator[tuple[str, torch.Tensor]]:
     v = model.vision
     yield "v.patch_embd.weight", v.patch.weight
+    assert v.patch.bias is not None  # the patch convolution is built with a bias
     yield "v.patch_embd.bias", v.patch.bias
     yield "v.position_embd.weight", v.pos
     yield "v.pre_ln.weight", v.pre_ln.weight
@@ -163,8 +165,8 @@ def export_model(model: DemoModel, tok: Tokenizer, out_dir: Path) -> tuple[Path,
 # ------------------------------------------------------------------------------------ read back
 
 
-def _fields(reader: gguf.GGUFReader) -> dict[str, object]:
-    out: dict[str, object] = {}
+def _fields(reader: gguf.GGUFReader) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for key, field in reader.fields.items():
         out[key] = field.contents()
     return out

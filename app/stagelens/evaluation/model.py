@@ -82,12 +82,14 @@ class VisionTower(nn.Module):
         self.patch = nn.Conv2d(3, d, cfg.patch_size, stride=cfg.patch_size)
         self.pos = nn.Parameter(torch.randn(cfg.n_patches, d) * 0.02)
         self.pre_ln = nn.LayerNorm(d, eps=VISION_EPS)
-        self.blocks = nn.ModuleList(VisionBlock(d, cfg.v_heads, cfg.v_ff) for _ in range(cfg.v_layers))
+        self.blocks: nn.ModuleList = nn.ModuleList(VisionBlock(d, cfg.v_heads, cfg.v_ff) for _ in range(cfg.v_layers))
         self.post_ln = nn.LayerNorm(d, eps=VISION_EPS)
         self.mm0 = nn.Linear(d, cfg.n_embd)
         self.mm2 = nn.Linear(cfg.n_embd, cfg.n_embd)
         mean = torch.tensor(IMAGE_MEAN).view(1, 3, 1, 1)
         std = torch.tensor(IMAGE_STD).view(1, 3, 1, 1)
+        self.mean: torch.Tensor
+        self.std: torch.Tensor
         self.register_buffer("mean", mean, persistent=False)
         self.register_buffer("std", std, persistent=False)
 
@@ -160,6 +162,8 @@ class DemoModel(nn.Module):
         self.norm = RMSNorm(cfg.n_embd)
         self.output = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
         cos, sin = rope_tables(cfg.n_embd // cfg.n_heads, cfg.n_ctx, cfg.rope_base)
+        self.cos: torch.Tensor
+        self.sin: torch.Tensor
         self.register_buffer("cos", cos, persistent=False)
         self.register_buffer("sin", sin, persistent=False)
         self.apply(_init)
@@ -169,10 +173,13 @@ class DemoModel(nn.Module):
         x = torch.cat((self.embed(prefix), self.vision(pixels), self.embed(rest)), dim=1)
         return self.decode(x)
 
+    def decoder_layers(self) -> list[DecoderLayer]:
+        return [layer for layer in self.layers if isinstance(layer, DecoderLayer)]
+
     def decode(self, x: torch.Tensor) -> torch.Tensor:
         t = x.shape[1]
         cos, sin = self.cos[:t], self.sin[:t]
-        for layer in self.layers:
+        for layer in self.decoder_layers():
             x = layer(x, cos, sin)
         return self.output(self.norm(x))
 
@@ -194,6 +201,6 @@ def scaled_residual_init(model: DemoModel) -> None:
     """GPT-2 style: output projections of residual branches scaled by 1/sqrt(2 * layers)."""
     scale = 1 / math.sqrt(2 * model.cfg.n_layers)
     with torch.no_grad():
-        for layer in model.layers:
+        for layer in model.decoder_layers():
             layer.o.weight.mul_(scale)
             layer.down.weight.mul_(scale)

@@ -101,7 +101,8 @@ def random_scene(rng: random.Random, n_min: int = 2, n_max: int = 5) -> Scene:
                 break
     shade = rng.randint(215, 250)
     background = (shade + rng.randint(-5, 5), shade + rng.randint(-5, 5), shade - rng.randint(0, 15))
-    return Scene(tuple(shapes), tuple(min(255, v) for v in background), rng.randrange(2**31))
+    red, green, blue = (min(255, v) for v in background)
+    return Scene(tuple(shapes), (red, green, blue), rng.randrange(2**31))
 
 
 def render(scene: Scene) -> Image.Image:

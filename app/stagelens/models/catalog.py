@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..paths import bundled
 
 CATALOG_NAME = "catalog.json"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -82,16 +82,9 @@ class CatalogEntry:
 
 
 def catalog_path() -> Path:
-    here = Path(__file__).resolve().parent
-    candidates = [
-        os.environ.get("STAGELENS_CATALOG"),
-        getattr(sys, "_MEIPASS", None) and Path(sys._MEIPASS) / "models" / CATALOG_NAME,  # PyInstaller
-        here.parent / "_models" / CATALOG_NAME,  # installed wheel
-        here.parents[2] / "models" / CATALOG_NAME,  # source checkout
-    ]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
+    path = bundled("STAGELENS_CATALOG", f"models/{CATALOG_NAME}", Path.is_file)
+    if path is not None:
+        return path
     raise CatalogError("the model catalog (models/catalog.json) is missing from this installation")
 
 

@@ -43,7 +43,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from stagelens.models.catalog import CatalogError
-    from stagelens.models.download import DownloadError
+    from stagelens.models.download_errors import DownloadError
     from stagelens.models.gguf_info import ModelFileError
     from stagelens.models.registry import RegistryError
 
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _list(args) -> int:
     from stagelens.models.catalog import load_catalog
-    from stagelens.models.download import partial_downloads
+    from stagelens.models.download_files import partial_downloads
     from stagelens.models.registry import Registry
 
     registry = Registry()

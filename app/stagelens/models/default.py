@@ -3,10 +3,10 @@ or (until it is built) the generated random-weight test model, declared as such.
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..paths import bundled
 
 DEMO_TEXT = "demo-text.gguf"
 DEMO_MMPROJ = "demo-mmproj.gguf"
@@ -26,17 +26,11 @@ class ModelChoice:
 
 
 def demo_model_dir() -> Path | None:
-    here = Path(__file__).resolve().parent
-    candidates = [
-        os.environ.get("STAGELENS_DEMO_MODEL"),
-        getattr(sys, "_MEIPASS", None) and Path(sys._MEIPASS) / "models" / "demo",  # PyInstaller
-        here.parent / "_models" / "demo",  # installed wheel
-        here.parents[2] / "models" / "demo",  # source checkout
-    ]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / DEMO_TEXT).is_file() and (Path(candidate) / DEMO_MMPROJ).is_file():
-            return Path(candidate)
-    return None
+    return bundled("STAGELENS_DEMO_MODEL", "models/demo", _holds_demo_pair)
+
+
+def _holds_demo_pair(folder: Path) -> bool:
+    return (folder / DEMO_TEXT).is_file() and (folder / DEMO_MMPROJ).is_file()
 
 
 def demo_model() -> ModelChoice | None:

@@ -17,328 +17,39 @@ so a partial file is never mistaken for a complete one.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import hashlib
 import json
-import os
 import re
 import shutil
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from stagelens.models.catalog import CatalogEntry, CatalogFile, find_entry
+from stagelens.models.download_errors import (
+    ChecksumError,
+    DiskSpaceError,
+    DownloadError,
+    NetworkError,
+    OfflineError,
+    StopDownload,
+    translate_error,
+)
+from stagelens.models.download_files import file_lock, part_paths
+from stagelens.models.download_hooks import current_job, ensure_http_hooks, progress_class
+from stagelens.models.download_job import DownloadJob
+from stagelens.models.download_progress import (
+    DownloadEvent,
+    SpeedMeter,
+)
 from stagelens.models.gguf_info import ModelFileError, human_bytes
 from stagelens.models.registry import InstalledModel, Registry
 
-PART_SUFFIX = ".part"
 DISK_HEADROOM = 100_000_000  # keep this much free after the download
-PROGRESS_CHUNK = 1 << 20
-STALLED_AFTER = 3.0  # seconds without bytes before the speed shows as "waiting for the server"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-STATES = ("queued", "checking", "downloading", "verifying", "paused", "cancelled", "failed", "done")
-FINISHED = ("paused", "cancelled", "failed", "done")
-
-
-class DownloadError(Exception):
-    """A download that cannot go on; str() is a one-sentence user message."""
-
-
-class OfflineError(DownloadError):
-    pass
-
-
-class NetworkError(DownloadError):
-    pass
-
-
-class NotFoundOnHubError(DownloadError):
-    pass
-
-
-class AccessDeniedError(DownloadError):
-    pass
-
-
-class ChecksumError(DownloadError):
-    pass
-
-
-class DiskSpaceError(DownloadError):
-    pass
-
-
-class _Stop(Exception):
-    """Raised inside huggingface-hub's download loop to pause or cancel it."""
-
-
-@dataclass(frozen=True)
-class FileProgress:
-    name: str
-    role: str  # "text" | "mmproj"
-    done: int = 0
-    total: int | None = None
-    speed: float = 0.0  # bytes per second, over the last few seconds
-    eta: float | None = None  # seconds left
-    state: str = "queued"
-    resumed_from: int = 0  # bytes that were already on disk when this run started
-
-    @property
-    def percent(self) -> float | None:
-        return 100.0 * self.done / self.total if self.total else None
-
-    def describe(self) -> str:
-        parts = [f"{human_bytes(self.done)} / {human_bytes(self.total)}"]
-        if self.percent is not None:
-            parts.append(f"{self.percent:.0f}%")
-        if self.state == "downloading" and self.speed > 0:
-            parts.append(f"{human_bytes(self.speed)}/s")
-            parts.append(f"{format_eta(self.eta)} left")
-        elif self.state == "downloading" and self.done < (self.total or 0):
-            parts.append("waiting for the server…")
-        elif self.state == "waiting":
-            parts.append("waiting for another download of this file")
-        elif self.state != "queued":
-            parts.append(self.state)
-        return " · ".join(parts)
-
-
-@dataclass(frozen=True)
-class DownloadEvent:
-    job_id: str
-    model_id: str
-    state: str
-    files: tuple[FileProgress, ...]
-    message: str = ""
-
-    @property
-    def done(self) -> int:
-        return sum(f.done for f in self.files)
-
-    @property
-    def total(self) -> int | None:
-        totals = [f.total for f in self.files]
-        return None if None in totals else sum(totals)  # type: ignore[arg-type]
-
-
-def format_eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "unknown time"
-    if seconds < 0.5:
-        return "under 1 s"
-    seconds = int(seconds + 0.5)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
-# ---------------------------------------------------------------------------------------------
-# Stopping a download that is blocked reading from a stalled server
-# ---------------------------------------------------------------------------------------------
-# huggingface-hub reads the body in a loop; a pause or cancel is noticed at the next chunk. A
-# server that stops sending would leave the loop blocked until the read timeout, so every
-# response's socket is registered with the job running in that thread, and stopping the job
-# shuts those sockets down, which wakes the blocked read at once.
-
-_current = threading.local()
-_chunk_lock = threading.Lock()
-
-
-def _on_request(request) -> None:
-    job = getattr(_current, "job", None)
-    if job is not None and job._stop_reason is not None:
-        raise _Stop(job._stop_reason)
-
-
-def _on_response(response) -> None:
-    job = getattr(_current, "job", None)
-    stream = response.extensions.get("network_stream")
-    if job is not None and stream is not None:
-        sock = stream.get_extra_info("socket")
-        if sock is not None:
-            job._watch_socket(sock)
-
-
-def _ensure_http_hooks() -> None:
-    """Add our hooks to huggingface-hub's shared HTTP client (checked before every request
-    because the library replaces its client after some network errors). The hooks do nothing
-    in threads that are not running one of our downloads."""
-    from huggingface_hub import constants, get_session
-
-    hooks = get_session().event_hooks
-    if _on_request not in hooks["request"]:
-        hooks["request"].append(_on_request)
-    if _on_response not in hooks["response"]:
-        hooks["response"].append(_on_response)
-    with _chunk_lock:
-        # the library reads 10 MB before each progress update; 1 MiB keeps progress readable
-        # on slow links (and a pause is noticed sooner)
-        constants.DOWNLOAD_CHUNK_SIZE = min(constants.DOWNLOAD_CHUNK_SIZE, PROGRESS_CHUNK)
-
-
-# ---------------------------------------------------------------------------------------------
-# Jobs
-# ---------------------------------------------------------------------------------------------
-
-
-class DownloadJob:
-    """One model (text + mmproj) being downloaded. Thread-safe controls: pause(), cancel()."""
-
-    def __init__(self, manager: DownloadManager, entry: CatalogEntry, quant: str) -> None:
-        self.id = uuid.uuid4().hex[:12]
-        self.manager = manager
-        self.entry = entry
-        self.quant = quant
-        text, mmproj = entry.files(quant)
-        self.file_specs: tuple[tuple[str, CatalogFile], ...] = (("text", text), ("mmproj", mmproj))
-        self.files: list[FileProgress] = [FileProgress(f.file, role, total=f.size) for role, f in self.file_specs]
-        self.state = "queued"
-        self.message = ""
-        self.error: DownloadError | None = None
-        self.installed: InstalledModel | None = None
-        self._stop_reason: str | None = None
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._finished = threading.Event()
-        self._bytes_at: dict[int, float] = {}  # file index -> when bytes last arrived
-        self._speeds: dict[int, _Speed] = {}
-
-    @property
-    def model_id(self) -> str:
-        return self.entry.id if self.quant == self.entry.default_quant else f"{self.entry.id}-{self.quant.lower()}"
-
-    @property
-    def folder(self) -> Path:
-        return self.manager.folder / self.entry.id
-
-    def pause(self) -> None:
-        """Stop, keeping the bytes received so far for resume()."""
-        self._request_stop("pause")
-
-    def cancel(self) -> None:
-        """Stop and delete the partial files."""
-        self._request_stop("cancel")
-        if self._finished.is_set() and self.state == "paused":
-            self.manager._discard_partials(self)
-            self._set_state("cancelled", "download cancelled")
-
-    def resume(self) -> DownloadJob:
-        return self.manager.resume(self)
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._finished.wait(timeout)
-
-    @property
-    def finished(self) -> bool:
-        return self._finished.is_set()
-
-    def _request_stop(self, reason: str) -> None:
-        with self._lock:
-            if self._stop_reason != "cancel":
-                self._stop_reason = reason
-            sockets = list(self._sockets)
-        for sock in sockets:
-            _shutdown(sock)
-
-    def _watch_socket(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._sockets.append(sock)
-            stopping = self._stop_reason is not None
-        if stopping:
-            _shutdown(sock)
-
-    def _forget_sockets(self) -> None:
-        with self._lock:
-            self._sockets.clear()
-
-    def _set_file(self, index: int, **changes) -> None:
-        self.files[index] = replace(self.files[index], **changes)
-
-    def _set_state(self, state: str, message: str = "") -> None:
-        self.state = state
-        self.message = message
-        self.manager._emit(self)
-
-    def event(self, now: float | None = None) -> DownloadEvent:
-        """The job as it stands at ``now`` (default: this moment): speeds are measured up to now,
-        so they fall while the server sends nothing instead of repeating the last burst."""
-        now = time.monotonic() if now is None else now
-        files = tuple(self._live(i, f, now) for i, f in enumerate(self.files))
-        return DownloadEvent(self.id, self.model_id, self.state, files, self.message)
-
-    def _live(self, index: int, f: FileProgress, now: float) -> FileProgress:
-        if f.state != "downloading":
-            return f
-        last, speed = self._bytes_at.get(index), self._speeds.get(index)
-        if last is None or speed is None or now - last > STALLED_AFTER:
-            return replace(f, speed=0.0, eta=None)
-        rate = speed.rate(now)
-        eta = (f.total - f.done) / rate if rate > 0 and f.total is not None else None
-        return replace(f, speed=rate, eta=eta)
-
-    def remaining(self) -> dict[Path, int]:
-        """Bytes each unfinished file still needs, by final path."""
-        return {
-            self.folder / spec.file: max(0, f.total - f.done)
-            for (_role, spec), f in zip(self.file_specs, self.files, strict=True)
-            if f.state != "done" and f.total is not None
-        }
-
-
-class _Speed:
-    """Bytes per second over a sliding window that ends at the moment asked about."""
-
-    def __init__(self, window: float = 3.0) -> None:
-        self.window = window
-        self.samples: collections.deque[tuple[float, int]] = collections.deque()
-
-    def add(self, now: float, total: int) -> float:
-        self.samples.append((now, total))
-        # keep one sample from before the window as its starting point
-        while len(self.samples) > 2 and self.samples[1][0] <= now - self.window:
-            self.samples.popleft()
-        return self.rate(now)
-
-    def rate(self, now: float) -> float:
-        if not self.samples:
-            return 0.0
-        t0, b0 = self.samples[0]
-        return (self.samples[-1][1] - b0) / (now - t0) if now > t0 else 0.0
-
-
-def _progress_class(job: DownloadJob, index: int, on_bytes: Callable[[int], None]):
-    """A tqdm stand-in that huggingface-hub's http_get drives: it turns chunk counts into our
-    progress events and is where a pause or cancel is raised inside the download loop."""
-
-    class Progress:
-        def __init__(self, **kwargs) -> None:
-            self.n = kwargs.get("initial", 0) or 0
-
-        def update(self, n: int = 1) -> None:
-            self.n += n
-            on_bytes(self.n)
-            if job._stop_reason is not None:
-                raise _Stop(job._stop_reason)
-
-        def close(self) -> None:
-            pass
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc) -> None:
-            self.close()
-
-    return Progress
 
 
 @dataclass
@@ -422,10 +133,10 @@ class DownloadManager:
         thread.start()
 
     def _run(self, job: DownloadJob) -> None:
-        _current.job = job
+        current_job.job = job
         try:
             self._run_job(job)
-        except _Stop as stop:
+        except StopDownload as stop:
             self._stopped(job, str(stop))
         except DownloadError as exc:
             if job._stop_reason is not None:
@@ -438,12 +149,12 @@ class DownloadManager:
             if job._stop_reason is not None:
                 self._stopped(job, job._stop_reason)
             else:
-                job.error = _translate(exc, self.endpoint)
+                job.error = translate_error(exc, self.endpoint)
                 self._mark_files(job, "failed")
                 job._set_state("failed", str(job.error))
         finally:
             job._forget_sockets()
-            _current.job = None
+            current_job.job = None
             job._finished.set()
 
     def _stopped(self, job: DownloadJob, reason: str) -> None:
@@ -486,9 +197,9 @@ class DownloadManager:
                 need += remote.size - have
             remotes.append(remote)
         self._check_space(job, need, sum(others.values()))
-        for i, remote in enumerate(remotes):
-            if remote is not None:
-                self._fetch_once(job, i, remote)
+        for i, pending in enumerate(remotes):
+            if pending is not None:
+                self._fetch_once(job, i, pending)
         self._install(job)
 
     def _remaining_of_others(self, job: DownloadJob) -> dict[Path, int]:
@@ -513,7 +224,7 @@ class DownloadManager:
 
     def _partial_if_free(self, final: Path, remote: _Remote) -> int:
         """Like _usable_partial, but leaves alone a partial file another download is writing."""
-        lock = _file_lock(final)
+        lock = file_lock(final)
         if not lock.acquire(blocking=False):
             return 0
         try:
@@ -525,13 +236,13 @@ class DownloadManager:
         """Fetch a file unless another download (another quantization sharing the projector) is
         already fetching it: then wait for that one and use its verified file."""
         final = job.folder / job.file_specs[index][1].file
-        lock = _file_lock(final)
+        lock = file_lock(final)
         if not lock.acquire(blocking=False):
             job._set_file(index, state="waiting", speed=0.0, eta=None)
             job._set_state("downloading", f"waiting for another download of {final.name}")
             while not lock.acquire(timeout=0.2):
                 if job._stop_reason is not None:
-                    raise _Stop(job._stop_reason)
+                    raise StopDownload(job._stop_reason)
         try:
             if final.is_file() and final.stat().st_size == remote.size:
                 job._set_file(index, state="done", done=remote.size, total=remote.size, speed=0.0, eta=0.0)
@@ -546,7 +257,7 @@ class DownloadManager:
         from huggingface_hub import get_hf_file_metadata, hf_hub_url
 
         url = hf_hub_url(job.entry.repo, spec.file, revision=job.entry.revision, endpoint=self.endpoint)
-        _ensure_http_hooks()
+        ensure_http_hooks()
         try:
             meta = get_hf_file_metadata(url, token=self.token, timeout=self.metadata_timeout, endpoint=self.endpoint)
         finally:
@@ -569,7 +280,7 @@ class DownloadManager:
 
     def _usable_partial(self, final: Path, remote: _Remote) -> int:
         """Bytes of an earlier partial download that belong to the file the Hub serves now."""
-        part, sidecar = _part_paths(final)
+        part, sidecar = part_paths(final)
         if not part.exists():
             sidecar.unlink(missing_ok=True)
             return 0
@@ -591,7 +302,7 @@ class DownloadManager:
 
         spec = job.file_specs[index][1]
         final = job.folder / spec.file
-        part, sidecar = _part_paths(final)
+        part, sidecar = part_paths(final)
         sidecar.write_text(
             json.dumps({"url": remote.url, "etag": remote.etag, "size": remote.size, "commit": remote.commit}),
             encoding="utf-8",
@@ -599,7 +310,7 @@ class DownloadManager:
         have = part.stat().st_size if part.exists() else 0
         job._set_file(index, state="downloading", done=have, total=remote.size, resumed_from=have)
         job._set_state("downloading", f"downloading {spec.file}")
-        speed = job._speeds[index] = _Speed()
+        speed = job._speeds[index] = SpeedMeter()
         last_emit = [0.0]
 
         def on_bytes(n: int) -> None:
@@ -615,7 +326,7 @@ class DownloadManager:
         speed.add(time.monotonic(), have)
         job._bytes_at[index] = time.monotonic()
         headers = build_hf_headers(token=self.token)
-        _ensure_http_hooks()
+        ensure_http_hooks()
         try:
             with part.open("ab") as fh:
                 http_get(
@@ -625,20 +336,20 @@ class DownloadManager:
                     headers=headers,
                     expected_size=remote.size,
                     displayed_filename=spec.file,
-                    tqdm_class=_progress_class(job, index, on_bytes),
+                    tqdm_class=progress_class(job, index, on_bytes),
                 )
-        except _Stop:
+        except StopDownload:
             raise
         except OSError as exc:
             if job._stop_reason is not None:
-                raise _Stop(job._stop_reason) from exc
+                raise StopDownload(job._stop_reason) from exc
             if "Consistency check failed" in str(exc):
                 raise NetworkError(f"the connection broke while downloading {spec.file}; resume to continue") from exc
             raise
         finally:
             job._forget_sockets()
         if job._stop_reason is not None:
-            raise _Stop(job._stop_reason)
+            raise StopDownload(job._stop_reason)
         self._verify(job, index, part, remote)
         part.replace(final)
         sidecar.unlink(missing_ok=True)
@@ -660,11 +371,11 @@ class DownloadManager:
         with part.open("rb") as fh:
             while chunk := fh.read(4 << 20):
                 if job._stop_reason is not None:
-                    raise _Stop(job._stop_reason)
+                    raise StopDownload(job._stop_reason)
                 digest.update(chunk)
         if digest.hexdigest() != remote.sha256:
             part.unlink(missing_ok=True)
-            _part_paths(job.folder / name)[1].unlink(missing_ok=True)
+            part_paths(job.folder / name)[1].unlink(missing_ok=True)
             source = "the catalog" if remote.sha_source == "catalog" else "the Hub"
             raise ChecksumError(
                 f"{name} is corrupt: its sha256 does not match the one {source} gives; "
@@ -705,11 +416,11 @@ class DownloadManager:
     def _discard_partials(self, job: DownloadJob) -> None:
         for _role, spec in job.file_specs:
             final = job.folder / spec.file
-            lock = _file_lock(final)
+            lock = file_lock(final)
             if not lock.acquire(blocking=False):
                 continue  # another download is writing this partial file: it is not ours to delete
             try:
-                for path in _part_paths(final):
+                for path in part_paths(final):
                     path.unlink(missing_ok=True)
             finally:
                 lock.release()
@@ -719,84 +430,3 @@ class DownloadManager:
             # RuntimeError: the window that listened is gone; the download goes on
             with contextlib.suppress(RuntimeError):
                 self.on_event(job.event())
-
-
-def _shutdown(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-
-
-_file_locks: dict[Path, threading.Lock] = {}
-_file_locks_guard = threading.Lock()
-
-
-def _file_lock(final: Path) -> threading.Lock:
-    """One lock per final file path, held while a job writes that file's partial download."""
-    key = final.resolve()
-    with _file_locks_guard:
-        return _file_locks.setdefault(key, threading.Lock())
-
-
-def _part_paths(final: Path) -> tuple[Path, Path]:
-    part = final.with_name(final.name + PART_SUFFIX)
-    return part, part.with_name(part.name + ".json")
-
-
-def partial_downloads(folder: Path | None = None) -> list[Path]:
-    """Partial files left by interrupted downloads (what `models list` reports as resumable)."""
-    root = Path(folder) if folder is not None else Registry().folder
-    return sorted(root.glob(f"*/*.gguf{PART_SUFFIX}"))
-
-
-def _translate(exc: Exception, endpoint: str | None) -> DownloadError:
-    """huggingface-hub / httpx errors as one-sentence messages."""
-    from huggingface_hub.errors import (
-        EntryNotFoundError,
-        GatedRepoError,
-        HfHubHTTPError,
-        OfflineModeIsEnabled,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-
-    where = endpoint or os.environ.get("HF_ENDPOINT") or "huggingface.co"
-    if isinstance(exc, OfflineModeIsEnabled):
-        return OfflineError("downloads need a network connection, and offline mode is on (HF_HUB_OFFLINE)")
-    if isinstance(exc, GatedRepoError):
-        return AccessDeniedError(
-            "this model is gated: accept its licence on its Hugging Face page, then give a token "
-            "(the Hub token field of the Models window, --token, or the HF_TOKEN environment variable)"
-        )
-    response = getattr(exc, "response", None)
-    request = getattr(response, "request", None)
-    file = str(request.url).rsplit("/", 1)[-1] if request is not None else "the file"
-    if isinstance(exc, EntryNotFoundError):
-        return NotFoundOnHubError(f"{file} is not on the Hub (404): the catalog needs updating")
-    if isinstance(exc, RevisionNotFoundError):
-        return NotFoundOnHubError("the pinned revision is not on the Hub any more; the catalog needs updating")
-    if isinstance(exc, RepositoryNotFoundError):
-        return AccessDeniedError(
-            "the repository was not found, or it is private: check the name, or give a token (HF_TOKEN)"
-        )
-    if isinstance(exc, HfHubHTTPError):
-        status = getattr(getattr(exc, "response", None), "status_code", None)
-        if status == 404:
-            return NotFoundOnHubError(f"{file} is not on the Hub (404)")
-        if status in (401, 403):
-            return AccessDeniedError("the Hub refused access: the model may be gated or private; give a token")
-        return NetworkError(f"the Hub answered with an error ({status}): {_short(exc)}")
-    name = type(exc).__name__
-    if "Timeout" in name:
-        return NetworkError(f"{where} stopped answering (timed out); resume to continue where it stopped")
-    if "Connect" in name or isinstance(exc, ConnectionError):
-        return NetworkError(f"cannot reach {where}: downloads need a network connection")
-    if "Protocol" in name or "Read" in name or "Network" in name:
-        return NetworkError(f"the connection to {where} broke; resume to continue where it stopped")
-    if isinstance(exc, OSError):
-        return DownloadError(f"cannot write the download: {exc.strerror or exc}")
-    return DownloadError(f"download failed: {name}: {_short(exc)}")
-
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) < 200 else text[:197] + "..."

@@ -21,6 +21,7 @@ from stagelens.models.gguf_file import (
     UnsupportedGGUFError,
     read_gguf_header,
 )
+from stagelens.models.projector_width import projector_output_width
 
 __all__ = [
     "CorruptGGUFError",
@@ -37,15 +38,6 @@ __all__ = [
     "projector_output_size",
     "read_gguf_info",
 ]
-
-# Linear weights a projector may end in, and which GGUF dimension is its output width
-# (GGUF lists dimensions fastest-first: [in, out] for a linear weight).
-_PROJECTOR_OUTPUTS = (
-    ("mm.2.weight", -1),
-    ("mm.model.fc.weight", -1),
-    ("mm.input_projection.weight", 0),
-    ("mm.fc.weight", -1),
-)
 
 
 @dataclass(frozen=True)
@@ -94,15 +86,9 @@ def embedding_size(header: GGUFHeader) -> int | None:
 
 
 def projector_output_size(header: GGUFHeader) -> int | None:
-    """The width of the embeddings the projector feeds the text model."""
-    stated = _int(header.get("clip.vision.projection_dim"))
-    if stated:
-        return stated
-    for name, dim in _PROJECTOR_OUTPUTS:
-        tensor = header.tensor(name)
-        if tensor is not None and tensor.shape:
-            return tensor.shape[dim]
-    return None
+    """The width of the embeddings the projector feeds the text model (computed from its tensors, as
+    llama.cpp does: see models/projector_width.py)."""
+    return projector_output_width(header)
 
 
 def _quantization(header: GGUFHeader) -> str:

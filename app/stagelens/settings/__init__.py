@@ -27,7 +27,7 @@ from stagelens.settings.exit_codes import (
     EXIT_NO_DISPLAY,
     EXIT_OK,
 )
-from stagelens.settings.load import LoadSettings, max_beam_for
+from stagelens.settings.load import FLASH_ATTN_TYPES, LoadSettings, flash_attn_type, max_beam_for
 from stagelens.settings.presets import (
     PRESET_NAMES,
     PRESETS,
@@ -51,6 +51,7 @@ from stagelens.settings.stored import (
     validate,
 )
 from stagelens.settings.table import (
+    FORMAT_INSTRUCTION,
     GROUPS,
     SETTINGS,
     TABLE,
@@ -75,6 +76,8 @@ __all__ = [
     "EXIT_NO_DISPLAY",
     "EXIT_OK",
     "FILE_NAME",
+    "FLASH_ATTN_TYPES",
+    "FORMAT_INSTRUCTION",
     "FINAL_STAGE",
     "GROUPS",
     "MODES",
@@ -93,6 +96,7 @@ __all__ = [
     "argument_type",
     "bool_default",
     "default",
+    "flash_attn_type",
     "float_default",
     "from_args",
     "in_group",

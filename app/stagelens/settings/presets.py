@@ -98,6 +98,7 @@ def search_settings(settings: AppSettings, name: str | None = None) -> SearchSet
         scorer=choice.scorer,
         temperature=choice.temperature,
         max_stage_tokens=settings.max_stage_tokens,
+        format_instruction=settings.format_instruction,
     )
 
 

@@ -31,6 +31,7 @@ class SearchSettings:
     seed: int | None = optional_int_default("seed")  # None: a fresh random seed, recorded in the trace
     max_stage_tokens: int = int_default("max_stage_tokens")
     force_stages: bool = bool_default("force_stages")
+    format_instruction: str = str_default("format_instruction")  # "": none (see Engine: trained models get none)
     mode: str = str_default("mode")
 
     def __post_init__(self) -> None:

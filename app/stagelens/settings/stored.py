@@ -27,6 +27,7 @@ class AppSettings:
     scorer: str = str_default("scorer")
     temperature: float = float_default("temperature")
     max_stage_tokens: int = int_default("max_stage_tokens")
+    format_instruction: str = str_default("format_instruction")  # the Settings dialog edits it (with a reset)
     n_gpu_layers: int = int_default("n_gpu_layers")
     gpu_auto: bool = bool_default("gpu_auto")  # let the model manager's planner pick the GPU layers
     n_threads: int = int_default("n_threads")

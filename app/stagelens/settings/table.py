@@ -21,6 +21,17 @@ def _groups(*names: str) -> frozenset[str]:
     return frozenset(names)
 
 
+# What a model that was not trained on the four-stage format is told (in the system turn, or at the
+# start of the first user turn when the chat template has no system role).
+FORMAT_INSTRUCTION = """\
+Answer in four stages, in this order, each between its own tags:
+<SUMMARY> what the question asks and how you will answer it, in one or two sentences </SUMMARY>
+<CAPTION> what the image shows that matters for the question </CAPTION>
+<REASONING> step-by-step reasoning from the image to the answer </REASONING>
+<CONCLUSION> the final answer only: a word, a number or one short sentence </CONCLUSION>
+Write every opening and closing tag, and write nothing after </CONCLUSION>."""
+
+
 TABLE: tuple[Setting, ...] = (
     # -- loading a model ------------------------------------------------------------------
     Setting(
@@ -72,6 +83,17 @@ TABLE: tuple[Setting, ...] = (
         window_high=262144,
     ),
     Setting("n_batch", int, 1024, "prompt tokens decoded per batch", _groups("load"), low=1),
+    Setting(
+        "flash_attn",
+        str,
+        "auto",
+        "flash attention: auto (llama.cpp's default: on where the backend has it), on, or off (CPU: "
+        "batched and token-by-token decoding then agree to ~1e-5 instead of ~1e-2)",
+        _groups("load", "bench"),
+        flag="--flash-attn",
+        choices=("auto", "on", "off"),
+        label="flash attention",
+    ),
     Setting(
         "n_threads",
         int,
@@ -184,6 +206,16 @@ TABLE: tuple[Setting, ...] = (
         "let the model write the stage tags itself",
         _groups("search", "eval"),
         flag="--no-force-stages",
+    ),
+    Setting(
+        "format_instruction",
+        str,
+        FORMAT_INSTRUCTION,
+        "what models not trained on the four-stage format are told, in the system turn (default: StageLens's "
+        "own text; an empty text tells them nothing); models trained on it (the demo model) are told nothing",
+        _groups("search", "window"),
+        flag="--format-instruction",
+        label="format instruction",
     ),
     Setting(
         "mode",

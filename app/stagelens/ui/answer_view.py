@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
@@ -63,6 +63,7 @@ class AnswerCard(QFrame):
         layout.addWidget(self.panel)
         self.status_label = QLabel(self)
         self.status_label.setObjectName("answerStatus")
+        self.status_label.setTextFormat(Qt.TextFormat.PlainText)
         self.status_label.setAccessibleName("Answer status")
         self.status_label.setWordWrap(True)
         layout.addWidget(self.status_label)
@@ -156,7 +157,9 @@ class AnswerCard(QFrame):
             self.status_label.setText(f"⚠ The model could not answer: {version.error}")
         else:
             stages = [
-                (s.name, s.text, "" if s.complete else "stopped") for s in trace.stages if s.name in HIDDEN_STAGES
+                (s.name, s.text, "" if s.complete else "stopped", s.note)
+                for s in trace.stages
+                if s.name in HIDDEN_STAGES
             ]
             self.panel.show_stages(stages, summary_line(version), self.reasoning_expanded)
             self.panel.setVisible(bool(stages))
@@ -166,9 +169,13 @@ class AnswerCard(QFrame):
                 self.conclusion.set_markdown(trace.conclusion or "")
                 self.conclusion.setVisible(bool(trace.conclusion))
             else:
-                self.status_label.setProperty("kind", "")
-                self.status_label.setText("")
-                self.conclusion.set_markdown(trace.conclusion or "(the model wrote no conclusion)")
+                # an empty conclusion is never shown without its reason; a conclusion the model did not
+                # write as asked (cut at the budget, ended without its tag) says so too
+                final = trace.stage("conclusion")
+                note = trace.conclusion_note or (final.note if final is not None else "")
+                self.status_label.setProperty("kind", "note" if note else "")
+                self.status_label.setText(note)
+                self.conclusion.set_markdown(trace.conclusion or "(no conclusion)")
             if self._inspector is not None and self._inspector.isVisible():
                 self._inspector.show_trace(trace)
         self.status_label.setVisible(bool(self.status_label.text()))

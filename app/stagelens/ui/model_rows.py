@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from stagelens.models.catalog import CatalogEntry
-from stagelens.models.download import FINISHED, DownloadEvent, FileProgress
+from stagelens.models.download_progress import FINISHED, DownloadEvent, FileProgress
 from stagelens.models.gguf_info import GGUFInfo, ModelFileError, describe, human_bytes, read_gguf_info
 from stagelens.models.registry import InstalledModel
 

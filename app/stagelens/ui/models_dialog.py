@@ -27,12 +27,10 @@ from PySide6.QtWidgets import (
 )
 
 from stagelens.models.catalog import CatalogEntry, CatalogError, load_catalog
-from stagelens.models.download import (
-    AccessDeniedError,
-    DownloadEvent,
-    DownloadJob,
-    DownloadManager,
-)
+from stagelens.models.download import DownloadManager
+from stagelens.models.download_errors import AccessDeniedError
+from stagelens.models.download_job import DownloadJob
+from stagelens.models.download_progress import DownloadEvent
 from stagelens.models.gguf_info import ModelFileError, human_bytes
 from stagelens.models.gpu import INSTALL_HINTS, BackendInfo, backend_info, plan_offload
 from stagelens.models.registry import InstalledModel, Registry, RegistryError

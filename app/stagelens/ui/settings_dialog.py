@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -140,6 +141,34 @@ class SettingsDialog(QDialog):
         _add_row(search_form, "Temperature:", self.temperature)
         _add_row(search_form, "Stage token budget:", self.stage_tokens)
         _add_row(search_form, "", self.expanded)
+        format_box = QWidget(search_box)
+        format_layout = QVBoxLayout(format_box)
+        format_layout.setContentsMargins(0, 0, 0, 0)
+        self.format_instruction = QPlainTextEdit(format_box)
+        self.format_instruction.setPlainText(settings.format_instruction)
+        self.format_instruction.setAccessibleName("Format instruction")
+        self.format_instruction.setToolTip(setting("format_instruction").help)
+        self.format_instruction.setTabChangesFocus(True)
+        self.format_instruction.setFixedHeight(self.format_instruction.fontMetrics().lineSpacing() * 5 + 12)
+        self.reset_instruction = QPushButton("Reset to StageLens's text", format_box)
+        self.reset_instruction.setAccessibleName("Reset the format instruction")
+        self.reset_instruction.clicked.connect(
+            lambda: self.format_instruction.setPlainText(str(setting("format_instruction").default))
+        )
+        reset_row = QHBoxLayout()
+        reset_row.addStretch(1)
+        reset_row.addWidget(self.reset_instruction)
+        format_layout.addWidget(self.format_instruction)
+        format_layout.addLayout(reset_row)
+        format_box.setMinimumHeight(format_layout.sizeHint().height())  # the form would squeeze it otherwise
+        instruction_hint = QLabel(
+            "What models not trained on the four stages are told (the demo model is told nothing). Empty: nothing.",
+            search_box,
+        )
+        instruction_hint.setObjectName("hint")
+        instruction_hint.setWordWrap(True)
+        _add_row(search_form, "Format instruction:", format_box)
+        _add_row(search_form, "", instruction_hint)
         layout.addWidget(search_box)
 
         load_box = QGroupBox("Performance", self)
@@ -213,6 +242,7 @@ class SettingsDialog(QDialog):
         ):
             buttons.button(button).setAccessibleName(name)
         layout.addWidget(buttons)
+        self.resize(self.sizeHint())  # not the minimum: wrapped hints need their height
 
     # ------------------------------------------------------------ presets
     def _show_preset(self, name: str) -> None:
@@ -283,6 +313,7 @@ class SettingsDialog(QDialog):
         self._custom = (d.beam, d.scorer, d.temperature)
         self._show_preset(d.preset)
         self.stage_tokens.setValue(d.max_stage_tokens)
+        self.format_instruction.setPlainText(d.format_instruction)
         self.gpu_layers.setValue(d.n_gpu_layers)
         self.gpu_auto.setChecked(d.gpu_auto)
         self.threads.setValue(d.n_threads)
@@ -315,6 +346,7 @@ class SettingsDialog(QDialog):
             scorer=self._custom[1],
             temperature=self._custom[2],
             max_stage_tokens=self.stage_tokens.value(),
+            format_instruction=self.format_instruction.toPlainText(),
             reasoning_expanded=self.expanded.isChecked(),
             n_gpu_layers=self.gpu_layers.value(),
             gpu_auto=self.gpu_auto.isChecked(),

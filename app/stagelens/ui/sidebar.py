@@ -99,7 +99,7 @@ class Sidebar(QWidget):
     def select(self, conversation_id: int | None) -> None:
         self.list.blockSignals(True)
         self.list.clearSelection()
-        self.list.setCurrentRow(-1)
+        self.list.setCurrentItem(None)  # type: ignore[call-overload]  # Qt accepts None: no current item
         for i in range(self.list.count()):
             item = self.list.item(i)
             if item.data(Qt.ItemDataRole.UserRole) == conversation_id:

@@ -41,7 +41,10 @@ def format_elapsed(seconds: float) -> str:
 
 
 class StageSection(QWidget):
-    def __init__(self, name: str, text: str, parent: QWidget | None = None, note: str = "") -> None:
+    """One stage: its title (with a short badge such as "stopped"), what the stage machine saw when the
+    model did not keep to the format (`detail`: the trace's stage note), and its text."""
+
+    def __init__(self, name: str, text: str, parent: QWidget | None = None, note: str = "", detail: str = "") -> None:
         super().__init__(parent)
         self.name = name
         layout = QVBoxLayout(self)
@@ -52,9 +55,17 @@ class StageSection(QWidget):
             self,
         )
         self.title.setObjectName("stageTitle")
+        self.detail = QLabel(detail, self)
+        self.detail.setObjectName("stageNote")
+        self.detail.setTextFormat(Qt.TextFormat.PlainText)  # it names tags: "<CAPTION>" is text, not markup
+        self.detail.setWordWrap(True)
+        self.detail.setMinimumWidth(1)
+        self.detail.setAccessibleName(f"{TITLES.get(name, name)} stage note")
+        self.detail.setVisible(bool(detail))
         self.body = MarkdownView(self, f"{TITLES.get(name, name)} stage", role="stage")
         self.body.set_markdown(text.strip() or "—")
         layout.addWidget(self.title)
+        layout.addWidget(self.detail)
         layout.addWidget(self.body)
 
 
@@ -92,7 +103,7 @@ class ReasoningPanel(QFrame):
         self._sections_layout.setSpacing(0)
         layout.addWidget(self.sections_box)
         self._sections: list[StageSection] = []
-        self._stages: list[tuple[str, str, str]] = []  # shown as sections when first expanded
+        self._stages: list[tuple[str, str, str, str]] = []  # shown as sections when first expanded
         self.live = False
         self.summary_line = "Reasoning"
         self._clock: Callable[[float], str] | None = None
@@ -147,8 +158,8 @@ class ReasoningPanel(QFrame):
         self.live_label.setVisible(True)
         self.live_label.set_markdown(shown or "…", live=True)
 
-    def show_stages(self, stages: list[tuple[str, str, str]], summary_line: str, expanded: bool) -> None:
-        """stages: (name, text, note) of the hidden stages produced."""
+    def show_stages(self, stages: list[tuple[str, str, str, str]], summary_line: str, expanded: bool) -> None:
+        """stages: (name, text, badge, note) of the hidden stages produced."""
         self.live = False
         self._stop_clock()
         self._clear_sections()
@@ -176,7 +187,7 @@ class ReasoningPanel(QFrame):
         return self.sections_box.isVisible() or (not self.live and self.header.isChecked())
 
     def stage_names(self) -> list[str]:
-        return [name for name, _text, _note in self._stages]
+        return [name for name, _text, _badge, _note in self._stages]
 
     @property
     def sections(self) -> list[StageSection]:
@@ -187,8 +198,8 @@ class ReasoningPanel(QFrame):
     def _build_sections(self) -> None:
         if self._sections or not self._stages:
             return
-        for name, text, note in self._stages:
-            section = StageSection(name, text, self.sections_box, note)
+        for name, text, badge, note in self._stages:
+            section = StageSection(name, text, self.sections_box, badge, note)
             self._sections_layout.addWidget(section)
             self._sections.append(section)
 

@@ -156,6 +156,8 @@ def stylesheet(palette: QPalette | None = None) -> str:
 #codeCopy:hover {{ background: {_mix(window, text, 0.14)}; color: {text.name()}; }}
 #answerStatus[kind="error"] {{ color: {error}; }}
 #answerStatus[kind="stopped"] {{ color: {muted}; font-style: italic; }}
+#answerStatus[kind="note"] {{ color: {muted}; }}
+#stageNote {{ color: {muted}; font-style: italic; }}
 #versionLabel, #hint {{ color: {muted}; }}
 #versionLabel {{ font-size: {caption}pt; padding: 0 {SPACE[1]}px; }}
 #errorText, #thumbErrorText {{ color: {error}; }}

@@ -3,10 +3,11 @@
     python -m stagelens_dev.gpu.parity --reference .gpu/cpu_reference.json --n-gpu-layers -1 [--out FILE]
 
 For each model (the tiny test model and the shipped demo model) and a fixed image and question, the
-reference holds every stage's greedy tokens and the full logits row after the prompt and after the
-first greedy tokens. The check loads the same files with layers offloaded and reports, per model,
-whether the tokens are equal, where they first differ and the logit gap there (a near-tie flips
-between builds without anything being wrong), and the largest logit difference.
+reference holds every stage's greedy tokens and the full logits row at each of the first stage's first
+PREFIXES positions (after the prompt, then after each greedy token). The check loads the same files with
+layers offloaded and reports, per model, the largest logit difference over those rows, whether the
+greedy tokens are equal, and where they first differ with the reference's top-1/top-2 gap there: a
+near-tie (gap within the tolerance) may flip between builds without anything being wrong.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from pathlib import Path
 
 QUESTION = "How many shapes are there?"
 IMAGE = "scene-1.png"
-BRANCH_TOKENS = 8  # logits are compared after the prompt and after this many greedy tokens
+PREFIXES = 24  # logits rows compared: after the prompt and after each of the first greedy tokens
+BRANCHES_PER_CALL = 6  # fork_logits decodes this many prefixes side by side (the context's sequences)
 # Float32 CPU kernels vs CUDA kernels (different summation order, flash attention on the GPU):
 # rows of logits whose spread is ~10 may differ by about 1e-2; more than this is a real difference.
 LOGIT_TOLERANCE = 0.1
@@ -46,7 +48,8 @@ def _models() -> list[ModelFiles]:
     return found
 
 
-def _run(model: ModelFiles, n_gpu_layers: int) -> dict:
+def _run(model: ModelFiles, n_gpu_layers: int, prefix_tokens: list[int] | None = None) -> dict:
+    """Greedy stages, and the logits rows after prefixes of `prefix_tokens` (default: this run's own first stage)."""
     from stagelens.engine import Engine, LoadSettings, SearchSettings, UserTurn
     from stagelens.images import load_image
     from stagelens.resources import resources_dir
@@ -56,10 +59,13 @@ def _run(model: ModelFiles, n_gpu_layers: int) -> dict:
         greedy = SearchSettings(beam=1, temperature=0.0, seed=0)
         trace = engine.answer(UserTurn(QUESTION, (image,)), settings=greedy)
         stages = {s.name: s.candidates[0].tokens for s in trace.stages}
-        first = stages[trace.stages[0].name][:BRANCH_TOKENS]
+        first = prefix_tokens if prefix_tokens is not None else stages[trace.stages[0].name]
+        prefixes = [first[:i] for i in range(min(PREFIXES, len(first) + 1))]
         units = engine.prompt_units(QUESTION, [image])
-        rows = engine.fork_logits(units, [[], first])
-        logits = [array("f", row).tolist() for row in rows]
+        logits = []
+        for start in range(0, len(prefixes), BRANCHES_PER_CALL):
+            rows = engine.fork_logits(units, prefixes[start : start + BRANCHES_PER_CALL])
+            logits += [array("f", row).tolist() for row in rows]
         return {"model": model.name, "backend": engine.backend, "stages": stages, "logits": logits}
 
 
@@ -81,10 +87,11 @@ def compare(reference: dict, n_gpu_layers: int) -> list[dict]:
         if model is None:
             results.append({"model": ref["model"], "ok": False, "error": "model not found here"})
             continue
-        got = _run(model, n_gpu_layers)
+        got = _run(model, n_gpu_layers, prefix_tokens=next(iter(ref["stages"].values())))
         max_diff = max(
             abs(a - b) for r, g in zip(ref["logits"], got["logits"], strict=True) for a, b in zip(r, g, strict=True)
         )
+        gaps = [_gap(r) for r in ref["logits"]]
         first_difference = None
         for stage, tokens in ref["stages"].items():
             other = got["stages"].get(stage, [])
@@ -92,8 +99,15 @@ def compare(reference: dict, n_gpu_layers: int) -> list[dict]:
             if index is None and len(tokens) != len(other):
                 index = min(len(tokens), len(other))
             if index is not None:
-                first_difference = {"stage": stage, "index": index}
+                first = stage == next(iter(ref["stages"]))
+                gap = gaps[index] if first and index < len(gaps) else None
+                first_difference = {"stage": stage, "index": index, "reference_gap": gap}
                 break
+        near_tie = (
+            first_difference is not None
+            and first_difference["reference_gap"] is not None
+            and first_difference["reference_gap"] <= LOGIT_TOLERANCE
+        )
         results.append(
             {
                 "model": ref["model"],
@@ -101,10 +115,11 @@ def compare(reference: dict, n_gpu_layers: int) -> list[dict]:
                 "tokens_equal": first_difference is None,
                 "first_difference": first_difference,
                 "max_logit_diff": round(max_diff, 6),
-                "reference_gaps": [round(_gap(r), 4) for r in ref["logits"]],
+                "smallest_reference_gap": round(min(gaps), 4),
                 "logits_within_tolerance": max_diff <= LOGIT_TOLERANCE,
                 "tolerance": LOGIT_TOLERANCE,
-                "ok": first_difference is None and max_diff <= LOGIT_TOLERANCE,
+                "divergence_is_near_tie": near_tie,
+                "ok": (first_difference is None or near_tie) and max_diff <= LOGIT_TOLERANCE,
             }
         )
     return results

@@ -29,11 +29,11 @@ static void Engine_dealloc(EngineObject * self) {
 
 static int Engine_init(EngineObject * self, PyObject * args, PyObject * kwds) {
     static char * kwlist[] = {"model_path", "mmproj_path", "n_gpu_layers", "n_ctx", "n_batch", "n_threads",
-                              "n_seq_max", NULL};
+                              "n_seq_max", "flash_attn", NULL};
     sl_engine_params p;
     /* every argument required: the defaults live in stagelens.settings (a NUL in a path is an error) */
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "sziiiii", kwlist, &p.model_path, &p.mmproj_path, &p.n_gpu_layers,
-                                     &p.n_ctx, &p.n_batch, &p.n_threads, &p.n_seq_max)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "sziiiiii", kwlist, &p.model_path, &p.mmproj_path, &p.n_gpu_layers,
+                                     &p.n_ctx, &p.n_batch, &p.n_threads, &p.n_seq_max, &p.flash_attn)) {
         return -1;
     }
     if (self->loaded) {
@@ -365,8 +365,8 @@ static PyMethodDef Engine_methods[] = {
     {"close", (PyCFunction) Engine_close, METH_NOARGS, "Free the model, context and projector."},
     {"configure", (PyCFunction) (void (*)(void)) Engine_configure, METH_VARARGS | METH_KEYWORDS,
      "configure(stages, judge): set once, at load. stages: (name, open_text, close_text, open_tokens, "
-     "close_tokens, judge_head) each; judge: (mid_tokens, tail_tokens, choice_a, choice_b), -1 for a choice "
-     "the vocabulary cannot tell apart"},
+     "close_tokens, judge_head, open_aliases, stops) each; judge: (mid_tokens, tail_tokens, choice_a, "
+     "choice_b), -1 for a choice the vocabulary cannot tell apart"},
     {"tokenize", (PyCFunction) (void (*)(void)) Engine_tokenize, METH_VARARGS | METH_KEYWORDS,
      "tokenize(text, add_special, parse_special) -> list[int]; text: str or bytes"},
     {"detokenize", (PyCFunction) (void (*)(void)) Engine_detokenize, METH_VARARGS | METH_KEYWORDS,
@@ -398,8 +398,8 @@ static PyTypeObject EngineType = {
     .tp_init = (initproc) Engine_init,
     .tp_dealloc = (destructor) Engine_dealloc,
     .tp_methods = Engine_methods,
-    .tp_doc = "Engine(model_path, mmproj_path, n_gpu_layers, n_ctx, n_batch, n_threads, n_seq_max); every "
-              "argument required (mmproj_path may be None: text only)",
+    .tp_doc = "Engine(model_path, mmproj_path, n_gpu_layers, n_ctx, n_batch, n_threads, n_seq_max, flash_attn); "
+              "every argument required (mmproj_path may be None: text only; flash_attn -1 auto, 0 off, 1 on)",
 };
 
 static PyMethodDef module_methods[] = {

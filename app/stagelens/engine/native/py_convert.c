@@ -3,6 +3,7 @@
 #include "py_convert.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +79,7 @@ sl_unit * units_from_list(EngineObject * self, PyObject * seq, int32_t * n_out, 
             units[i].image_id = ic->id;
             units[i].n_tokens = ic->n_tokens;
             units[i].n_pos = ic->n_pos;
+            units[i].image_start = ic->image_start;
             continue;
         }
         long v = PyLong_AsLong(item);
@@ -112,7 +114,9 @@ static size_t count_markers(const char * text, size_t len, const char * marker) 
     return n;
 }
 
-static int append_chunk_units(EngineObject * self, PyObject * result, const mtmd_input_chunk * chunk) {
+/* `last_id`: the id of the previous image chunk of this prompt (ids are unique per image, see prepare_units). */
+static int append_chunk_units(EngineObject * self, PyObject * result, const mtmd_input_chunk * chunk,
+                              const char ** last_id) {
     enum mtmd_input_chunk_type type = mtmd_input_chunk_get_type(chunk);
     if (type == MTMD_INPUT_CHUNK_TYPE_TEXT) {
         size_t nt = 0;
@@ -129,8 +133,11 @@ static int append_chunk_units(EngineObject * self, PyObject * result, const mtmd
         PyErr_SetString(PyExc_ValueError, "only image media are supported");
         return -1;
     }
-    PyObject * item = ImageChunk_wrap(chunk, mtmd_input_chunk_get_id(chunk), (int32_t) mtmd_input_chunk_get_n_tokens(chunk),
-                                      (int32_t) mtmd_input_chunk_get_n_pos(chunk), &self->eng);
+    const char * id = mtmd_input_chunk_get_id(chunk);
+    bool start = !*last_id || !id || strcmp(*last_id, id) != 0;
+    *last_id = id;
+    PyObject * item = ImageChunk_wrap(chunk, id, (int32_t) mtmd_input_chunk_get_n_tokens(chunk),
+                                      (int32_t) mtmd_input_chunk_get_n_pos(chunk), start, &self->eng);
     int bad = !item || PyList_Append(result, item) < 0;
     Py_XDECREF(item);
     return bad ? -1 : 0;
@@ -172,7 +179,11 @@ PyObject * prepare_units(EngineObject * self, const char * text, Py_ssize_t len,
             PyErr_NoMemory();
             goto done;
         }
-        mtmd_bitmap_set_id(bitmaps[i], id);
+        /* the pixels' id and the image's place in the turn: every chunk of one image carries it, so the
+         * first chunk of each image is known even when the same picture is sent twice in a row */
+        char tagged[512];
+        snprintf(tagged, sizeof tagged, "%.480s#%zd", id, i);
+        mtmd_bitmap_set_id(bitmaps[i], tagged);
     }
     const char * marker = mtmd_default_marker();
     size_t n_markers = count_markers(text, (size_t) len, marker);
@@ -205,8 +216,9 @@ PyObject * prepare_units(EngineObject * self, const char * text, Py_ssize_t len,
         goto done;
     }
     result = PyList_New(0);
+    const char * last_id = NULL;
     for (size_t c = 0; result && c < mtmd_input_chunks_size(chunks); c++) {
-        if (append_chunk_units(self, result, mtmd_input_chunks_get(chunks, c)) < 0) Py_CLEAR(result);
+        if (append_chunk_units(self, result, mtmd_input_chunks_get(chunks, c), &last_id) < 0) Py_CLEAR(result);
     }
 done:
     for (Py_ssize_t i = 0; bitmaps && i < n_img; i++) {
@@ -277,6 +289,54 @@ static char * copy_text(const char * s, Py_ssize_t n) {
     return d;
 }
 
+int texts_from_python(PyObject * seq, const char * what, sl_text ** out, int32_t * n_out) {
+    *out = NULL;
+    *n_out = 0;
+    PyObject * fast = PySequence_Fast(seq, "expected a sequence of texts");
+    if (!fast) return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    if (n > SL_MAX_MARKS) {
+        Py_DECREF(fast);
+        PyErr_Format(PyExc_ValueError, "at most %d %s per stage, got %zd", SL_MAX_MARKS, what, n);
+        return -1;
+    }
+    sl_text * texts = calloc((size_t) (n ? n : 1), sizeof *texts);
+    if (!texts) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const char * text;
+        Py_ssize_t len;
+        PyObject * item = PySequence_Fast_GET_ITEM(fast, i);
+        if (PyUnicode_Check(item)) {
+            text = PyUnicode_AsUTF8AndSize(item, &len);
+            if (!text) goto fail;
+        } else if (PyBytes_AsStringAndSize(item, (char **) &text, &len) < 0) {
+            goto fail;
+        }
+        if (len == 0) {
+            PyErr_Format(PyExc_ValueError, "%s must not be empty", what);
+            goto fail;
+        }
+        texts[i].text = copy_text(text, len);
+        texts[i].len = (size_t) len;
+        if (!texts[i].text) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+    }
+    Py_DECREF(fast);
+    *out = texts;
+    *n_out = (int32_t) n;
+    return 0;
+fail:
+    sl_texts_free(texts, (int32_t) n);
+    Py_DECREF(fast);
+    return -1;
+}
+
 int stage_specs_from_python(EngineObject * self, PyObject * stages, PyObject * judge, sl_stage_spec * out,
                             int32_t * n_out, sl_judge_spec * judge_out) {
     memset(out, 0, sizeof *out * SL_MAX_STAGES);
@@ -293,11 +353,15 @@ int stage_specs_from_python(EngineObject * self, PyObject * stages, PyObject * j
     for (Py_ssize_t s = 0; s < n; s++) {
         const char * name, * open_text, * close_text;
         Py_ssize_t name_len, open_len, close_len;
-        PyObject * open_toks, * close_toks, * head;
+        PyObject * open_toks, * close_toks, * head, * aliases, * stops;
         sl_stage_spec * st = &out[s];
-        /* (name, open_text, close_text, open_tokens, close_tokens, judge_head) */
-        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fast, s), "s#s#s#OOO", &name, &name_len, &open_text, &open_len,
-                              &close_text, &close_len, &open_toks, &close_toks, &head)) {
+        /* (name, open_text, close_text, open_tokens, close_tokens, judge_head, open_aliases, stops) */
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fast, s), "s#s#s#OOOOO", &name, &name_len, &open_text,
+                              &open_len, &close_text, &close_len, &open_toks, &close_toks, &head, &aliases, &stops)) {
+            goto fail;
+        }
+        if (texts_from_python(aliases, "opening aliases", &st->aliases, &st->n_aliases) ||
+            texts_from_python(stops, "stop texts", &st->stops, &st->n_stops)) {
             goto fail;
         }
         st->name = copy_text(name, name_len);
@@ -411,16 +475,21 @@ static const char * closed_name(int c) {
         case SL_CLOSED_BUDGET: return "budget";
         case SL_CLOSED_EOS: return "eos";
         case SL_CLOSED_CANCEL: return "cancel";
+        case SL_CLOSED_STOP: return "stop";
+        case SL_CLOSED_LOOP: return "loop";
         default: return "running";
     }
 }
 
+/* tokens: the ones kept in the answer (n_tokens counts every sampled one); stop: the stop text that
+ * ended it, by index into its stage's stops (-1: none). */
 static PyObject * candidate_to_dict(const sl_candidate * c) {
-    return Py_BuildValue("{s:N,s:N,s:i,s:d,s:d,s:s,s:O,s:O,s:d}", "text", candidate_text(c), "tokens",
-                         tokens_to_list(c->toks, c->n_toks), "n_tokens", c->n_toks, "mean_logprob",
+    return Py_BuildValue("{s:N,s:N,s:i,s:d,s:d,s:s,s:O,s:O,s:d,s:i,s:i,s:O}", "text", candidate_text(c), "tokens",
+                         tokens_to_list(c->toks, c->n_keep), "n_tokens", c->n_toks, "mean_logprob",
                          c->n_toks ? c->sum_logprob / c->n_toks : -INFINITY, "score", c->score, "closed_by",
                          closed_name(c->closed_by), "saw_open", c->saw_open ? Py_True : Py_False, "saw_close",
-                         c->saw_close ? Py_True : Py_False, "wall_s", c->wall_s);
+                         c->saw_close ? Py_True : Py_False, "wall_s", c->wall_s, "stop", c->stop_index,
+                         "open_repeats", c->open_repeats, "opened_by_alias", c->opened_by_alias ? Py_True : Py_False);
 }
 
 static PyObject * bracket_to_list(const sl_stage_result * sr) {
@@ -458,11 +527,12 @@ PyObject * result_to_dict(const sl_engine * eng, const sl_result * res) {
     }
     if (!stages) return NULL;
     const sl_stats * st = &res->stats;
-    return Py_BuildValue("{s:N,s:O,s:N,s:y#,s:{s:L,s:L,s:L,s:L,s:L,s:L,s:d}}", "stages", stages, "cancelled",
+    return Py_BuildValue("{s:N,s:O,s:N,s:y#,s:{s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:d}}", "stages", stages, "cancelled",
                          res->cancelled ? Py_True : Py_False, "answer_tokens",
                          tokens_to_list(res->answer.toks, res->answer.n), "answer_text",
                          res->answer_text ? res->answer_text : "", (Py_ssize_t) res->answer_len, "stats",
-                         "image_encodes", (long long) st->image_encodes, "prefill_tokens",
+                         "image_encodes", (long long) st->image_encodes, "image_chunks",
+                         (long long) st->image_chunks, "prefill_tokens",
                          (long long) st->prefill_tokens, "prompt_tokens", (long long) st->prompt_tokens,
                          "decode_tokens", (long long) st->decode_tokens, "judge_calls", (long long) st->judge_calls,
                          "judge_tokens", (long long) st->judge_tokens, "wall_s", res->wall_s);

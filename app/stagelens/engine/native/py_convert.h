@@ -27,6 +27,9 @@ typedef struct {
 int  segments_from_list(EngineObject * self, PyObject * seq, py_segments * out);
 void segments_free(py_segments * segs);
 
+/* A sequence of non-empty str/bytes -> owned texts (free with sl_texts_free); -1 with an exception. */
+int texts_from_python(PyObject * seq, const char * what, sl_text ** out, int32_t * n_out);
+
 /* configure()'s arguments -> owned specs; -1 with an exception (nothing left to free). */
 int stage_specs_from_python(EngineObject * self, PyObject * stages, PyObject * judge, sl_stage_spec * out,
                             int32_t * n_out, sl_judge_spec * judge_out);

@@ -87,10 +87,14 @@ static PyObject * ImageChunk_get_id(ImageChunkObject * self, void * c) {
 }
 static PyObject * ImageChunk_get_n_tokens(ImageChunkObject * self, void * c) { return PyLong_FromLong(self->n_tokens); }
 static PyObject * ImageChunk_get_n_pos(ImageChunkObject * self, void * c) { return PyLong_FromLong(self->n_pos); }
+static PyObject * ImageChunk_get_image_start(ImageChunkObject * self, void * c) {
+    return PyBool_FromLong(self->image_start);
+}
 static PyGetSetDef ImageChunk_getset[] = {
     {"id", (getter) ImageChunk_get_id, NULL, "identifier of the image pixels", NULL},
     {"n_tokens", (getter) ImageChunk_get_n_tokens, NULL, "KV cells the image takes", NULL},
     {"n_pos", (getter) ImageChunk_get_n_pos, NULL, "positions the image advances", NULL},
+    {"image_start", (getter) ImageChunk_get_image_start, NULL, "the first chunk (slice) of its image", NULL},
     {NULL}};
 PyTypeObject ImageChunkType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "stagelens.engine._native.ImageChunk",
@@ -103,13 +107,14 @@ PyTypeObject ImageChunkType = {
 };
 
 PyObject * ImageChunk_wrap(const mtmd_input_chunk * chunk, const char * id, int32_t n_tokens, int32_t n_pos,
-                           const void * owner) {
+                           bool image_start, const void * owner) {
     ImageChunkObject * obj = PyObject_New(ImageChunkObject, &ImageChunkType);
     if (!obj) return NULL;
     obj->chunk = mtmd_input_chunk_copy(chunk);
     obj->id = sl_strdup(id ? id : "");
     obj->n_tokens = n_tokens;
     obj->n_pos = n_pos;
+    obj->image_start = image_start;
     obj->owner = owner;
     if (!obj->chunk || !obj->id) {
         Py_DECREF(obj);

@@ -22,6 +22,7 @@ typedef struct {
     mtmd_input_chunk * chunk;
     char * id;
     int32_t n_tokens, n_pos;
+    bool image_start;   /* the first chunk of its image */
     const void * owner; /* the sl_engine whose projector made it */
 } ImageChunkObject;
 
@@ -43,7 +44,7 @@ extern PyTypeObject CancelFlagType, ImageChunkType, SearchParamsType;
 int py_objects_init(PyObject * m);
 
 PyObject * ImageChunk_wrap(const mtmd_input_chunk * chunk, const char * id, int32_t n_tokens, int32_t n_pos,
-                           const void * owner);
+                           bool image_start, const void * owner);
 
 /* Every Engine method that touches the engine runs between enter and leave: it refuses a closed
  * engine and a second call while one runs (a handler calling back into the engine). */

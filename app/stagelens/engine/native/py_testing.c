@@ -88,7 +88,7 @@ PyObject * Engine_trunk_units(EngineObject * self, PyObject * unused) {
     PyObject * list = PyList_New(t->n_units);
     for (int32_t i = 0; list && i < t->n_units; i++) {
         const sl_unit * u = &t->units[i];
-        PyObject * item = u->chunk ? ImageChunk_wrap(u->chunk, u->image_id, u->n_tokens, u->n_pos, &self->eng)
+        PyObject * item = u->chunk ? ImageChunk_wrap(u->chunk, u->image_id, u->n_tokens, u->n_pos, u->image_start, &self->eng)
                                    : PyLong_FromLong(u->token);
         if (!item) Py_CLEAR(list);
         else PyList_SET_ITEM(list, i, item);
@@ -98,48 +98,76 @@ PyObject * Engine_trunk_units(EngineObject * self, PyObject * unused) {
 }
 
 
-/* scan_tags(pieces, open_text, close_text, forced) -> (content, saw_open, saw_close, streamable):
- * runs the search's own tag detection over text arriving piece by piece. */
+/* scan_tags(pieces, open_text, close_text, forced, aliases=(), stops=())
+ *   -> (content, saw_open, saw_close, streamable, stop, kept, open_repeats):
+ * runs the search's own stage machine over text arriving piece by piece (one token per piece; a loop
+ * is detected on the pieces' order, each distinct piece one token). */
 PyObject * mod_scan_tags(PyObject * m, PyObject * args) {
-    PyObject * pieces;
+    PyObject * pieces, * aliases = NULL, * stops = NULL;
     const char * open_text, * close_text;
     Py_ssize_t open_len, close_len;
     int forced;
-    if (!PyArg_ParseTuple(args, "Os#s#p", &pieces, &open_text, &open_len, &close_text, &close_len, &forced)) return NULL;
+    if (!PyArg_ParseTuple(args, "Os#s#p|OO", &pieces, &open_text, &open_len, &close_text, &close_len, &forced,
+                          &aliases, &stops)) {
+        return NULL;
+    }
     if (open_len == 0 || close_len == 0) {
         PyErr_SetString(PyExc_ValueError, "tags must not be empty");
         return NULL;
     }
-    PyObject * fast = PySequence_Fast(pieces, "pieces must be a sequence of bytes");
-    if (!fast) return NULL;
-    sl_candidate c;
-    memset(&c, 0, sizeof c);
     sl_stage_spec st = {.name = "test", .open_text = (char *) open_text, .open_len = (size_t) open_len,
                         .close_text = (char *) close_text, .close_len = (size_t) close_len};
+    if ((aliases && texts_from_python(aliases, "opening aliases", &st.aliases, &st.n_aliases)) ||
+        (stops && texts_from_python(stops, "stop texts", &st.stops, &st.n_stops))) {
+        sl_texts_free(st.aliases, st.n_aliases);
+        return NULL;
+    }
+    PyObject * fast = PySequence_Fast(pieces, "pieces must be a sequence of bytes");
+    PyObject * ids = PyDict_New(); /* a piece's token id: distinct pieces, distinct ids */
+    PyObject * res = NULL;
+    sl_candidate c;
+    memset(&c, 0, sizeof c);
+    c.stop_index = -1;
     size_t safe = 0;
-    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(fast) && !c.saw_close; i++) {
+    for (Py_ssize_t i = 0; fast && ids && i < PySequence_Fast_GET_SIZE(fast) && c.closed_by == SL_RUNNING; i++) {
+        PyObject * item = PySequence_Fast_GET_ITEM(fast, i);
         char * buf;
         Py_ssize_t len;
-        if (PyBytes_AsStringAndSize(PySequence_Fast_GET_ITEM(fast, i), &buf, &len) < 0) {
-            sl_candidate_free(&c);
-            Py_DECREF(fast);
-            return NULL;
+        if (PyBytes_AsStringAndSize(item, &buf, &len) < 0) goto done;
+        PyObject * known = PyDict_GetItemWithError(ids, item);
+        if (!known && PyErr_Occurred()) goto done;
+        long tok = known ? PyLong_AsLong(known) : (long) PyDict_Size(ids);
+        if (!known) {
+            PyObject * value = PyLong_FromLong(tok);
+            int bad = !value || PyDict_SetItem(ids, item, value) < 0;
+            Py_XDECREF(value);
+            if (bad) goto done;
         }
         size_t old = c.text_len;
-        if (sl_candidate_append(&c, 0, buf, (int32_t) len) != SL_OK) {
-            sl_candidate_free(&c);
-            Py_DECREF(fast);
-            return PyErr_NoMemory();
+        if (sl_candidate_append(&c, (llama_token) tok, buf, (int32_t) len) != SL_OK) {
+            PyErr_NoMemory();
+            goto done;
         }
         safe = sl_candidate_scan(&c, &st, forced, old);
+        if (c.saw_close) c.closed_by = SL_CLOSED_TAG;
+        else if (c.closed_by == SL_RUNNING) sl_candidate_check_loop(&c);
     }
-    Py_DECREF(fast);
-    size_t end = c.content_end > c.content_begin ? c.content_end : c.content_begin;
-    PyObject * res = Py_BuildValue("(y#OOn)", c.text ? c.text + c.content_begin : "", (Py_ssize_t) (end - c.content_begin),
-                                   c.saw_open ? Py_True : Py_False, c.saw_close ? Py_True : Py_False,
-                                   (Py_ssize_t) (safe > c.content_begin ? safe - c.content_begin : 0));
+    if (fast && ids) {
+        size_t end = c.content_end > c.content_begin ? c.content_end : c.content_begin;
+        const char * closed = c.closed_by == SL_CLOSED_TAG ? "tag"
+                              : c.closed_by == SL_CLOSED_STOP ? "stop"
+                              : c.closed_by == SL_CLOSED_LOOP ? "loop"
+                                                              : "running";
+        res = Py_BuildValue("(y#OOnisii)", c.text ? c.text + c.content_begin : "", (Py_ssize_t) (end - c.content_begin),
+                            c.saw_open ? Py_True : Py_False, c.saw_close ? Py_True : Py_False,
+                            (Py_ssize_t) (safe > c.content_begin ? safe - c.content_begin : 0), c.stop_index, closed,
+                            c.n_keep, c.open_repeats);
+    }
+done:
     sl_candidate_free(&c);
+    sl_texts_free(st.aliases, st.n_aliases);
+    sl_texts_free(st.stops, st.n_stops);
+    Py_XDECREF(ids);
+    Py_XDECREF(fast);
     return res;
 }
-
-

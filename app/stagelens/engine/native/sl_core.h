@@ -55,6 +55,13 @@ typedef struct {
     int32_t n;
 } sl_tokens;                /* an owned token array */
 
+typedef struct {
+    char * text;
+    size_t len;
+} sl_text;                  /* owned bytes (a NUL is text like any other) */
+
+#define SL_MAX_MARKS 64     /* aliases or stops of one stage */
+
 /* One unit of the trunk: a text token, or a whole image chunk. */
 typedef struct {
     llama_token token;          /* valid when chunk == NULL */
@@ -62,6 +69,7 @@ typedef struct {
     char * image_id;            /* owned; identifies the image pixels */
     int32_t n_tokens;           /* KV cells it takes */
     int32_t n_pos;              /* positions it advances (differs for M-RoPE) */
+    bool image_start;           /* the first chunk (slice) of an image */
     llama_pos pos;              /* first position, valid once in the KV */
 } sl_unit;
 
@@ -89,6 +97,10 @@ typedef struct {
     sl_tokens open;                         /* written by us when forcing */
     sl_tokens close;                        /* written by us when the model did not */
     sl_tokens judge_head;                   /* judge prompt before candidate A */
+    sl_text * aliases;  int32_t n_aliases;  /* other spellings of the opening (e.g. "**Summary:**"): swallowed
+                                             * at the start when forced, taken as the opening when not */
+    sl_text * stops;    int32_t n_stops;    /* text that ends the stage early: another stage's tag or heading,
+                                             * this stage's opening written again */
 } sl_stage_spec;
 
 /* judge prompt: prefix + stage head + A + mid + B + tail, then compare A vs B */
@@ -110,7 +122,9 @@ typedef struct {
 } sl_search_params;
 
 typedef struct {
-    int64_t image_encodes, prefill_tokens, prompt_tokens, decode_tokens, judge_calls, judge_tokens;
+    int64_t image_encodes;      /* images encoded (a tiled image counts once) */
+    int64_t image_chunks;       /* image chunks (slices, tiles, overviews) encoded */
+    int64_t prefill_tokens, prompt_tokens, decode_tokens, judge_calls, judge_tokens;
 } sl_stats;
 
 typedef struct {
@@ -135,6 +149,7 @@ typedef struct {
     const char * model_path;
     const char * mmproj_path;   /* may be NULL: text only (tests, parity checks) */
     int32_t n_gpu_layers, n_ctx, n_batch, n_threads, n_seq_max;
+    int32_t flash_attn;         /* enum llama_flash_attn_type: -1 auto, 0 off, 1 on */
 } sl_engine_params;
 
 #endif

@@ -113,6 +113,9 @@ int sl_engine_init(sl_engine * eng, const sl_engine_params * p) {
                             p->n_batch);
     }
     if (p->n_threads < 1) return sl_set_error(eng, SL_ERR_ARG, "n_threads must be positive, got %d", p->n_threads);
+    if (p->flash_attn < LLAMA_FLASH_ATTN_TYPE_AUTO || p->flash_attn > LLAMA_FLASH_ATTN_TYPE_ENABLED) {
+        return sl_set_error(eng, SL_ERR_ARG, "flash_attn must be -1 (auto), 0 (off) or 1 (on), got %d", p->flash_attn);
+    }
     struct llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = p->n_gpu_layers;
     eng->model = llama_model_load_from_file(p->model_path, mp);
@@ -129,6 +132,7 @@ int sl_engine_init(sl_engine * eng, const sl_engine_params * p) {
     cp.n_ubatch = (uint32_t) p->n_batch; /* non-causal projectors need a whole image per ubatch */
     cp.n_seq_max = (uint32_t) p->n_seq_max;
     cp.kv_unified = true;                 /* forked prefixes share cells instead of copying */
+    cp.flash_attn_type = (enum llama_flash_attn_type) p->flash_attn;
     cp.n_threads = p->n_threads;
     cp.n_threads_batch = p->n_threads;
     cp.abort_callback = sl_abort_cb;
@@ -151,6 +155,7 @@ int sl_engine_init(sl_engine * eng, const sl_engine_params * p) {
         mcp.print_timings = false;
         mcp.warmup = false;
         mcp.n_threads = p->n_threads;
+        mcp.flash_attn_type = (enum llama_flash_attn_type) p->flash_attn;
         eng->mctx = mtmd_init_from_file(p->mmproj_path, eng->model, mcp);
         if (!eng->mctx) {
             char msg[sizeof eng->err];
@@ -184,7 +189,14 @@ void sl_tokens_free(sl_tokens * t) {
     t->n = 0;
 }
 
+void sl_texts_free(sl_text * texts, int32_t n) {
+    for (int32_t i = 0; texts && i < n; i++) free(texts[i].text);
+    free(texts);
+}
+
 void sl_stage_spec_free(sl_stage_spec * st) {
+    sl_texts_free(st->aliases, st->n_aliases);
+    sl_texts_free(st->stops, st->n_stops);
     free(st->name);
     free(st->open_text);
     free(st->close_text);

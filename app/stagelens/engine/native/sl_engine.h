@@ -29,6 +29,7 @@ bool sl_fault_fires(int32_t * countdown);                 /* tests: counts a fau
 /* Memory of the core types. */
 void sl_unit_free(sl_unit * unit);
 void sl_tokens_free(sl_tokens * tokens);
+void sl_texts_free(sl_text * texts, int32_t n);
 void sl_stage_spec_free(sl_stage_spec * spec);
 void sl_judge_spec_free(sl_judge_spec * judge);
 void sl_trunk_release(sl_trunk * trunk);                  /* frees units and segments; no KV work */

@@ -142,9 +142,11 @@ static int sl_generate(sl_run * run, sl_candidate * cands, int32_t n, int32_t ba
             safe[i] = sl_candidate_scan(c, st, sp->force_stages, old_len);
             if (c->saw_close) {
                 c->closed_by = SL_CLOSED_TAG;
-            } else if (c->n_toks >= sp->max_stage_tokens) {
+            } else if (c->closed_by == SL_RUNNING && !sl_candidate_check_loop(c) &&
+                       c->n_toks >= sp->max_stage_tokens) {
                 c->closed_by = SL_CLOSED_BUDGET;
-            } else {
+            }
+            if (c->closed_by == SL_RUNNING) {
                 c->logits_idx = sl_batch_add(&batch, tok, c->pos++, c->seq, true);
                 continue;
             }
@@ -221,15 +223,18 @@ static int sl_score(sl_run * run, const sl_stage_spec * st, sl_stage_result * re
     return SL_OK;
 }
 
-/* Move the winner into the trunk: its cells into sequence 0, its tokens into
+/* Move the winner into the trunk: its cells into sequence 0, the tokens it keeps into
  * the record, plus the pending tail (its last sampled token, a closing tag we
- * write ourselves). */
+ * write ourselves). A candidate cut at a stop or a loop keeps only its first n_keep tokens. */
 static int sl_commit(sl_run * run, sl_stage_result * res, const sl_stage_spec * st, llama_pos lead_pos) {
     sl_engine * eng = run->eng;
     sl_trunk * t = &eng->trunk;
     const sl_candidate * w = &res->cands[res->winner];
     bool batched = run->sp->mode == SL_MODE_BATCHED;
-    int32_t n_decoded = w->n_toks - ((w->closed_by == SL_CLOSED_TAG || w->closed_by == SL_CLOSED_BUDGET) ? 1 : 0);
+    /* the last sampled token is decoded only when the candidate went on after it (closed by EOS) */
+    int32_t n_decoded = w->n_toks - (w->closed_by == SL_CLOSED_EOS ? 0 : 1);
+    if (n_decoded > w->n_keep) n_decoded = w->n_keep;
+    if (n_decoded < 0) n_decoded = 0;
     if (batched) {
         llama_memory_t mem = llama_get_memory(eng->ctx);
         llama_memory_seq_cp(mem, w->seq, 0, lead_pos, lead_pos + 1 + n_decoded);
@@ -237,7 +242,7 @@ static int sl_commit(sl_run * run, sl_stage_result * res, const sl_stage_spec * 
     sl_drop_seqs(eng, 1);
     /* the lead unit (last pending one) is now decoded */
     int32_t first_new = t->n_units;
-    if (sl_trunk_push_tokens(eng, w->toks, w->n_toks) != SL_OK) return eng->status;
+    if (sl_trunk_push_tokens(eng, w->toks, w->n_keep) != SL_OK) return eng->status;
     if (batched) {
         t->units[t->n_kv].pos = lead_pos;
         t->n_kv++;
@@ -378,6 +383,7 @@ static int sl_run_stage(sl_run * run, const sl_stage_spec * st, sl_stage_result 
     res->n_cands = n;
     for (int32_t i = 0; i < n; i++) {
         res->cands[i].seq = batched ? 1 + i : 1;
+        res->cands[i].stop_index = -1;
         res->cands[i].sampler = sl_make_sampler(sp, sl_candidate_seed(sp->seed, run->stage, i));
         if (!res->cands[i].sampler) return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
     }

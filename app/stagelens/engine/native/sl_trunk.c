@@ -109,7 +109,8 @@ static int sl_eval_image(sl_engine * eng, sl_unit * u, sl_stats * stats) {
     u->pos = t->kv_pos;
     t->kv_pos = new_pos;
     t->kv_cells += u->n_tokens;
-    stats->image_encodes += 1;
+    if (u->image_start) stats->image_encodes += 1;
+    stats->image_chunks += 1;
     stats->prefill_tokens += u->n_tokens;
     return SL_OK;
 }

@@ -12,7 +12,7 @@ import pytest
 
 from stagelens.ui.app import _has_display, _x11_reachable
 
-APP_DIR = Path(__file__).resolve().parents[1] / "app"
+APP_DIR = Path(__file__).resolve().parents[2] / "app"
 
 
 def _free_display_number() -> int:
