@@ -23,8 +23,8 @@ from stagelens.session.engine_input import request_for
 from stagelens.session.events import Event
 from stagelens.session.runner import AnswerJob, LoadedModel, Runner, failure_message
 from stagelens.session.store import ConversationStore
-from stagelens.session.timing import Estimate, SearchKey, ThinkingTimes
-from stagelens.settings import AppSettings, SearchSettings, search_choice
+from stagelens.session.timing import Estimate, ThinkingTimes
+from stagelens.settings import AppSettings, SearchSettings
 
 log = logging.getLogger(__name__)
 
@@ -264,19 +264,11 @@ class Session:
             return
         if trace is not None:
             running.answer.trace = trace
-            self._measure(running, trace)
+            self.timing.add_answer(self.model_key, running.job.search, running.answer, trace)
         else:
             running.answer.error = failure_message(error or RuntimeError("no answer"))
             running.answer.cause = error
         self._after(running)
-
-    def _measure(self, running: RunningAnswer, trace: Trace) -> None:
-        """Time the answer's thinking on the engine's clock (the events' own times), per decode step."""
-        answer = running.answer
-        if answer.thinking_started_at and answer.thinking_ended_at and not trace.cancelled:
-            key = SearchKey.of(running.job.search.beam, running.job.search.scorer)
-            steps = sum(max((c.n_tokens for c in s.candidates), default=0) for s in trace.stages)
-            self.timing.add(self.model_key, key, answer.thinking_ended_at - answer.thinking_started_at, steps)
 
     @property
     def model_key(self) -> str:
@@ -285,8 +277,7 @@ class Session:
 
     def estimate(self, preset: str | None = None) -> Estimate:
         """Thinking time of preset `preset` (default: the settings') relative to Fast, on the current model."""
-        choice = search_choice(self.settings, preset)
-        return self.timing.estimate(self.model_key, SearchKey.of(choice.beam, choice.scorer))
+        return self.timing.estimate_preset(self.model_key, self.settings, preset)
 
     def _model_failed(self, message: str) -> None:
         self.model_ready = False

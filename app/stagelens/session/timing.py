@@ -20,8 +20,13 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from stagelens.settings import relative_cost
+from stagelens.settings import AppSettings, SearchSettings, relative_cost, search_choice
+
+if TYPE_CHECKING:
+    from stagelens.engine import Trace
+    from stagelens.session.conversation import Answer
 
 KEEP = 8  # the latest answers kept per model and search
 
@@ -73,6 +78,18 @@ class ThinkingTimes:
         times = self._times.setdefault((model, key), [])
         times.append(seconds / steps)
         del times[:-KEEP]
+
+    def add_answer(self, model: str, search: SearchSettings, answer: Answer, trace: Trace) -> None:
+        """A finished answer's thinking, on the engine's clock (its events' own times), per decode step."""
+        if answer.thinking_started_at and answer.thinking_ended_at and not trace.cancelled:
+            steps = sum(max((c.n_tokens for c in s.candidates), default=0) for s in trace.stages)
+            seconds = answer.thinking_ended_at - answer.thinking_started_at
+            self.add(model, SearchKey.of(search.beam, search.scorer), seconds, steps)
+
+    def estimate_preset(self, model: str, settings: AppSettings, preset: str | None = None) -> Estimate:
+        """Preset `preset`'s (default: the settings') thinking time relative to Fast on `model`."""
+        choice = search_choice(settings, preset)
+        return self.estimate(model, SearchKey.of(choice.beam, choice.scorer))
 
     def answers(self, model: str, key: SearchKey) -> int:
         return len(self._times.get((model, key), ()))

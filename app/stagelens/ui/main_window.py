@@ -175,11 +175,10 @@ class MainWindow(QMainWindow):
         splitter.setSizes([230, 870])
         self.setCentralWidget(splitter)
 
-        self.drop_overlay = DropOverlay(self, self._dropped)  # it takes the window's drag and drop events
-
         self.intake = ImageIntake(
             self.session, self.strip, self.image_events, self.statusBar(), added=self._update_send_enabled
         )
+        self.drop_overlay = DropOverlay(self, self.intake.add_dropped)  # it takes the window's drag and drop events
         self.status = StatusLine(self.session, self.statusBar())
         self.model_label, self.backend_label = self.status.model_label, self.status.backend_label
         self.speed_label = self.status.speed_label
@@ -272,13 +271,6 @@ class MainWindow(QMainWindow):
             self.add_from_mime(mime)
         elif mime is not None and mime.hasText():
             self.question.edit.insertPlainText(mime.text())
-
-    def _dropped(self, mime: QMimeData) -> None:
-        try:
-            self.add_from_mime(mime)
-        except Exception as exc:
-            log.exception("drop failed")
-            self.statusBar().showMessage(f"Could not add the dropped items: {exc}", 6000)
 
     def pick_images(self) -> None:
         self.intake.pick(self)
