@@ -122,8 +122,13 @@ def test_streaming_markdown_neither_flickers_nor_loses_the_scroll_position(make_
     bar = window.conversation_view.verticalScrollBar()
     seen: dict[str, object] = {"scrolled": False, "kept": [], "watch": None, "renders": 0, "updates": 0}
 
+    tails: list[str] = []
+
     def on_update(kind: str, stage: str) -> None:
         card = window._card_for(window.conversation.turns[-1])
+        if stage == "reasoning" and kind == "text":
+            qtbot.wait(1)
+            tails.append(card.panel.live_label.plain_text())  # the end of the stage being written, rendered
         if stage != "conclusion" or kind != "text":
             return
         seen["updates"] = int(seen["updates"]) + 1
@@ -148,6 +153,7 @@ def test_streaming_markdown_neither_flickers_nor_loses_the_scroll_position(make_
     assert not any(watch.empty_paints[first_full:]), "once text was shown, no paint showed it empty"
     assert card.conclusion.renders <= int(seen["updates"]) + 2, "no render beyond one per update"
     assert card.conclusion.text() == long_answer == turn.answer.trace.conclusion
+    assert any("Circles: 2" in t for t in tails) and "**" not in tails[-1], "the live stage shows as Markdown"
 
     # not scrolled up: the view follows the answer to its end
     ask(qtbot, window, "Third question")
