@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 from tests.fixtures.qt_window import TIMEOUT_MS, ask, shot  # noqa: E402
 from tests.fixtures.traces import markdown_trace  # noqa: E402
 
-from stagelens.history import HistoryStore  # noqa: E402
+from stagelens.history import SCHEMA_VERSION, HistoryStore  # noqa: E402
 from stagelens.images import ImageLoader  # noqa: E402
 from stagelens.session import Answer, Conversation, Turn  # noqa: E402
 
@@ -117,6 +117,7 @@ def test_the_branch_model():
     assert conversation.turns == [a, b, c], "each point remembers its own branch"
     with pytest.raises(IndexError):
         conversation.choose(a, 5)
+    assert [t.question for t in conversation.every_turn()] == ["a", "a2", "b", "b2", "c"], "parents first"
     linear = Conversation(turns=[Turn("x", []), Turn("y", [])])
     assert [t.question for t in linear.turns] == ["x", "y"] and linear.turns[1].parent is linear.turns[0]
 
@@ -160,5 +161,5 @@ def test_a_history_from_before_branches_opens_as_one_branch(tmp_path):
     assert [t.question for t in again.siblings(again.turns[1])] == ["second", "second, edited"]
     store.close()
     version = sqlite3.connect(folder / "history.sqlite3").execute("PRAGMA user_version").fetchone()[0]
-    assert version == 2
+    assert version == SCHEMA_VERSION
     HistoryStore(folder).close()  # opening it again changes nothing

@@ -177,6 +177,15 @@ class Conversation:
             level, index = turn.children, turn.chosen
         self.turns[:] = path
 
+    def every_turn(self) -> list[Turn]:
+        """Every turn of every branch, each after its parent."""
+        found: list[Turn] = []
+        level = list(self.roots)
+        while level:
+            found += level
+            level = [child for turn in level for child in turn.children]
+        return found
+
     def _add(self, turn: Turn, parent: Turn | None) -> None:
         turn.parent = parent
         siblings = parent.children if parent is not None else self.roots
