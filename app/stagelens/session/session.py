@@ -17,6 +17,7 @@ from pathlib import Path
 from stagelens.engine import StageEvent, Trace
 from stagelens.images import ChatImage, ImageLoader
 from stagelens.models.default import ModelChoice
+from stagelens.session import branching
 from stagelens.session.conversation import Answer, Conversation, ConversationSummary, Turn, title_for
 from stagelens.session.effective import chosen_model, default_model_name, load_settings_for, search_settings_for
 from stagelens.session.engine_input import request_for
@@ -135,33 +136,12 @@ class Session:
         return turn
 
     def edit(self, turn: Turn, question: str, search: SearchSettings | None = None) -> Turn | None:
-        """Ask `turn`'s question again as edited, with its images, after the same earlier turns: a new
-        branch from that point, shown and answered at once; the old branch (the turn, its answers and
-        everything after it) stays, one of the branches of that point. None when it cannot be asked."""
-        question = question.strip()
-        if self.running is not None or not question or not self.model_ready or turn not in self.conversation.turns:
-            return None
-        edited = Turn(question, list(turn.images))
-        self.conversation.branch(turn, edited)
-        self.branch_shown.emit(self.conversation)
-        self._start(edited, False, search)
-        return edited
+        """Ask `turn`'s question again as edited: a new branch from there (session/branching.py)."""
+        return branching.edit(self, turn, question, search)
 
     def choose_branch(self, turn: Turn, index: int) -> None:
         """Show the `index`-th of the branches at `turn` (its question and its edits), from there on."""
-        if self.running is not None or turn not in self.conversation.turns:
-            return
-        siblings = self.conversation.siblings(turn)
-        if not 0 <= index < len(siblings) or siblings[index] is turn:
-            return
-        self.conversation.choose(turn, index)
-        if self.store is not None and self.conversation.id is not None:
-            parent = turn.parent.id if turn.parent is not None else None
-            try:
-                self.store.choose_branch(self.conversation.id, parent, index)
-            except Exception as exc:  # the choice is only what is shown: the branches themselves are saved
-                log.warning("the branch shown could not be saved: %s", exc)
-        self.branch_shown.emit(self.conversation)
+        branching.choose(self, turn, index)
 
     def regenerate(self, turn: Turn, search: SearchSettings | None = None) -> bool:
         """Another version of a turn's answer (a new seed); the earlier versions are kept."""
