@@ -8,6 +8,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from stagelens.session.conversation import Conversation, Turn
+from stagelens.session.saving import Write
 from stagelens.session.store import ConversationStore
 from stagelens.settings import SearchSettings
 
@@ -40,16 +41,13 @@ def choose(session: Session, turn: Turn, index: int) -> None:
     if not 0 <= index < len(siblings) or siblings[index] is turn:
         return
     conversation.choose(turn, index)
-    if session.store is not None:
-        remember(session.store, conversation, turn, index)
+    write = Write("the branch shown", lambda store: remember(store, conversation, turn, index), conversation)
+    write.key = ("branch", id(conversation), id(turn.parent))  # a newer choice here replaces one still waiting
+    session._save(write)
     session.branch_shown.emit(conversation)
 
 
 def remember(store: ConversationStore, conversation: Conversation, turn: Turn, index: int) -> None:
     """The branch shown, in the store (once the conversation and the turn before are saved)."""
-    if conversation.id is None or (turn.parent is not None and turn.parent.id is None):
-        return
-    try:
+    if conversation.id is not None and (turn.parent is None or turn.parent.id is not None):
         store.choose_branch(conversation.id, turn.parent.id if turn.parent is not None else None, index)
-    except Exception as exc:  # the choice is only what is shown: the branches themselves are saved
-        log.warning("the branch shown could not be saved: %s", exc)

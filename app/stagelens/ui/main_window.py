@@ -17,7 +17,7 @@ from stagelens.history import HistoryStore
 from stagelens.images import ChatImage, ImageLoader
 from stagelens.models.default import ModelChoice
 from stagelens.session import Answer, Conversation, LoadedModel, Runner, RunningAnswer, Session, Turn
-from stagelens.settings import AppSettings, load_settings, save_settings
+from stagelens.settings import AppSettings, SettingsRead, read_settings_file, save_settings
 from stagelens.ui.answer_view import AnswerCard
 from stagelens.ui.bridge import ImageEvents, QtRunner
 from stagelens.ui.conversation_view import ConversationView
@@ -25,6 +25,7 @@ from stagelens.ui.drop_overlay import DropOverlay
 from stagelens.ui.empty_state import EmptyState
 from stagelens.ui.export_dialog import choose_and_export, export_conversation
 from stagelens.ui.guard import guarded
+from stagelens.ui.history_watch import HistoryWatch, open_history
 from stagelens.ui.icons import refresh_icons
 from stagelens.ui.image_intake import ImageIntake
 from stagelens.ui.image_strip import ImageStrip
@@ -32,6 +33,7 @@ from stagelens.ui.images_input import mime_has_images
 from stagelens.ui.menus import MenuHandlers, build_menus
 from stagelens.ui.model_banner import ModelBanner
 from stagelens.ui.model_picker import ModelPicker
+from stagelens.ui.notice_banner import NoticeBanner
 from stagelens.ui.preset_bar import PresetBar
 from stagelens.ui.question_box import QuestionBox
 from stagelens.ui.sidebar import Sidebar
@@ -62,20 +64,25 @@ class MainWindow(QMainWindow):
         self.setAccessibleName("StageLens")
         self.setAcceptDrops(True)
         self.resize(1100, 760)
-        self.history = history if history is not None else HistoryStore()
+        # the user's data first: nothing below may fail with the engine thread already started
+        self.history, history_problem = (history, None) if history is not None else open_history()
         self._save_settings_file = save_settings_file
+        settings_read = read_settings_file() if settings is None else SettingsRead(settings)
         self.engine = runner if runner is not None else QtRunner(self)
+        try:
+            self._assemble(settings_read, model, history_problem)
+        except BaseException:
+            self.engine.close()  # a window that failed to start leaves no thread running
+            raise
+
+    def _assemble(self, settings_read: SettingsRead, model: ModelChoice | None, history_problem: str | None) -> None:
         self.image_events = ImageEvents(self)
-        self.session = Session(
-            self.engine,
-            self.history,
-            ImageLoader(),
-            settings if settings is not None else load_settings(),
-            model_override=model,
-        )
+        self.session = Session(self.engine, self.history, ImageLoader(), settings_read.settings, model_override=model)
         if self.settings.theme != "system":
             apply_theme(QGuiApplication.instance(), self.settings.theme)  # type: ignore[arg-type]
         self._build_ui()
+        notices = {"settings": settings_read.notice, "unavailable": history_problem}
+        self.history_watch = HistoryWatch(self.session, self.notices, self.statusBar(), self, notices)
         self.menu_actions = build_menus(self, self._menu_handlers(), self.settings.reasoning_expanded)
         self.new_action, self.export_action = self.menu_actions.new, self.menu_actions.export
         self.expanded_action = self.menu_actions.expanded
@@ -143,6 +150,8 @@ class MainWindow(QMainWindow):
         self.banner.default_clicked.connect(guarded(self.use_default_model))
         self.banner.models_clicked.connect(guarded(self.open_models_manager))
         column.addWidget(self.banner)
+        self.notices = NoticeBanner(right)
+        column.addWidget(self.notices)
 
         self.conversation_view = ConversationView(self.session, self.image_events, right)
         self.conversation_view.reasoning_toggled.connect(guarded(self.remember_expanded))
@@ -430,5 +439,5 @@ class MainWindow(QMainWindow):
         geometry = bytes(self.saveGeometry().toHex().data()).decode()
         self.session.settings = replace(self.settings, window_geometry=geometry)
         self._store_settings()
-        self.session.close()
+        self.history_watch.close()
         super().closeEvent(event)

@@ -123,12 +123,21 @@ static int sl_generate(sl_run * run, sl_candidate * cands, int32_t n, int32_t ba
                 break;
             }
             llama_token tok = llama_sampler_sample(c->sampler, eng->ctx, c->logits_idx);
+            if (!isfinite(logits[tok])) {
+                status = sl_set_error(eng, SL_ERR_NONFINITE, "the model computed an invalid number (NaN or infinity)");
+                break;
+            }
             if (llama_vocab_is_eog(eng->vocab, tok)) {
                 c->closed_by = SL_CLOSED_EOS;
                 c->wall_s = sl_now() - c->t0;
                 continue;
             }
-            c->sum_logprob += sl_log_softmax_at(logits, eng->n_vocab, tok);
+            double logprob = sl_log_softmax_at(logits, eng->n_vocab, tok); /* NaN when any logit is NaN or +inf */
+            if (!isfinite(logprob)) {
+                status = sl_set_error(eng, SL_ERR_NONFINITE, "the model computed an invalid number (NaN or infinity)");
+                break;
+            }
+            c->sum_logprob += logprob;
             int32_t np = sl_token_piece(eng, tok, &piece, &piece_cap, false);
             if (np < 0) {
                 status = eng->status;
