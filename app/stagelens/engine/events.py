@@ -54,6 +54,11 @@ class EventRelay:
             if text:
                 self._handler(StageEvent("text", name, cand, text))
         elif kind == native.EVENT_STAGE_END:
+            # bytes of a character the stage never finished: as the trace has them (U+FFFD), before the end
+            for (s, c), dec in sorted(self._decoders.items()):
+                rest = dec.decode(b"", final=True) if s == stage else ""
+                if rest:
+                    self._handler(StageEvent("text", name, c, rest))
             self._handler(StageEvent("stage_end", name, cand))
 
 
