@@ -48,6 +48,9 @@ void sl_result_free(sl_result * res) {
         free(res->stages[s].cands);
         res->stages[s].cands = NULL;
         res->stages[s].n_cands = 0;
+        free(res->stages[s].pairs);
+        res->stages[s].pairs = NULL;
+        res->stages[s].n_pairs = 0;
     }
 }
 
@@ -204,8 +207,12 @@ static int sl_score(sl_run * run, const sl_stage_spec * st, sl_stage_result * re
         return SL_OK;
     }
     if (run->sp->scorer == SL_SCORER_JUDGE) {
+        free(res->pairs);
+        res->n_pairs = 0;
+        res->pairs = malloc(sizeof *res->pairs * (size_t) (n - 1));
+        if (!res->pairs) return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
         int32_t w = sl_judge_knockout(eng, run->sp, st, res->cands, n, pending, n_pending, pre_pos, ref_keep,
-                                      &run->out->stats);
+                                      &run->out->stats, res->pairs, &res->n_pairs);
         if (w < 0) return eng->status;
         res->winner = w;
         return SL_OK;
