@@ -92,6 +92,7 @@ class MainWindow(QMainWindow):
         self.refresh_sidebar()
         self._show_conversation(self.session.conversation)
         QTimer.singleShot(0, self.load_model)
+        QTimer.singleShot(0, guarded(self.conversation_view.prepare_cards))
 
     # -------------------------------------------------- what the session holds
     @property
