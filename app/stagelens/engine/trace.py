@@ -63,6 +63,11 @@ class Stats:
     judge_tokens: int = 0
     prompt_tokens: int = 0  # of prefill_tokens, those read from the prompt (the rest: stage tags)
     tokens_per_s: float = 0.0
+    prefill_s: float = 0.0  # in llama.cpp reading the prompt, images and stage tags (images included)
+    encode_s: float = 0.0  # of it, encoding and reading images
+    judge_s: float = 0.0  # in the judge's comparisons
+    first_prefill_s: float = 0.0  # of prefill_s, what was read before the first stage's first decode
+    steps_by_width: list[int] = field(default_factory=list)  # candidate decodes by sequences per batch (index)
 
 
 @dataclass

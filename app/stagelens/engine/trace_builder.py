@@ -59,6 +59,11 @@ def _stats(raw: dict[str, Any], started: float) -> Stats:
         judge_tokens=raw["judge_tokens"],
         prompt_tokens=raw["prompt_tokens"],
         tokens_per_s=round(raw["decode_tokens"] / raw["wall_s"], 2) if raw["wall_s"] > 0 else 0.0,
+        prefill_s=round(raw["prefill_s"], 4),
+        encode_s=round(raw["encode_s"], 4),
+        judge_s=round(raw["judge_s"], 4),
+        first_prefill_s=round(raw["first_prefill_s"], 4),
+        steps_by_width=list(raw["steps_by_width"]),
     )
 
 

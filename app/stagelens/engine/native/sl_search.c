@@ -85,6 +85,10 @@ static int sl_flush_text(sl_run * run, sl_candidate * cands, int32_t n, const si
     return SL_OK;
 }
 
+static void sl_count_step(sl_stats * stats, int32_t width) {
+    stats->steps_by_width[width < SL_MAX_STEP_WIDTH ? width : SL_MAX_STEP_WIDTH]++;
+}
+
 /* Decode `lead` then sample every candidate until each closes. Candidates
  * already hold their forked sequence and sampler. `base` is the index of
  * cands[0] in the stage (reference mode runs them one at a time). */
@@ -97,11 +101,13 @@ static int sl_generate(sl_run * run, sl_candidate * cands, int32_t n, int32_t ba
     int32_t piece_cap = 256;
     char * piece = malloc((size_t) piece_cap);
     int status = safe && piece ? SL_OK : sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
+    if (run->stage == 0 && base == 0) run->out->stats.first_prefill_s = run->out->stats.prefill_s;
     for (int32_t i = 0; i < n && status == SL_OK; i++) {
         cands[i].logits_idx = sl_batch_add(&batch, lead, lead_pos, cands[i].seq, true);
         cands[i].pos = lead_pos + 1;
         cands[i].t0 = sl_now();
     }
+    sl_count_step(&run->out->stats, batch.n_tokens);
     if (status == SL_OK) status = sl_decode_checked(eng, batch, "starting a stage");
     run->out->stats.prefill_tokens += n;
 
@@ -155,6 +161,7 @@ static int sl_generate(sl_run * run, sl_candidate * cands, int32_t n, int32_t ba
             if (status != SL_OK) break;
         }
         if (batch.n_tokens == 0) break;
+        sl_count_step(&run->out->stats, batch.n_tokens);
         status = sl_decode_checked(eng, batch, "generating");
         run->out->stats.decode_tokens += batch.n_tokens;
     }
@@ -195,8 +202,10 @@ static int sl_score(sl_run * run, const sl_stage_spec * st, sl_stage_result * re
         return SL_OK;
     }
     if (run->sp->scorer == SL_SCORER_JUDGE) {
+        double t0 = sl_now();
         int32_t w = sl_judge_knockout(eng, run->sp, st, res->cands, n, pending, n_pending, pre_pos, ref_keep,
                                       &run->out->stats);
+        run->out->stats.judge_s += sl_now() - t0;
         if (w < 0) return eng->status;
         res->winner = w;
         return SL_OK;
@@ -463,7 +472,8 @@ int sl_search(sl_engine * eng, const sl_search_params * sp, const sl_hooks * hoo
     status = sl_trunk_flush(eng, 1, &out->stats);
     out->stats.prompt_tokens = out->stats.prefill_tokens;
 
-    sl_run run = {.eng = eng, .hooks = hooks, .sp = sp, .out = out, .last_flush = sl_now()};
+    /* last_flush 0: the first text is streamed as soon as it is safe, later text every flush_ms */
+    sl_run run = {.eng = eng, .hooks = hooks, .sp = sp, .out = out, .last_flush = 0.0};
     for (int32_t s = 0; s < eng->n_stages && status == SL_OK; s++) {
         run.stage = s;
         out->n_stages = s + 1;
