@@ -36,6 +36,7 @@ class BenchRow:
     prefill_s: float = 0.0  # in llama.cpp reading prompt, images and tags (Stats.prefill_s)
     first_prefill_s: float = 0.0  # of it, before the first stage's first decode
     judge_s: float = 0.0
+    merged: int = 0  # candidates merged before scoring into an identical one (not judged), all stages
     steps_by_width: list[int] = field(default_factory=list)  # candidate decodes by sequences per batch
     bound_s: float | None = None  # the row doing only llama.cpp's work at the ceiling's rates
     efficiency: float | None = None  # bound_s / wall_s
@@ -114,6 +115,7 @@ def run_bench(
             prefill_s=s.prefill_s,
             first_prefill_s=s.first_prefill_s,
             judge_s=s.judge_s,
+            merged=sum(stage.merged for stage in trace.stages),
             steps_by_width=list(s.steps_by_width),
             first_text_s=round(first.at - asked, 4) if first.at is not None else None,
         )

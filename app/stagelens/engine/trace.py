@@ -38,6 +38,7 @@ class Candidate:
     stop: str | None = None  # the text that ended it early (closed_by "stop"), e.g. "<CONCLUSION>"
     open_repeats: int = 0  # openings the model wrote itself after ours (dropped from the text)
     opened_by_alias: bool = False  # one of them was a Markdown heading ("**Summary:**"), not the tag
+    same_as: int | None = None  # merged before scoring into this earlier candidate, which wrote the same text
 
 
 @dataclass
@@ -50,6 +51,7 @@ class Stage:
     complete: bool = True
     status: str = "ok"  # one of STATUSES
     note: str = ""  # for people: what the model did, when it is not a plain tagged stage
+    merged: int = 0  # candidates merged before scoring into an earlier one with the same text (not judged)
 
 
 @dataclass
@@ -124,6 +126,7 @@ class Trace:
                 complete=s.get("complete", True),
                 status=s.get("status", "ok"),
                 note=s.get("note", ""),
+                merged=s.get("merged", 0),
             )
             for s in data["stages"]
         ]

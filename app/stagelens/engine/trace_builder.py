@@ -34,6 +34,7 @@ def _stage(raw: dict[str, Any], spec: StageSpec | None) -> Stage:
             stop=spec.stops[c["stop"]] if spec is not None and c["stop"] >= 0 else None,
             open_repeats=c["open_repeats"],
             opened_by_alias=c["opened_by_alias"],
+            same_as=c["same_as"] if c["same_as"] >= 0 else None,
         )
         for i, c in enumerate(raw["candidates"])
     ]
@@ -45,6 +46,7 @@ def _stage(raw: dict[str, Any], spec: StageSpec | None) -> Stage:
         forced_open=raw["forced_open"],
         forced_close=raw["forced_close"],
         complete=winner >= 0,
+        merged=sum(c.same_as is not None for c in cands),
     )
 
 

@@ -482,14 +482,16 @@ static const char * closed_name(int c) {
 }
 
 /* tokens: the ones kept in the answer (n_tokens counts every sampled one); stop: the stop text that
- * ended it, by index into its stage's stops (-1: none). */
+ * ended it, by index into its stage's stops (-1: none); same_as: the earlier candidate with the same
+ * text it was merged into before scoring (-1: none). */
 static PyObject * candidate_to_dict(const sl_candidate * c) {
-    return Py_BuildValue("{s:N,s:N,s:i,s:d,s:d,s:s,s:O,s:O,s:d,s:i,s:i,s:O}", "text", candidate_text(c), "tokens",
+    return Py_BuildValue("{s:N,s:N,s:i,s:d,s:d,s:s,s:O,s:O,s:d,s:i,s:i,s:O,s:i}", "text", candidate_text(c), "tokens",
                          tokens_to_list(c->toks, c->n_keep), "n_tokens", c->n_toks, "mean_logprob",
                          c->n_toks ? c->sum_logprob / c->n_toks : -INFINITY, "score", c->score, "closed_by",
                          closed_name(c->closed_by), "saw_open", c->saw_open ? Py_True : Py_False, "saw_close",
                          c->saw_close ? Py_True : Py_False, "wall_s", c->wall_s, "stop", c->stop_index,
-                         "open_repeats", c->open_repeats, "opened_by_alias", c->opened_by_alias ? Py_True : Py_False);
+                         "open_repeats", c->open_repeats, "opened_by_alias", c->opened_by_alias ? Py_True : Py_False,
+                         "same_as", c->same_as);
 }
 
 /* steps_by_width: list index = sequences in the batch, trimmed after the widest one used */

@@ -6,12 +6,12 @@
 #include "sl_candidate.h"
 #include "sl_trunk.h"
 
-/* Knockout over cands; sets each score and returns the winner's index, or -1 on error.
+/* Knockout over cands[pool[0..n)]; sets their scores and returns the winner's index, or -1 on error.
  * Batched mode (ref_keep < 0): comparisons fork the trunk's cells before pre_pos and start with
  * the `pending` tokens. Reference mode (ref_keep >= 0): every comparison re-evaluates the trunk
  * except its last ref_keep units. */
 int32_t sl_judge_knockout(sl_engine * eng, const sl_search_params * sp, const sl_stage_spec * st,
-                          sl_candidate * cands, int32_t n, const llama_token * pending, int32_t n_pending,
+                          sl_candidate * cands, const int32_t * pool, int32_t n, const llama_token * pending, int32_t n_pending,
                           llama_pos pre_pos, int32_t ref_keep, sl_stats * stats);
 
 #endif

@@ -189,6 +189,9 @@ static int32_t sl_pick_max(const sl_candidate * cands, int32_t n) {
     return best;
 }
 
+/* Identical candidates are merged first: the judge compares only distinct texts (a duplicate gets
+ * the score of the first candidate with its text), and when every candidate wrote the same text no
+ * comparison is made at all. The logprob and external scores stay each candidate's own. */
 static int sl_score(sl_run * run, const sl_stage_spec * st, sl_stage_result * res, const llama_token * pending,
                     int32_t n_pending, llama_pos pre_pos, int32_t ref_keep) {
     sl_engine * eng = run->eng;
@@ -201,15 +204,27 @@ static int sl_score(sl_run * run, const sl_stage_spec * st, sl_stage_result * re
         res->winner = 0;
         return SL_OK;
     }
+    int32_t * reps = malloc(sizeof *reps * (size_t) n);
+    if (!reps) return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
+    int32_t n_reps = sl_candidates_merge(res->cands, n, reps);
     if (run->sp->scorer == SL_SCORER_JUDGE) {
-        double t0 = sl_now();
-        int32_t w = sl_judge_knockout(eng, run->sp, st, res->cands, n, pending, n_pending, pre_pos, ref_keep,
-                                      &run->out->stats);
-        run->out->stats.judge_s += sl_now() - t0;
+        int32_t w = reps[0];
+        for (int32_t i = 0; i < n; i++) res->cands[i].score = 0.0;
+        if (n_reps > 1) {
+            double t0 = sl_now();
+            w = sl_judge_knockout(eng, run->sp, st, res->cands, reps, n_reps, pending, n_pending, pre_pos, ref_keep,
+                                  &run->out->stats);
+            run->out->stats.judge_s += sl_now() - t0;
+        }
+        for (int32_t i = 0; i < n; i++) {
+            if (res->cands[i].same_as >= 0) res->cands[i].score = res->cands[res->cands[i].same_as].score;
+        }
+        free(reps);
         if (w < 0) return eng->status;
         res->winner = w;
         return SL_OK;
     }
+    free(reps);
     if (run->sp->scorer == SL_SCORER_EXTERNAL) {
         double * scores = calloc((size_t) n, sizeof *scores);
         if (!scores) return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
@@ -386,6 +401,7 @@ static int sl_run_stage(sl_run * run, const sl_stage_spec * st, sl_stage_result 
     for (int32_t i = 0; i < n; i++) {
         res->cands[i].seq = batched ? 1 + i : 1;
         res->cands[i].stop_index = -1;
+        res->cands[i].same_as = -1;
         res->cands[i].sampler = sl_make_sampler(sp, sl_candidate_seed(sp->seed, run->stage, i));
         if (!res->cands[i].sampler) return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
     }
