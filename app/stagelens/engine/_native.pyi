@@ -130,3 +130,4 @@ def scan_tags(
     aliases: Sequence[Text] = ...,
     stops: Sequence[Text] = ...,
 ) -> tuple[bytes, bool, bool, int, int, str, int, int]: ...  # content, open, close, safe, stop, closed, kept, repeats
+def logits_pass(logits: bytes, k: int) -> tuple[list[tuple[int, float]], float]: ...  # top k, log-sum-exp

@@ -5,15 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sl_logits.h"
 #include "sl_search.h"
-
-double sl_log_softmax_at(const float * logits, int32_t n_vocab, llama_token tok) {
-    float mx = -FLT_MAX;
-    for (int32_t i = 0; i < n_vocab; i++) mx = logits[i] > mx ? logits[i] : mx;
-    double sum = 0.0;
-    for (int32_t i = 0; i < n_vocab; i++) sum += exp((double) (logits[i] - mx));
-    return (double) (logits[tok] - mx) - log(sum);
-}
 
 static struct llama_sampler * sl_make_sampler(const sl_search_params * sp, uint32_t seed) {
     struct llama_sampler_chain_params cp = llama_sampler_chain_default_params();
@@ -100,7 +93,8 @@ static int sl_generate(sl_run * run, sl_candidate * cands, int32_t n, int32_t ba
     size_t * safe = calloc((size_t) n, sizeof *safe);
     int32_t piece_cap = 256;
     char * piece = malloc((size_t) piece_cap);
-    int status = safe && piece ? SL_OK : sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
+    llama_token_data * top = malloc(sizeof *top * SL_TOPK_MAX);
+    int status = safe && piece && top ? SL_OK : sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
     if (run->stage == 0 && base == 0) run->out->stats.first_prefill_s = run->out->stats.prefill_s;
     for (int32_t i = 0; i < n && status == SL_OK; i++) {
         cands[i].logits_idx = sl_batch_add(&batch, lead, lead_pos, cands[i].seq, true);
@@ -120,18 +114,18 @@ static int sl_generate(sl_run * run, sl_candidate * cands, int32_t n, int32_t ba
         for (int32_t i = 0; i < n; i++) {
             sl_candidate * c = &cands[i];
             if (c->closed_by != SL_RUNNING) continue;
-            const float * logits = llama_get_logits_ith(eng->ctx, c->logits_idx);
-            if (!logits) {
+            sl_pick pick;
+            if (sl_sample(eng->ctx, c->logits_idx, eng->n_vocab, c->sampler, sp, top, &pick) != SL_OK) {
                 status = sl_set_error(eng, SL_ERR_DECODE, "llama.cpp gave no logits for candidate %d", base + i);
                 break;
             }
-            llama_token tok = llama_sampler_sample(c->sampler, eng->ctx, c->logits_idx);
+            llama_token tok = pick.token;
             if (llama_vocab_is_eog(eng->vocab, tok)) {
                 c->closed_by = SL_CLOSED_EOS;
                 c->wall_s = sl_now() - c->t0;
                 continue;
             }
-            c->sum_logprob += sl_log_softmax_at(logits, eng->n_vocab, tok);
+            c->sum_logprob += sl_logprob(llama_get_logits_ith(eng->ctx, c->logits_idx), eng->n_vocab, pick.max, tok);
             int32_t np = sl_token_piece(eng, tok, &piece, &piece_cap, false);
             if (np < 0) {
                 status = eng->status;
@@ -175,6 +169,7 @@ static int sl_generate(sl_run * run, sl_candidate * cands, int32_t n, int32_t ba
         int flushed = sl_flush_text(run, cands, n, safe, base);
         if (flushed != SL_OK) status = flushed; /* the handler raised: that wins over the cancel */
     }
+    free(top);
     free(piece);
     free(safe);
     llama_batch_free(batch);
