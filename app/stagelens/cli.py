@@ -22,6 +22,11 @@ from stagelens.settings import (
     max_beam_for,
 )
 
+# `ask --chat` blocks anyway: it waits longer for a history another program has locked than the window does
+CLI_BUSY_TIMEOUT_S = 2.0
+CLI_OPEN_WAIT_S = 10.0
+CLI_SAVE_WAIT_S = 30.0
+
 
 class CliError(Exception):
     """A one-line message for the user; exit code 2."""
@@ -212,12 +217,14 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     session = _ask_session(args, chat, loader, settings.beam)
     saved: list[str | None] = []
     session.answer_finished.connect(lambda _turn, _answer, save_error: saved.append(save_error))
+    session.store_notice.connect(lambda notice: print(_notice_line(notice.message), file=sys.stderr))
     previous = signal.signal(signal.SIGINT, lambda *_: session.stop())
+    rescue = None
     try:
         turn = session.ask(args.question, images, search=settings)
     finally:
         signal.signal(signal.SIGINT, previous)
-        session.close()
+        rescue = session.close(wait_s=CLI_SAVE_WAIT_S)
     answer = turn.answer if turn is not None else None
     trace = answer.trace if answer is not None else None
     if trace is None:
@@ -240,6 +247,13 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     if trace.conclusion_note and not (args.json or trace.cancelled):
         print(f"stagelens: no conclusion: {trace.conclusion_note}", file=sys.stderr)
     if chat is not None:
+        if rescue is not None:
+            print(
+                f"stagelens: error: the history stayed locked for {CLI_SAVE_WAIT_S:.0f} s: this conversation was "
+                f"not saved in it, it is kept in {rescue}",
+                file=sys.stderr,
+            )
+            return EXIT_ENGINE
         if saved and saved[0]:
             print(f"stagelens: error: {saved[0]}", file=sys.stderr)
             return EXIT_ENGINE
@@ -251,6 +265,10 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         print("stagelens: stopped; the answer above is partial", file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+def _notice_line(message: str) -> str:
+    return f"stagelens: {message[:1].lower()}{message[1:]}"
 
 
 def _chat_choice(value: str | None) -> int | str | None:
@@ -273,8 +291,18 @@ def _ask_session(args: argparse.Namespace, chat: int | str | None, loader, max_b
     if chat is not None:
         from stagelens.history import HistoryStore
 
-        store = HistoryStore()
-    engine = _load_engine(args, max_beam)
+        store = HistoryStore(busy_timeout_s=CLI_BUSY_TIMEOUT_S, open_wait_s=CLI_OPEN_WAIT_S)
+        for notice in store.notices:  # damaged and kept aside, locked: one line each
+            print(_notice_line(notice.message), file=sys.stderr)
+        if isinstance(chat, int) and not store.ready:
+            store.close()
+            raise CliError(f"the history cannot be read now, so conversation {chat} cannot be continued")
+    try:
+        engine = _load_engine(args, max_beam)
+    except BaseException:
+        if store is not None:
+            store.close()
+        raise
     session = Session(EngineRunner(engine), store, loader, AppSettings(), image_max_side=args.image_max_side)
     if isinstance(chat, int) and not session.open(chat):
         session.close()

@@ -92,3 +92,31 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
         write_atomic(path, b"{}")
     assert json.loads(path.read_text()) == {"beam": 4}
     assert [p.name for p in tmp_path.iterdir()] == ["s.json"]
+
+
+def test_a_settings_folder_or_an_unreadable_file_is_moved_aside(tmp_path):
+    from stagelens.settings import read_settings_file
+
+    path = tmp_path / "settings.json"
+    path.mkdir()
+    (path / "inside").write_text("kept")
+    read = read_settings_file(path)
+    assert read.settings == AppSettings() and read.problem == "it is a folder"
+    assert read.backup is not None and (read.backup / "inside").read_text() == "kept"
+    assert f"kept as {read.backup}" in read.notice
+    assert json.loads(path.read_text()) == json.loads(json.dumps(AppSettings().__dict__)), "defaults written after"
+
+
+def test_settings_that_could_be_read_are_written_back_only_after_the_backup(tmp_path, monkeypatch):
+    from stagelens.settings import read_settings_file, stored
+
+    path = tmp_path / "settings.json"
+    path.write_text('{"beam": 4, "scorer": 7}')
+    order: list[str] = []
+    real_save = stored.save_settings
+    monkeypatch.setattr(stored, "save_settings", lambda s, p: (order.append("write"), real_save(s, p)))
+    real_backup = stored._backup_path
+    monkeypatch.setattr(stored, "_backup_path", lambda p: (order.append("backup"), real_backup(p))[1])
+    read = read_settings_file(path)
+    assert order == ["backup", "write"] and read.reset == ("scorer",) and read.settings.beam == 4
+    assert read.backup.read_text() == '{"beam": 4, "scorer": 7}' and json.loads(path.read_text())["beam"] == 4

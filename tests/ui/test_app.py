@@ -129,6 +129,7 @@ _SESSION = textwrap.dedent("""
         card = window._card_for(turn)
         card.panel.set_expanded(True)
         print("turns", len(window.conversation.turns))
+        print("unfinished", [t.answer.interrupted for t in window.conversation.turns])
         print("images", [i.name for i in turn.images], turn.images[0].ok)
         print("digest", turn.images[0].digest)
         print("stages", card.panel.stage_names())
@@ -145,14 +146,14 @@ def test_history_survives_a_restart_and_a_kill_mid_answer(tmp_path, tiny_as_demo
     assert second.returncode == 0, second.stderr
     out = dict(line.split(" ", 1) for line in second.stdout.strip().splitlines())
     assert out["conversations"] == "1 What shapes are there?"
-    assert out["turns"] == "1", "the finished answer is kept, the killed one is not half-saved"
+    assert out["turns"] == "2", "the finished answer is kept, and the killed question (unfinished)"
     from stagelens.images import load_image
     from stagelens.resources import sample_images
     from stagelens.settings import AppSettings
 
     assert out["images"] == f"['{sample_images()[0].name}'] True"
     assert out["stages"] == "['summary', 'caption', 'reasoning']"
-    assert out["conclusion"] == "True"
+    assert out["conclusion"] == "True" and out["unfinished"] == "[False, True]"
     images = list((tmp_path / "home" / "data" / "images").iterdir())
     sent = load_image(sample_images()[0], max_side=AppSettings().image_max_side)
     assert out["digest"] == sent.digest, "the reopened image is the one the model was sent"

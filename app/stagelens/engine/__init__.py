@@ -5,6 +5,7 @@ extension so there is one libllama in the process.
 """
 
 from stagelens.engine.compat import ModelMismatchError, check_projector_fits
+from stagelens.engine.damage import DamagedModelError
 from stagelens.engine.engine import Engine
 from stagelens.engine.events import StageEvent
 from stagelens.engine.native import (
@@ -13,6 +14,7 @@ from stagelens.engine.native import (
     DecodeError,
     EngineError,
     ImageRejectedError,
+    InvalidNumbersError,
     KVCacheFullError,
     ModelLoadError,
     NoVisionError,
@@ -27,10 +29,12 @@ __all__ = [
     "CancelFlag",
     "Candidate",
     "ContextOverflowError",
+    "DamagedModelError",
     "DecodeError",
     "Engine",
     "EngineError",
     "ImageRejectedError",
+    "InvalidNumbersError",
     "KVCacheFullError",
     "LoadSettings",
     "ModelInfo",

@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from stagelens.engine import native
+from stagelens.engine import damage, native
 from stagelens.engine.compat import check_projector_fits
 from stagelens.engine.conversation import ConversationBuilder, Units, model_file_key, utf8
 from stagelens.engine.events import EventHandler, EventRelay, Scorer, native_scorer
@@ -35,6 +35,8 @@ class Engine:
     def __init__(self, settings: LoadSettings) -> None:
         self.settings = settings
         for label, path in (("model", settings.model), ("mmproj", settings.mmproj)):
+            if path is not None and Path(path).is_dir():
+                raise native.ModelLoadError(f"the {label} file {path} is a folder, not a GGUF file")
             if path is not None and not Path(path).is_file():
                 raise native.ModelLoadError(f"the {label} file {path} does not exist")
         if settings.mmproj is None:
@@ -54,6 +56,7 @@ class Engine:
             flash_attn_type(settings.flash_attn),
         )
         try:
+            damage.check_text_model(self._native, settings.model)
             self._setup()
         except BaseException:
             self._native.close()
@@ -172,7 +175,10 @@ class Engine:
 
         told = self.format_prompt(settings)
         self._conversation.sync(self._conversation.segments(turn, history, told.instruction))
-        result = self._native.search(params, relay, py_scorer, cancel)
+        try:
+            result = self._native.search(params, relay, py_scorer, cancel)
+        except native.InvalidNumbersError as exc:
+            raise damage.explain(self._native, self.settings.model, self.settings.mmproj) from exc
         prompt = {**told.to_json(), "judge_choices": list(self.judge_choices) if self.judge_choices else None}
         return build_trace(turn, settings, result, self.model_info, started, self.stage_specs, prompt)
 
@@ -182,6 +188,13 @@ class Engine:
         return format_prompt(setting, self.trained_on_format, self.template.system_role)
 
     # --------------------------------------------------------- diagnostics
+    def probe(self) -> None:
+        """Check the weights for damage: one probe decode and one probe image through the projector
+        (DamagedModelError names the file). Forgets the conversation held."""
+        damage.check_text_model(self._native, self.settings.model)
+        if self.settings.mmproj is not None:
+            damage.check_projector(self._native, self.settings.mmproj)
+
     def reset_cache(self) -> None:
         """Forget the conversation the native side holds (the next answer reads everything)."""
         self._native.reset()

@@ -23,6 +23,7 @@ ImageRejectedError = _native.ImageRejectedError
 ContextOverflowError = _native.ContextOverflowError
 KVCacheFullError = _native.KVCacheFullError
 DecodeError = _native.DecodeError
+InvalidNumbersError = _native.InvalidNumbersError
 
 EVENT_STAGE_BEGIN = _native.EVENT_STAGE_BEGIN
 EVENT_TEXT = _native.EVENT_TEXT

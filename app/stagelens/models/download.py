@@ -188,6 +188,8 @@ class DownloadManager:
             final = job.folder / spec.file
             if final.is_file() and (spec.size is None or final.stat().st_size == spec.size):
                 job._set_file(i, done=final.stat().st_size, total=final.stat().st_size, state="done")
+                if spec.sha256 is None:  # fetched before, perhaps without a checksum: probed before it is used
+                    job.unverified.add(spec.file)
                 remotes.append(None)
                 continue
             remote = self._remote(job, spec)
@@ -362,6 +364,7 @@ class DownloadManager:
         if size != remote.size:
             raise NetworkError(f"{name} stopped at {size} of {remote.size} bytes; resume to continue")
         if remote.sha256 is None:
+            job.unverified.add(name)
             job._set_file(index, state="verifying")
             job._set_state("verifying", f"{name}: no checksum published, size checked")
             return
@@ -384,11 +387,21 @@ class DownloadManager:
 
     def _install(self, job: DownloadJob) -> None:
         from stagelens.models.pairing import check_pair
+        from stagelens.models.probe import DamagedFileError, probe_model_files
 
         text = job.folder / job.file_specs[0][1].file
         mmproj = job.folder / job.file_specs[1][1].file
         try:
             pair = check_pair(text, mmproj)
+            if job.unverified:  # no checksum was published: the size says nothing about the tensor data
+                job._set_state("verifying", "no checksum published: checking that the weights compute numbers")
+                probe_model_files(text, mmproj)
+        except DamagedFileError as exc:
+            assert self.registry is not None
+            if any(str(exc.path) in (m.text, m.mmproj) for m in self.registry.list()):
+                raise DownloadError(f"{exc} (another installed model uses it: it was kept)") from exc
+            exc.path.unlink(missing_ok=True)  # so that downloading again fetches it again
+            raise DownloadError(f"{exc} (the downloaded file was deleted: download again)") from exc
         except ModelFileError as exc:
             raise DownloadError(f"the downloaded files cannot be used: {exc}") from exc
         model = InstalledModel(

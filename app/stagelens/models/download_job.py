@@ -48,6 +48,7 @@ class DownloadJob:
         self._thread: threading.Thread | None = None
         self._finished = threading.Event()
         self._bytes_at: dict[int, float] = {}  # file index -> when bytes last arrived
+        self.unverified: set[str] = set()  # files that came without a published checksum
         self._speeds: dict[int, SpeedMeter] = {}
 
     @property

@@ -11,6 +11,7 @@ from pathlib import Path
 from stagelens.engine.compat import check_projector_fits
 from stagelens.engine.native import ModelLoadError
 from stagelens.models.gguf_info import GGUFInfo, ModelFileError, read_gguf_info
+from stagelens.models.probe import probe_model_files
 from stagelens.models.registry import InstalledModel, Registry
 
 _QUANT_TAG = re.compile(r"[-_.](f16|f32|bf16|fp16|q\d(_\d|_k(_[sml])?)?|iq\d\w*|ud-\w+|int4|int8)$", re.IGNORECASE)
@@ -149,12 +150,16 @@ def import_local(
     registry: Registry | None = None,
     copy: bool = False,
     name: str | None = None,
+    probe: bool = True,
 ) -> InstalledModel:
-    """Check a local pair and register it (referencing the files, or copying them into the
-    models folder). Nothing is copied or registered when the check fails."""
+    """Check a local pair, load it once to see that its weights compute numbers (`probe`), and
+    register it (referencing the files, or copying them into the models folder). Nothing is copied
+    or registered when a check fails."""
     registry = registry or Registry()
     pair = check_pair(text_path, mmproj_path)
     text, mmproj = Path(pair.text.path).resolve(), Path(pair.mmproj.path).resolve()
+    if probe:
+        probe_model_files(text, mmproj)
     model_id = _model_id(pair.text)
     if copy:
         target = registry.folder / model_id

@@ -7,8 +7,16 @@ from stagelens.session.conversation import Answer, Conversation, ConversationSum
 from stagelens.session.engine_input import EngineRequest, request_for
 from stagelens.session.events import Event
 from stagelens.session.runner import AnswerJob, EngineRunner, LoadedModel, Runner, RunnerSink, failure_message
+from stagelens.session.saving import SaveQueue, Write
 from stagelens.session.session import RunningAnswer, Session
-from stagelens.session.store import ConversationStore, OpenImage
+from stagelens.session.store import (
+    ConversationStore,
+    OpenImage,
+    StoreBusyError,
+    StoreNotice,
+    StoreResetError,
+    StoreUnavailableError,
+)
 
 __all__ = [
     "Answer",
@@ -25,9 +33,15 @@ __all__ = [
     "Runner",
     "RunnerSink",
     "RunningAnswer",
+    "SaveQueue",
     "Session",
+    "StoreBusyError",
+    "StoreNotice",
+    "StoreResetError",
+    "StoreUnavailableError",
     "Turn",
     "UserTurn",
+    "Write",
     "failure_message",
     "request_for",
     "title_for",

@@ -25,7 +25,11 @@ class Answer:
     stage: str = "summary"  # stage being produced (live)
     texts: dict[tuple[str, int], str] = field(default_factory=dict)  # (stage, candidate) -> text so far
     finished: dict[str, str] = field(default_factory=dict)  # stage -> winner's text (live)
-    created: float = 0.0  # when it was saved (seconds since the epoch)
+    created: float = 0.0  # when it was asked for (seconds since the epoch)
+    id: int | None = None  # row in the history, once saved (written ahead, when it starts)
+    # the program stopped before it was done (a crash, a kill): `texts`, `finished` and `stage` hold
+    # what it had written, and it can be regenerated
+    interrupted: bool = False
     # the exception behind `error` while the program that hit it runs (never stored)
     cause: BaseException | None = field(default=None, repr=False)
 
@@ -43,6 +47,13 @@ class Answer:
         if stage in self.finished:
             return self.finished[stage]
         return self.texts.get((stage, 0), "")
+
+    @property
+    def unfinished_stages(self) -> list[tuple[str, str]]:
+        """(stage, text so far) of every stage an interrupted or live answer reached, in order."""
+        order = list(STAGE_TITLES)
+        reached = {stage for stage, _candidate in self.texts} | set(self.finished) | {self.stage}
+        return [(stage, self.live_text(stage)) for stage in order if stage in reached]
 
     @property
     def stopped(self) -> bool:

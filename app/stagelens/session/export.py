@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from stagelens.session.conversation import STAGE_TITLES, Turn
+from stagelens.session.conversation import STAGE_TITLES, Answer, Turn
 
 EXPORT_SCHEMA = 1
 
@@ -19,6 +19,11 @@ def to_markdown(title: str, turns: list[Turn]) -> str:
         if selected is None:
             continue
         answer = finished[selected]
+        if answer.interrupted:
+            lines += ["> Unfinished: StageLens stopped before this answer was done. What it had written:", ""]
+            for name, text in answer.unfinished_stages:
+                lines += [f"### {STAGE_TITLES.get(name, name)}", "", text.strip() or "—", ""]
+            continue
         if answer.trace is None:
             lines += [f"> The model could not answer: {answer.error or 'unknown error'}", ""]
             continue
@@ -39,8 +44,18 @@ def to_markdown(title: str, turns: list[Turn]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _json_turn(turn: Turn) -> dict:
+def _json_answer(answer: Answer) -> dict:
+    if answer.trace is not None:
+        return {"trace": answer.trace.to_json(), "error": None}
+    if answer.interrupted or answer.live:
+        return {"trace": None, "error": None, "unfinished": [list(s) for s in answer.unfinished_stages]}
+    return {"trace": None, "error": answer.error or "unknown error"}
+
+
+def _json_turn(turn: Turn, with_unfinished: bool = False) -> dict:
     finished, selected = turn.finished_answers()
+    if with_unfinished:
+        finished, selected = list(turn.versions), turn.selected if turn.versions else None
     return {
         "question": turn.question,
         "images": [
@@ -48,15 +63,11 @@ def _json_turn(turn: Turn) -> dict:
             for i in turn.images
         ],
         "selected": selected,
-        "answers": [
-            {"trace": v.trace.to_json(), "error": None}
-            if v.trace is not None
-            else {"trace": None, "error": v.error or "unknown error"}
-            for v in finished
-        ],
+        "answers": [_json_answer(v) for v in finished],
     }
 
 
-def to_json(title: str, turns: list[Turn]) -> str:
-    data = {"schema": EXPORT_SCHEMA, "title": title, "turns": [_json_turn(turn) for turn in turns]}
+def to_json(title: str, turns: list[Turn], with_unfinished: bool = False) -> str:
+    """`with_unfinished`: also the answers still being written (what they hold so far)."""
+    data = {"schema": EXPORT_SCHEMA, "title": title, "turns": [_json_turn(turn, with_unfinished) for turn in turns]}
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from stagelens.engine import CancelFlag, Engine, StageEvent, Trace
+from stagelens.engine import CancelFlag, Engine, EngineError, StageEvent, Trace
 from stagelens.session.engine_input import EngineRequest, run_answer
 from stagelens.settings import LoadSettings, SearchSettings
 
@@ -88,7 +88,11 @@ class EngineRunner:
                 on_event=lambda event: sink.answer_event(job.job_id, event),
                 cancel=job.cancel,
             )
-        except Exception as exc:  # engine errors become the answer's text; the conversation goes on
+        except (EngineError, ValueError) as exc:  # the answer's text says why; the conversation goes on
+            log.info("answer failed: %s", exc)
+            sink.answer_failed(job.job_id, exc)
+            return
+        except Exception as exc:  # a bug: the same for the user, with the traceback in the log
             log.exception("answer failed")
             sink.answer_failed(job.job_id, exc)
             return
@@ -117,6 +121,10 @@ def describe(engine: Engine) -> LoadedModel:
 
 
 def failure_message(error: BaseException) -> str:
-    """An exception as one sentence for the user."""
+    """An exception as one sentence for the user; it starts with a capital unless it starts with a
+    name that must stay as it is (a file name, a path: "mmproj-f16.gguf projects to ...")."""
     text = str(error).strip() or type(error).__name__
-    return text[0].upper() + text[1:]
+    first = text.split(maxsplit=1)[0].rstrip(",;:")
+    if first.isalpha() and first.islower():
+        return text[0].upper() + text[1:]
+    return text

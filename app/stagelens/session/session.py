@@ -1,6 +1,10 @@
 """The session controller: the open conversation, the model it is answered with, and everything
-that changes them (new, open, rename, delete, ask, regenerate, stop), saved to the store as answers
-finish. No Qt: the window and `stagelens ask --chat` both drive it, each with its own runner.
+that changes them (new, open, rename, delete, ask, regenerate, stop). No Qt: the window and
+`stagelens ask --chat` both drive it, each with its own runner.
+
+Saving is written ahead (session/saving.py queues every write, in order, and retries the ones
+that meet a lock): the question the moment it is sent (a first question creates its conversation
+then), the partial answer about once a second while it streams, the answer when it is done.
 
 Call it from one thread only (the window's GUI thread); the runner reports back on that thread.
 Views observe it through its `Event`s; every state change is followed by one.
@@ -10,7 +14,8 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +27,14 @@ from stagelens.session.effective import chosen_model, default_model_name, load_s
 from stagelens.session.engine_input import request_for
 from stagelens.session.events import Event
 from stagelens.session.runner import AnswerJob, LoadedModel, Runner, failure_message
-from stagelens.session.store import ConversationStore
+from stagelens.session.saving import SaveQueue, Write
+from stagelens.session.store import ConversationStore, StoreNotice, StoreResetError, StoreUnavailableError
 from stagelens.settings import AppSettings, SearchSettings
 
 log = logging.getLogger(__name__)
+
+PARTIAL_INTERVAL_S = 1.0  # how often the answer being written is saved while it streams
+clock = time.monotonic  # what PARTIAL_INTERVAL_S is measured with
 
 
 @dataclass
@@ -60,6 +69,8 @@ class Session:
         self.running: RunningAnswer | None = None
         self._job_ids = itertools.count(1)
         self._pending_reload = False
+        self._partial_saved_at = 0.0
+        self.saves = SaveQueue(store) if store is not None else None
 
         self.model_loading: Event[[ModelChoice]] = Event()
         self.model_loaded: Event[[LoadedModel]] = Event()
@@ -71,6 +82,14 @@ class Session:
         self.answer_updated: Event[[Turn, Answer, StageEvent]] = Event()
         self.answer_finished: Event[[Turn, Answer, str | None]] = Event()  # the save error, if any
         self.version_selected: Event[[Turn]] = Event()
+        self.saves_changed: Event[[int, str]] = Event()  # writes waiting for the store, and why
+        self.store_notice: Event[[StoreNotice]] = Event()  # the store started anew, opened late, ...
+        self.save_failed: Event[[str]] = Event()  # a write that cannot succeed was dropped
+        if self.saves is not None:
+            self.saves.changed.connect(self.saves_changed.emit)
+            self.saves.failed.connect(self.save_failed.emit)
+            self.saves.reset.connect(self._store_reset)
+            self.saves.opened.connect(self._store_opened)
         runner.bind(_Reports(self))
 
     # -------------------------------------------------------------- model
@@ -148,23 +167,50 @@ class Session:
         if not 0 <= index < len(turn.versions) or (self.running is not None and self.running.turn is turn):
             return
         turn.selected = index
-        if turn.id is not None and self.store is not None:
-            self.store.select_answer(turn.id, index)
+        self._save(
+            Write(
+                "the choice of answer", lambda store: _select(store, turn), self.conversation, key=("select", id(turn))
+            )
+        )
         self.version_selected.emit(turn)
 
     def _start(self, turn: Turn, regenerate: bool, search: SearchSettings | None) -> None:
         request = request_for(self.conversation.turns, self.conversation.turns.index(turn))
         job = AnswerJob(next(self._job_ids), request, search or search_settings_for(self.settings))
-        answer = Answer(live=True)
+        answer = Answer(live=True, created=time.time())
         turn.versions.append(answer)
         turn.selected = len(turn.versions) - 1
-        self.running = RunningAnswer(job, self.conversation, turn, answer, regenerate)
+        conversation = self.conversation
+        if conversation.id is None and not conversation.turns[:-1]:
+            conversation.title = title_for(turn.question)
+        self.running = RunningAnswer(job, conversation, turn, answer, regenerate)
         self.answer_started.emit(turn, answer)
+        if regenerate:
+            self._save(Write("the new answer", lambda store: store.start_answer(turn, answer), conversation))
+        else:
+            self._save(
+                Write(
+                    "the question",
+                    lambda store: store.start_turn(conversation, turn, answer),
+                    conversation,
+                    after=self.conversations_changed.emit,
+                )
+            )
+        self._partial_saved_at = clock()
         self.runner.start(job)
 
     # ------------------------------------------------------- conversations
     def conversations(self, search: str = "") -> list[ConversationSummary]:
-        return self.store.list_conversations(search) if self.store is not None else []
+        if self.store is None:
+            return []
+        try:
+            return self.store.list_conversations(search)
+        except StoreUnavailableError as exc:  # locked: the list comes back when it opens
+            log.info("conversations not listed: %s", exc)
+            return []
+        except StoreResetError as exc:
+            self._store_reset(exc.notice)
+            return []
 
     def new(self) -> None:
         self.stop()
@@ -177,7 +223,14 @@ class Session:
             return True
         if self.store is None:
             return False
-        conversation = self.store.load_conversation(conversation_id, self._open_image)
+        try:
+            conversation = self.store.load_conversation(conversation_id, self._open_image)
+        except StoreUnavailableError as exc:
+            log.info("conversation %s not opened: %s", conversation_id, exc)
+            return False
+        except StoreResetError as exc:
+            self._store_reset(exc.notice)
+            return False
         if conversation is None:
             self.conversations_changed.emit()
             return False
@@ -187,26 +240,105 @@ class Session:
         return True
 
     def rename(self, conversation_id: int, title: str) -> None:
-        if self.store is not None:
-            self.store.rename(conversation_id, title)
         if self.conversation.id == conversation_id:
             self.conversation.title = title
+        self._save(
+            Write(
+                "the new title",
+                lambda store: store.rename(conversation_id, title),
+                key=("rename", conversation_id),
+                after=self.conversations_changed.emit,
+            )
+        )
         self.conversations_changed.emit()
 
     def delete(self, conversation_id: int) -> None:
         if self.running is not None and self.running.conversation.id == conversation_id:
             self.running.conversation.deleted = True
             self.stop()
-        if self.store is not None:
-            self.store.delete(conversation_id)
         if self.conversation.id == conversation_id:
+            self.conversation.deleted = True
             self.new()
+        self._save(
+            Write("the deletion", lambda store: store.delete(conversation_id), after=self.conversations_changed.emit)
+        )
         self.conversations_changed.emit()
 
-    def close(self) -> None:
-        self.runner.close(self.running.job if self.running else None)
+    # ------------------------------------------------------------- saving
+    @property
+    def saves_pending(self) -> int:
+        """Writes waiting for the store (locked, full, ...)."""
+        return self.saves.pending if self.saves is not None else 0
+
+    @property
+    def store_waiting(self) -> bool:
+        """Whether something waits for the store: writes, or a store that could not be opened yet."""
+        return self.store is not None and (self.saves_pending > 0 or not self.store.ready)
+
+    def retry_saves(self) -> bool:
+        """Try the waiting writes again; True when none waits (the window calls this on a timer)."""
+        return self.saves.retry() if self.saves is not None else True
+
+    def close(self, wait_s: float = 0.0, tick: Callable[[], None] | None = None) -> Path | None:
+        """Stop the answer being written (what it holds is saved), free the model, and wait up to
+        `wait_s` for writes that wait for the store. What still could not be saved is written to a
+        rescue file, whose path is returned."""
+        running = self.running
+        self.runner.close(running.job if running else None)
+        rescue = None
+        if self.saves is not None:
+            if running is not None:
+                self._save_partial(running)
+            if not self.saves.wait(wait_s, tick):
+                try:
+                    rescue = self.saves.rescue()
+                except OSError as exc:
+                    log.error("the rescue file could not be written: %s", exc)
         if self.store is not None:
             self.store.close()
+        return rescue
+
+    def _save(self, write: Write) -> str | None:
+        return self.saves.add(write) if self.saves is not None else None
+
+    def _save_partial(self, running: RunningAnswer) -> None:
+        turn, answer = running.turn, running.answer
+        self._partial_saved_at = clock()
+        self._save(
+            Write(
+                "the answer being written",
+                lambda store: store.save_partial(turn, answer),
+                running.conversation,
+                key=("partial", id(answer)),
+            )
+        )
+
+    def _store_reset(self, notice: StoreNotice) -> None:
+        """The store found its file damaged and started anew: what is in memory is saved again."""
+        conversations = [self.conversation]
+        if self.running is not None and self.running.conversation is not self.conversation:
+            conversations.append(self.running.conversation)
+        for conversation in conversations:
+            if not conversation.turns or conversation.deleted:
+                continue
+            conversation.id = None
+            for turn in conversation.turns:
+                turn.id = None
+                for answer in turn.versions:
+                    answer.id = None
+            self._save(
+                Write(
+                    "the open conversation",
+                    lambda store, c=conversation: store.save_conversation(c),  # type: ignore[misc]
+                    conversation,
+                )
+            )
+        self.store_notice.emit(notice)
+        self.conversations_changed.emit()
+
+    def _store_opened(self, notice: StoreNotice) -> None:
+        self.store_notice.emit(notice)
+        self.conversations_changed.emit()
 
     def _open_image(self, path: Path, name: str, suffix: str) -> ChatImage:
         return self.loader.from_history(path, name, suffix, self.image_max_side)
@@ -222,6 +354,8 @@ class Session:
         if running is None or running.job.job_id != job_id:
             return
         running.answer.on_event(event.kind, event.stage, event.candidate, event.text)
+        if event.kind == "stage_end" or clock() - self._partial_saved_at >= PARTIAL_INTERVAL_S:
+            self._save_partial(running)
         self.answer_updated.emit(running.turn, running.answer, event)
 
     def _done(self, job_id: int, trace: Trace | None, error: BaseException | None) -> None:
@@ -248,29 +382,19 @@ class Session:
         return running
 
     def _after(self, running: RunningAnswer) -> None:
-        save_error = self._save(running)
-        self.answer_finished.emit(running.turn, running.answer, save_error)
+        turn, answer = running.turn, running.answer
+        save_error = self._save(
+            Write(
+                "the answer",
+                lambda store: store.finish_answer(turn, answer),
+                running.conversation,
+                after=self.conversations_changed.emit,
+            )
+        )
+        self.answer_finished.emit(turn, answer, save_error)
         if self._pending_reload:
             self._pending_reload = False
             self.load_model()
-
-    def _save(self, running: RunningAnswer) -> str | None:
-        conversation, turn, answer = running.conversation, running.turn, running.answer
-        if conversation.deleted or self.store is None:
-            return None
-        try:
-            if conversation.id is None:
-                conversation.title = title_for(turn.question)
-                conversation.id = self.store.create_conversation(conversation.title)
-            if running.regenerate and turn.id is not None:
-                self.store.add_answer(turn.id, answer)
-            else:
-                turn.id = self.store.add_turn(conversation.id, turn, answer)
-        except Exception as exc:
-            log.exception("saving the answer failed")
-            return f"The answer could not be saved: {exc}"
-        self.conversations_changed.emit()
-        return None
 
 
 class _Reports:
@@ -293,3 +417,8 @@ class _Reports:
 
     def answer_failed(self, job_id: int, error: BaseException) -> None:
         self._session._done(job_id, None, error)
+
+
+def _select(store: ConversationStore, turn: Turn) -> None:
+    if turn.id is not None:
+        store.select_answer(turn.id, turn.selected)

@@ -1,10 +1,19 @@
 """The window's settings: a JSON file under the config directory, written atomically, read back
-field by field (a missing or unusable value gets its default; every usable value is kept)."""
+field by field (a missing or unusable value gets its default; every usable value is kept).
+
+A file that cannot be read as it is (garbage, cut short, not UTF-8, not a JSON object, values of
+the wrong type, a folder, no permission) is never lost and never silently replaced: it is kept
+beside as `settings.json.backup-<timestamp>` before anything is written, every value that can
+still be read from it is kept, and `SettingsRead.notice` says what was reset, for the window."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import re
+import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -85,19 +94,157 @@ def settings_path() -> Path:
     return config_dir() / FILE_NAME
 
 
-def load_settings(path: Path | None = None) -> AppSettings:
+# how the window names each setting (the Settings dialog's labels), for messages about the file
+WINDOW_NAMES = {
+    "model_text": "Text model",
+    "model_mmproj": "Vision projector",
+    "beam": "Beam width",
+    "scorer": "Scorer",
+    "temperature": "Temperature",
+    "max_stage_tokens": "Stage token budget",
+    "n_gpu_layers": "GPU layers",
+    "gpu_auto": "Automatic GPU layers",
+    "n_threads": "CPU threads",
+    "n_ctx": "Context size",
+    "image_max_side": "Image max side",
+    "reasoning_expanded": "Reasoning panel open",
+    "window_geometry": "Window size and place",
+}
+TEMPORARY_AFTER_S = 600.0  # a leftover `.settings.json.*.tmp` older than this belongs to no running write
+
+
+@dataclass(frozen=True)
+class SettingsRead:
+    """What the settings file gave: the settings, the ones whose stored values were reset, and, when
+    the file was not fine as it was, why and where it is kept."""
+
+    settings: AppSettings
+    reset: tuple[str, ...] = ()  # fields whose stored values were unusable
+    kept: tuple[str, ...] = ()  # fields read from a file that could not be read as a whole
+    problem: str | None = None  # why the file could not be read as a whole
+    backup: Path | None = None  # the file as it was
+
+    @property
+    def notice(self) -> str | None:
+        """For the window: what happened, what was reset, where the file as it was is kept."""
+        if self.problem is None and not self.reset:
+            return None
+        where = f" It was kept as {self.backup}." if self.backup else " It could not be kept aside."
+        if self.problem is not None:
+            kept = f"Read from it: {_names(self.kept)}. " if self.kept else ""
+            reset = f"Unusable values, reset: {_names(self.reset)}. " if self.reset else ""
+            rest = "Every other setting is" if self.kept or self.reset else "Every setting is"
+            return (
+                f"The settings file could not be read ({self.problem}).{where} {kept}{reset}{rest} back to its default."
+            )
+        return f"Settings with values StageLens cannot use are back to their defaults: {_names(self.reset)}.{where}"
+
+
+def _names(keys: tuple[str, ...]) -> str:
+    return ", ".join(WINDOW_NAMES.get(k, k) for k in keys)
+
+
+def read_settings_file(path: Path | None = None) -> SettingsRead:
+    """The settings in the file; a file that was not fine is kept beside first, then replaced by
+    what could be read from it (see the module's docstring)."""
     path = path or settings_path()
+    _remove_old_temporary_files(path)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
     except FileNotFoundError:
-        return AppSettings()
-    except (OSError, ValueError) as exc:
-        log.warning("settings file %s unreadable (%s); using defaults", path, exc)
-        return AppSettings()
+        return SettingsRead(AppSettings())
+    except OSError as exc:  # a folder, no permission: moved aside (it cannot be copied)
+        why = "it is a folder" if path.is_dir() else f"it cannot be read: {exc.strerror or exc}"
+        return _replace_bad_file(path, SettingsRead(AppSettings(), problem=why), move=True)
+    problem: str | None = None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text, problem = data.decode("utf-8", "replace"), "it is not UTF-8 text"
+    raw: object
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raw = _salvage(text)
+        problem = problem or ("it is cut short" if text.strip().startswith("{") else "it is not JSON")
+    if not isinstance(raw, dict):
+        problem = f"it holds {_JSON_KINDS.get(type(raw), 'a JSON value')} instead of a JSON object"
+        raw = {}
     settings, reset = read_values(raw)
-    if reset:
-        log.warning("settings file %s: unusable values reset to their defaults: %s", path, ", ".join(reset))
-    return settings
+    if problem is None and not reset:
+        return SettingsRead(settings)
+    kept = tuple(f.name for f in fields(AppSettings) if f.name in raw and f.name not in reset) if problem else ()
+    return _replace_bad_file(path, SettingsRead(settings, reset, kept, problem))
+
+
+def load_settings(path: Path | None = None) -> AppSettings:
+    return read_settings_file(path).settings
+
+
+def _replace_bad_file(path: Path, read: SettingsRead, move: bool = False) -> SettingsRead:
+    """Keep the file as it was beside it, then write what was read; never the other way round."""
+    try:
+        backup = _backup_path(path)
+        if move:
+            os.rename(path, backup)
+        else:
+            with backup.open("xb") as fh:  # "x": a backup is never overwritten
+                fh.write(path.read_bytes())
+                fh.flush()
+                os.fsync(fh.fileno())
+    except OSError as exc:
+        log.warning("settings file %s could not be kept aside (%s); it is left as it is", path, exc)
+        return replace(read, backup=None)
+    log.info("settings file %s: %s; kept as %s", path, read.problem or f"reset {read.reset}", backup)
+    try:
+        save_settings(read.settings, path)
+    except OSError as exc:
+        log.warning("settings file %s could not be rewritten: %s", path, exc)
+    return replace(read, backup=backup)
+
+
+def _backup_path(path: Path) -> Path:
+    stem = f"{path.name}.backup-{time.strftime('%Y%m%d-%H%M%S')}"
+    for n in range(1, 1000):
+        candidate = path.with_name(stem if n == 1 else f"{stem}-{n}")
+        if not candidate.exists() and not candidate.is_symlink():
+            return candidate
+    raise OSError(f"no free name for a backup of {path}")
+
+
+_JSON_KINDS = {list: "a JSON array", str: "a string", int: "a number", float: "a number", bool: "true or false"}
+_JSON_KINDS[type(None)] = "null"
+_KEY = re.compile(r'"([A-Za-z_]+)"\s*:\s*')
+
+
+def _salvage(text: str) -> dict[str, object]:
+    """The values that can still be read from a broken JSON object: each "key": value whose value is
+    complete (followed by a comma or the closing brace: a value cut by the end of the file is not)."""
+    decoder = json.JSONDecoder()
+    known = {f.name for f in fields(AppSettings)}
+    found: dict[str, object] = {}
+    for match in _KEY.finditer(text):
+        if match.group(1) not in known:
+            continue
+        try:
+            value, end = decoder.raw_decode(text, match.end())
+        except ValueError:
+            continue
+        rest = text[end:].lstrip()
+        if rest[:1] in (",", "}"):
+            found.setdefault(match.group(1), value)
+    return found
+
+
+def _remove_old_temporary_files(path: Path) -> None:
+    """What an atomic write killed halfway leaves (`.settings.json.*.tmp`); a recent one may be another
+    program's write in progress, so only old ones go."""
+    cutoff = time.time() - TEMPORARY_AFTER_S
+    with contextlib.suppress(OSError):
+        for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                if tmp.stat().st_mtime < cutoff:
+                    tmp.unlink()
 
 
 def save_settings(settings: AppSettings, path: Path | None = None) -> None:

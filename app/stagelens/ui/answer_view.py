@@ -27,8 +27,16 @@ def _tool(parent: QWidget, text: str, name: str, tip: str) -> QToolButton:
     return button
 
 
+UNFINISHED_TEXT = (
+    "⚠ Unfinished: StageLens stopped before this answer was done. What it wrote is kept; Regenerate answers again."
+)
+
+
 def summary_line(version: Answer) -> str:
     trace = version.trace
+    if version.interrupted:
+        done = sum(1 for s in version.finished if s in HIDDEN_STAGES)
+        return f"Unfinished · {done} of 3 stages done"
     if trace is None:
         return "Reasoning"
     beam = trace.settings.get("beam", 1)
@@ -211,7 +219,9 @@ class AnswerCard(QFrame):
     def _show_finished(self, version: Answer) -> None:
         trace = version.trace
         self.conclusion.setVisible(True)
-        if trace is None:
+        if version.interrupted:
+            self._show_unfinished(version)
+        elif trace is None:
             self.panel.setVisible(False)
             self.conclusion.setText("")
             self.status_label.setProperty("kind", "error")
@@ -242,6 +252,21 @@ class AnswerCard(QFrame):
         self.status_label.setVisible(bool(self.status_label.text()))
         self.status_label.style().unpolish(self.status_label)
         self.status_label.style().polish(self.status_label)
+
+    def _show_unfinished(self, version: Answer) -> None:
+        """An answer whose program stopped before it was done: its stages so far, marked."""
+        stages = [
+            (name, text, "" if name in version.finished else "unfinished", "")
+            for name, text in version.unfinished_stages
+            if name in HIDDEN_STAGES
+        ]
+        self.panel.show_stages(stages, summary_line(version), self.reasoning_expanded)
+        self.panel.setVisible(bool(stages))
+        self.status_label.setProperty("kind", "stopped")
+        self.status_label.setText(UNFINISHED_TEXT)
+        conclusion = version.live_text("conclusion").strip()
+        self.conclusion.setText(conclusion)
+        self.conclusion.setVisible(bool(conclusion))
 
     # ------------------------------------------------------------ actions
     def copy_answer(self) -> None:

@@ -124,7 +124,12 @@ async def _main(app) -> int:
     closed = asyncio.Event()
     app.aboutToQuit.connect(closed.set)
     app.lastWindowClosed.connect(closed.set)
-    window = MainWindow()
+    try:
+        window = MainWindow()
+    except Exception as exc:  # MainWindow stops its engine thread before this is raised
+        logging.getLogger(__name__).exception("the window could not start")
+        print(f"stagelens: error: the window could not start: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     window.show()
     # Ctrl+C in the terminal closes the window; the timer lets Python see the signal while Qt idles
     signal.signal(signal.SIGINT, lambda *_: window.close())

@@ -9,26 +9,29 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QMimeData, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QMimeData, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
-from PySide6.QtWidgets import QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from stagelens.history import HistoryStore
 from stagelens.images import ChatImage, ImageLoader
 from stagelens.models.default import ModelChoice
 from stagelens.session import Answer, Conversation, LoadedModel, RunningAnswer, Session, Turn
-from stagelens.settings import AppSettings, load_settings, save_settings
+from stagelens.settings import AppSettings, SettingsRead, read_settings_file, save_settings
 from stagelens.ui.answer_view import AnswerCard
 from stagelens.ui.bridge import ImageEvents, QtRunner
 from stagelens.ui.conversation_view import ConversationView
+from stagelens.ui.drop_overlay import DropOverlay
 from stagelens.ui.empty_state import EmptyState
 from stagelens.ui.export_dialog import choose_and_export, export_conversation
 from stagelens.ui.guard import guarded
+from stagelens.ui.history_watch import HistoryWatch, open_history
 from stagelens.ui.image_intake import ImageIntake
 from stagelens.ui.image_strip import ImageStrip
 from stagelens.ui.images_input import mime_has_images
 from stagelens.ui.menus import MenuHandlers, build_menus
 from stagelens.ui.model_banner import ModelBanner
+from stagelens.ui.notice_banner import NoticeBanner
 from stagelens.ui.question_box import QuestionBox
 from stagelens.ui.sidebar import Sidebar
 from stagelens.ui.status_line import StatusLine
@@ -54,18 +57,23 @@ class MainWindow(QMainWindow):
         self.setAccessibleName("StageLens")
         self.setAcceptDrops(True)
         self.resize(1100, 760)
-        self.history = history if history is not None else HistoryStore()
+        # the user's data first: nothing below may fail with the engine thread already started
+        self.history, history_problem = (history, None) if history is not None else open_history()
         self._save_settings_file = save_settings_file
+        settings_read = read_settings_file() if settings is None else SettingsRead(settings)
         self.engine = QtRunner(self)
+        try:
+            self._assemble(settings_read, model, history_problem)
+        except BaseException:
+            self.engine.close()  # a window that failed to start leaves no thread running
+            raise
+
+    def _assemble(self, settings_read: SettingsRead, model: ModelChoice | None, history_problem: str | None) -> None:
         self.image_events = ImageEvents(self)
-        self.session = Session(
-            self.engine,
-            self.history,
-            ImageLoader(),
-            settings if settings is not None else load_settings(),
-            model_override=model,
-        )
+        self.session = Session(self.engine, self.history, ImageLoader(), settings_read.settings, model_override=model)
         self._build_ui()
+        notices = {"settings": settings_read.notice, "unavailable": history_problem}
+        self.history_watch = HistoryWatch(self.session, self.notices, self.statusBar(), self, notices)
         self.menu_actions = build_menus(self, self._menu_handlers(), self.settings.reasoning_expanded)
         self.new_action, self.export_action = self.menu_actions.new, self.menu_actions.export
         self.expanded_action = self.menu_actions.expanded
@@ -127,6 +135,8 @@ class MainWindow(QMainWindow):
         self.banner.default_clicked.connect(guarded(self.use_default_model))
         self.banner.models_clicked.connect(guarded(self.open_models_manager))
         column.addWidget(self.banner)
+        self.notices = NoticeBanner(right)
+        column.addWidget(self.notices)
 
         self.conversation_view = ConversationView(self.session, self.image_events, right)
         self.conversation_view.reasoning_toggled.connect(guarded(self.remember_expanded))
@@ -156,11 +166,7 @@ class MainWindow(QMainWindow):
         splitter.setSizes([230, 870])
         self.setCentralWidget(splitter)
 
-        self.drop_overlay = QLabel("Drop images to add them", self)
-        self.drop_overlay.setObjectName("dropOverlay")
-        self.drop_overlay.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.drop_overlay.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.drop_overlay.setVisible(False)
+        self.drop_overlay = DropOverlay(self)
 
         self.intake = ImageIntake(
             self.session, self.strip, self.image_events, self.statusBar(), added=self._update_send_enabled
@@ -271,7 +277,7 @@ class MainWindow(QMainWindow):
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
         if mime_has_images(event.mimeData()):
             event.acceptProposedAction()
-            self._place_overlay()
+            self.drop_overlay.cover(self.centralWidget())
             self.drop_overlay.raise_()
             self.drop_overlay.setVisible(True)
         else:
@@ -433,16 +439,11 @@ class MainWindow(QMainWindow):
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)
         if self.drop_overlay.isVisible():
-            self._place_overlay()
-
-    def _place_overlay(self) -> None:
-        central = self.centralWidget()
-        if central is not None:
-            self.drop_overlay.setGeometry(central.geometry().adjusted(20, 20, -20, -20))
+            self.drop_overlay.cover(self.centralWidget())
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         geometry = bytes(self.saveGeometry().toHex().data()).decode()
         self.session.settings = replace(self.settings, window_geometry=geometry)
         self._store_settings()
-        self.session.close()
+        self.history_watch.close()
         super().closeEvent(event)

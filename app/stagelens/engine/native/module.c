@@ -14,6 +14,7 @@
 #include "ggml-backend.h"
 #include "sl_ceiling.h"
 #include "sl_engine.h"
+#include "sl_probe.h"
 #include "sl_search.h"
 
 /* ================================================================ Engine */
@@ -406,6 +407,38 @@ done:
     return result;
 }
 
+static PyObject * Engine_probe_text(EngineObject * self, PyObject * unused) {
+    if (Engine_enter(self) < 0) return NULL;
+    bool finite = true;
+    int st;
+    Py_BEGIN_ALLOW_THREADS
+    st = sl_probe_text(&self->eng, &finite);
+    Py_END_ALLOW_THREADS
+    Engine_leave(self);
+    if (st != SL_OK) return Engine_raise(self, st);
+    return PyBool_FromLong(finite);
+}
+
+static PyObject * Engine_probe_image(EngineObject * self, PyObject * args) {
+    unsigned int w, h;
+    const char * rgb;
+    Py_ssize_t len;
+    if (!PyArg_ParseTuple(args, "IIy#", &w, &h, &rgb, &len)) return NULL;
+    if (w == 0 || h == 0 || (size_t) len != (size_t) w * h * 3) {
+        PyErr_SetString(PyExc_ValueError, "rgb must hold width * height * 3 bytes");
+        return NULL;
+    }
+    if (Engine_enter(self) < 0) return NULL;
+    bool finite = true;
+    int st;
+    Py_BEGIN_ALLOW_THREADS
+    st = sl_probe_image(&self->eng, (const unsigned char *) rgb, w, h, &finite);
+    Py_END_ALLOW_THREADS
+    Engine_leave(self);
+    if (st != SL_OK) return Engine_raise(self, st);
+    return PyBool_FromLong(finite);
+}
+
 static PyMethodDef Engine_methods[] = {
     {"close", (PyCFunction) Engine_close, METH_NOARGS, "Free the model, context and projector."},
     {"configure", (PyCFunction) (void (*)(void)) Engine_configure, METH_VARARGS | METH_KEYWORDS,
@@ -433,6 +466,10 @@ static PyMethodDef Engine_methods[] = {
     {"decode_ceiling", (PyCFunction) Engine_decode_ceiling, METH_VARARGS,
      "decode_ceiling(prefix, steps, widths) -> (prefill_s, step_s): raw llama_decode on this context "
      "(forgets the conversation)."},
+    {"probe_text", (PyCFunction) Engine_probe_text, METH_NOARGS,
+     "probe_text() -> bool: decode one token; whether every logit is finite. Forgets the conversation."},
+    {"probe_image", (PyCFunction) Engine_probe_image, METH_VARARGS,
+     "probe_image(width, height, rgb) -> bool: encode one image; whether its embeddings are all finite"},
     {"meta", (PyCFunction) Engine_meta, METH_O, "A GGUF metadata value as a string, or None."},
     {"info", (PyCFunction) Engine_info, METH_NOARGS, "Model and context facts."},
     PY_TESTING_ENGINE_METHODS

@@ -9,7 +9,7 @@
 #include "sl_engine.h"
 
 PyObject * EngineError, * ModelLoadError, * NoVisionError, * ImageRejectedError, * ContextOverflowError,
-    * KVCacheFullError, * DecodeError;
+    * KVCacheFullError, * DecodeError, * InvalidNumbersError;
 
 static PyObject * sl_exc_for(int status) {
     switch (status) {
@@ -19,6 +19,7 @@ static PyObject * sl_exc_for(int status) {
         case SL_ERR_CONTEXT: return ContextOverflowError;
         case SL_ERR_KV: return KVCacheFullError;
         case SL_ERR_DECODE: return DecodeError;
+        case SL_ERR_NONFINITE: return InvalidNumbersError;
         case SL_ERR_ARG: return PyExc_ValueError;
         case SL_ERR_NOMEM: return PyExc_MemoryError;
         default: return EngineError;
@@ -205,6 +206,8 @@ int py_objects_init(PyObject * m) {
                 "Does not fit the context.") ||
         add_exc(m, &KVCacheFullError, "stagelens.engine._native.KVCacheFullError", EngineError, "No KV slot.") ||
         add_exc(m, &DecodeError, "stagelens.engine._native.DecodeError", EngineError, "Decoding failed.") ||
+        add_exc(m, &InvalidNumbersError, "stagelens.engine._native.InvalidNumbersError", DecodeError,
+                "The model computed NaN or infinity (damaged weights).") ||
         PyModule_AddObjectRef(m, "CancelFlag", (PyObject *) &CancelFlagType) < 0 ||
         PyModule_AddObjectRef(m, "ImageChunk", (PyObject *) &ImageChunkType) < 0 ||
         PyModule_AddObjectRef(m, "SearchParams", (PyObject *) &SearchParamsType) < 0) {

@@ -10,7 +10,7 @@
 #include "sl_core.h"
 
 extern PyObject * EngineError, * ModelLoadError, * NoVisionError, * ImageRejectedError, * ContextOverflowError,
-    * KVCacheFullError, * DecodeError;
+    * KVCacheFullError, * DecodeError, * InvalidNumbersError;
 
 typedef struct {
     PyObject_HEAD

@@ -192,7 +192,8 @@ PyObject * mod_logits_pass(PyObject * m, PyObject * args) {
         PyErr_NoMemory();
     } else {
         memcpy(logits, buf, (size_t) len);
-        int32_t have = sl_top_k(logits, n, k, top);
+        bool nan = false;
+        int32_t have = sl_top_k(logits, n, k, top, &nan);
         double lse = sl_log_sum_exp(logits, n, top[0].logit);
         PyObject * list = PyList_New(have);
         for (int32_t i = 0; list && i < have; i++) {

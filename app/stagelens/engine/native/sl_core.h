@@ -44,6 +44,7 @@ enum sl_status {
     SL_ERR_NOMEM,
     SL_ERR_CALLBACK,   /* a hook (Python) raised; the hook holds the exception */
     SL_CANCELLED,      /* not an error: the cancel flag was set */
+    SL_ERR_NONFINITE,  /* the model computed NaN or infinity: damaged weights */
 };
 
 enum sl_scorer { SL_SCORER_LOGPROB = 0, SL_SCORER_JUDGE = 1, SL_SCORER_EXTERNAL = 2 };

@@ -9,13 +9,15 @@ static bool sl_before(const llama_token_data * a, const llama_token_data * b) {
     return a->logit > b->logit || (a->logit == b->logit && a->id < b->id);
 }
 
-int32_t sl_top_k(const float * logits, int32_t n, int32_t k, llama_token_data * top) {
+int32_t sl_top_k(const float * logits, int32_t n, int32_t k, llama_token_data * top, bool * saw_nan) {
     if (k > n) k = n;
+    bool nan = false;
     /* top[0..have) unsorted, with the index of its smallest entry: a logit enters only when it beats
      * that one, which after the first few thousand logits is rare */
     int32_t have = 0, low = 0;
     for (int32_t i = 0; i < n; i++) {
         float l = logits[i];
+        nan |= l != l;
         if (have < k) {
             top[have] = (llama_token_data){.id = i, .logit = l, .p = 0.0f};
             if (have == 0 || l < top[low].logit || (l == top[low].logit)) low = have;
@@ -38,6 +40,7 @@ int32_t sl_top_k(const float * logits, int32_t n, int32_t k, llama_token_data * 
         }
         top[j + 1] = x;
     }
+    *saw_nan = nan;
     return have;
 }
 
@@ -108,14 +111,13 @@ int sl_sample(struct llama_context * ctx, int32_t idx, int32_t n_vocab, struct l
               const sl_search_params * sp, llama_token_data * top, sl_pick * out) {
     const float * logits = llama_get_logits_ith(ctx, idx);
     if (!logits) return SL_ERR_DECODE;
+    bool nan = false;
     if (sp->temperature <= 0.0f) {
-        sl_top_k(logits, n_vocab, 1, top); /* llama.cpp's greedy: the first largest logit */
+        sl_top_k(logits, n_vocab, 1, top, &nan); /* llama.cpp's greedy: the first largest logit */
         out->token = top[0].id;
         out->max = top[0].logit;
-        return SL_OK;
-    }
-    if (sp->top_k > 0 && sp->top_k <= SL_TOPK_MAX) {
-        int32_t k = sl_top_k(logits, n_vocab, sp->top_k, top);
+    } else if (sp->top_k > 0 && sp->top_k <= SL_TOPK_MAX) {
+        int32_t k = sl_top_k(logits, n_vocab, sp->top_k, top, &nan);
         out->max = top[0].logit;
         /* what the chain's top-k would leave of the whole vocabulary, already sorted */
         llama_token_data_array cur = {.data = top, .size = (size_t) k, .selected = -1, .sorted = true};
@@ -123,11 +125,16 @@ int sl_sample(struct llama_context * ctx, int32_t idx, int32_t n_vocab, struct l
         if (cur.selected < 0 || cur.selected >= (int64_t) cur.size) return SL_ERR_DECODE;
         out->token = cur.data[cur.selected].id;
         llama_sampler_accept(smpl, out->token);
-        return SL_OK;
+    } else {
+        out->token = llama_sampler_sample(smpl, ctx, idx);
+        float mx = -FLT_MAX;
+        for (int32_t i = 0; i < n_vocab; i++) {
+            nan |= logits[i] != logits[i];
+            mx = logits[i] > mx ? logits[i] : mx;
+        }
+        out->max = mx;
     }
-    out->token = llama_sampler_sample(smpl, ctx, idx);
-    float mx = -FLT_MAX;
-    for (int32_t i = 0; i < n_vocab; i++) mx = logits[i] > mx ? logits[i] : mx;
-    out->max = mx;
+    out->logit = logits[out->token];
+    out->finite = !nan && isfinite(out->max);
     return SL_OK;
 }

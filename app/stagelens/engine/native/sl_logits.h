@@ -11,12 +11,15 @@
 
 typedef struct {
     llama_token token;
+    float logit;                /* the sampled token's logit */
     float max;                  /* the largest logit (for the log-probability) */
+    bool finite;                /* no logit is NaN or +inf (damaged weights) */
 } sl_pick;
 
 /* The k largest of logits[0..n) into top[0..), descending, ties by the lower id; returns how many
- * (k or n, whichever is smaller; k >= 1). */
-int32_t sl_top_k(const float * logits, int32_t n, int32_t k, llama_token_data * top);
+ * (k or n, whichever is smaller; k >= 1). *saw_nan: whether any logit is NaN (NaN is never selected
+ * over a number). */
+int32_t sl_top_k(const float * logits, int32_t n, int32_t k, llama_token_data * top, bool * saw_nan);
 
 /* log(sum_i exp(logits[i] - max)) for max >= every logit. */
 double sl_log_sum_exp(const float * logits, int32_t n, float max);

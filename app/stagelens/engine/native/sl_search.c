@@ -120,12 +120,21 @@ static int sl_generate(sl_run * run, sl_candidate * cands, int32_t n, int32_t ba
                 break;
             }
             llama_token tok = pick.token;
+            if (!pick.finite || !isfinite(pick.logit)) {
+                status = sl_set_error(eng, SL_ERR_NONFINITE, "the model computed an invalid number (NaN or infinity)");
+                break;
+            }
             if (llama_vocab_is_eog(eng->vocab, tok)) {
                 c->closed_by = SL_CLOSED_EOS;
                 c->wall_s = sl_now() - c->t0;
                 continue;
             }
-            c->sum_logprob += sl_logprob(llama_get_logits_ith(eng->ctx, c->logits_idx), eng->n_vocab, pick.max, tok);
+            double logprob = sl_logprob(llama_get_logits_ith(eng->ctx, c->logits_idx), eng->n_vocab, pick.max, tok);
+            if (!isfinite(logprob)) {
+                status = sl_set_error(eng, SL_ERR_NONFINITE, "the model computed an invalid number (NaN or infinity)");
+                break;
+            }
+            c->sum_logprob += logprob;
             int32_t np = sl_token_piece(eng, tok, &piece, &piece_cap, false);
             if (np < 0) {
                 status = eng->status;
