@@ -123,7 +123,7 @@ def test_events_stream_each_stage(engine, ask):
     events = []
     trace = engine.answer(ask, settings=search(beam=2), on_event=events.append)
     kinds = [(e.kind, e.stage) for e in events if e.kind != "text"]
-    expected = [(k, s) for s in STAGE_NAMES for k in ("stage_begin", "stage_end")]
+    expected = [("reading", "")] + [(k, s) for s in STAGE_NAMES for k in ("stage_begin", "stage_end")]
     assert kinds == expected
     for stage in trace.stages:
         for i, cand in enumerate(stage.candidates):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from tests.fixtures.damage import HISTORY_DAMAGE, damage_history, leave_leftovers, locked, trace, write_history
 
-from stagelens.history import HistoryStore
+from stagelens.history import SCHEMA_VERSION, HistoryStore
 from stagelens.images import ImageLoader
 from stagelens.session import Answer, Conversation, Turn
 
@@ -141,7 +141,7 @@ def test_a_history_written_by_the_previous_version_is_migrated(tmp_path):
     assert sqlite3.connect(folder / "history.sqlite3").execute("PRAGMA user_version").fetchone() == (1,)
     store = HistoryStore(folder)
     assert store.migrated_from == 1 and store.notices == []
-    assert store._db.execute("PRAGMA user_version").fetchone() == (2,)
+    assert store._db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     assert [c.title for c in store.list_conversations()] == ["Colours", "Shapes"]
     shapes = next(c.id for c in store.list_conversations() if c.title == "Shapes")
     first, second = reopen(store, shapes)
@@ -157,7 +157,7 @@ def test_a_history_written_by_the_previous_version_is_migrated(tmp_path):
     store.save_partial(first, answer)
     store.close()
     again = HistoryStore(folder)
-    assert again.migrated_from == 2
+    assert again.migrated_from == SCHEMA_VERSION
     reopened = reopen(again, shapes)[0]
     assert (
         len(reopened.versions) == 3 and reopened.answer.interrupted and reopened.answer.live_text("summary") == "partly"
@@ -203,7 +203,7 @@ def test_leftovers_of_a_killed_program_are_removed_at_start(tmp_path, scene_path
 _RUNNING = """
 import sys, time
 from pathlib import Path
-from stagelens.history import HistoryStore
+from stagelens.history import SCHEMA_VERSION, HistoryStore
 store = HistoryStore(Path(sys.argv[1]))
 print("open", flush=True)
 sys.stdin.readline()

@@ -30,9 +30,6 @@ import common as packaging_common  # noqa: E402
 
 SPECS = ("packaging/stagelens.spec", "packaging/macos/stagelens.spec", "packaging/windows/stagelens.spec")
 TOOLING = ("stagelens_dev", "torch")
-# Tooling that has not left the `stagelens` package yet: the demo model's training code, which the
-# demo-model branch moves to stagelens_dev/training/. Not reachable from the app (checked below).
-TRAINING_STILL_IN_PRODUCT = {"stagelens.evaluation.model", "stagelens.evaluation.train", "stagelens.evaluation.export"}
 # Files that used to hold tooling inside the product.
 MOVED_OUT = ("stagelens/models/testmodel.py", "stagelens/ui/stall.py")
 
@@ -91,7 +88,6 @@ def test_the_bundle_holds_the_app_and_no_tooling(graph_facts):
     for needed in ("stagelens.cli", "stagelens.bench.command", "stagelens.models.gguf_file", "stagelens.ui.app"):
         assert needed in bundle
     assert not [m for m in bundle if _top(m) not in OUR_PACKAGES or _top(m) == "stagelens_dev"]
-    assert not bundle & TRAINING_STILL_IN_PRODUCT, "training code would be bundled without torch"
 
 
 def test_shipped_modules_reach_tooling_only_through_guarded_lazy_imports(graph_facts):
@@ -107,9 +103,8 @@ def test_shipped_modules_reach_tooling_only_through_guarded_lazy_imports(graph_f
 
 def test_the_stagelens_package_imports_no_torch_or_tooling_at_module_level(graph_facts):
     modules, imports = graph_facts
-    product = {m for m in modules if _top(m) == "stagelens"} - TRAINING_STILL_IN_PRODUCT
+    product = {m for m in modules if _top(m) == "stagelens"}
     closure = reachable(module_graph(imports, modules, lazy=False), product)
-    assert not closure & TRAINING_STILL_IN_PRODUCT, "a product module imports training code at module level"
     bad = [f"{i.source}:{i.line} imports {i.target}" for i in _imports_of_tooling(imports, closure) if not i.lazy]
     assert not bad, "\n".join(bad)
 
@@ -142,6 +137,6 @@ def test_the_wheel_ships_stagelens_without_tooling_and_stagelens_dev_beside_it(t
     assert {"stagelens_dev/cli.py", "stagelens_dev/testmodels/presets.py", "stagelens_dev/benchmarks/stall.py"} <= dev
     built = python_modules(OUR_PACKAGES, lib)
     built_imports = python_imports(built)
-    product_modules = {m for m in built if _top(m) == "stagelens"} - TRAINING_STILL_IN_PRODUCT
+    product_modules = {m for m in built if _top(m) == "stagelens"}
     closure = reachable(module_graph(built_imports, built, lazy=False), product_modules)
     assert not [i for i in _imports_of_tooling(built_imports, closure) if not i.lazy]

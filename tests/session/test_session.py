@@ -26,6 +26,8 @@ def make_session(engine, loader, tmp_path):
     """Sessions on the shared tiny engine (never closed here: other tests use it)."""
 
     def make(store: HistoryStore | None = None, **settings) -> Session:
+        if {"beam", "scorer", "temperature"} & settings.keys():  # numbers of its own: no preset
+            settings.setdefault("preset", "custom")
         session = Session(EngineRunner(engine), store, loader, replace(SETTINGS, **settings))
         assert session.model_ready, "a runner holding an engine reports it at once"
         return session

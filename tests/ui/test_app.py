@@ -115,7 +115,7 @@ _SESSION = textwrap.dedent("""
         window.add_image_paths([sample_images()[0]])
         window.ask("What shapes are there?")
         wait(lambda: window.running is None)
-        window.settings = AppSettings(beam=1, max_stage_tokens=700, n_ctx=4096)
+        window.settings = AppSettings(preset="custom", beam=1, max_stage_tokens=700, n_ctx=4096)
         # a second question, killed while it is being answered
         window.live_updated.connect(lambda kind, stage: os.kill(os.getpid(), 9))
         window.ask("And now describe them at length.")

@@ -62,6 +62,8 @@ def make_window(qtbot, tiny_model, tmp_path):
         else:
             model = ModelChoice("Tiny test model (random weights)", tiny_model.text, tiny_model.mmproj, "test")
         base = DEMO_SETTINGS if demo else TINY_SETTINGS
+        if {"beam", "scorer", "temperature"} & settings.keys():  # numbers of its own: no preset
+            settings.setdefault("preset", "custom")
         window = MainWindow(
             history=HistoryStore(tmp_path / f"data{len(windows)}"),
             settings=None if from_file else AppSettings(**{**base.__dict__, **settings}),
@@ -552,7 +554,7 @@ def test_reasoning_expanded_preference_persists(make_window, qtbot, monkeypatch,
 def test_export_while_answering_leaves_the_unfinished_answer_out(window, qtbot, tmp_path):
     turn, card = ask_and_wait(qtbot, window, "What is in the picture?")
     assert window.export_action.isEnabled()
-    window.apply_settings(replace(window.settings, beam=1, max_stage_tokens=700))
+    window.apply_settings(replace(window.settings, preset="custom", beam=1, max_stage_tokens=700))
     seen: list[bool] = []
 
     def export_now(kind, _stage):

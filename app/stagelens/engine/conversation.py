@@ -113,8 +113,9 @@ class ConversationBuilder:
         out.append(self.user_segment(turn, first=not history, instruction=instruction))
         return out
 
-    def sync(self, segments: Sequence[Segment]) -> int:
-        """Make the native conversation equal `segments`; returns how many it already held."""
+    def sync(self, segments: Sequence[Segment]) -> Units:
+        """Make the native conversation equal `segments`; returns the units it did not hold yet."""
         keep = self._native.common_segments([s.key for s in segments])
-        self._native.replace_segments(keep, [(s.key, s.build()) for s in segments[keep:]])
-        return keep
+        built = [(s.key, s.build()) for s in segments[keep:]]
+        self._native.replace_segments(keep, built)
+        return [unit for _key, units in built for unit in units]

@@ -15,7 +15,7 @@ from pathlib import Path
 from stagelens.engine import damage, native
 from stagelens.engine.compat import check_projector_fits
 from stagelens.engine.conversation import ConversationBuilder, Units, model_file_key, utf8
-from stagelens.engine.events import EventHandler, EventRelay, Scorer, native_scorer
+from stagelens.engine.events import EventHandler, EventRelay, Scorer, native_scorer, reading_event
 from stagelens.engine.format import TRAINED_FORMAT_KEY, FormatPrompt, format_prompt, trained_on_format
 from stagelens.engine.prompt import ChatTemplate
 from stagelens.engine.rendering import TurnRenderer
@@ -174,7 +174,9 @@ class Engine:
         py_scorer = native_scorer(scorer, names) if scorer else None
 
         told = self.format_prompt(settings)
-        self._conversation.sync(self._conversation.segments(turn, history, told.instruction))
+        new_units = self._conversation.sync(self._conversation.segments(turn, history, told.instruction))
+        if on_event is not None:  # the window says what is being read before the first word
+            on_event(reading_event(new_units))
         try:
             result = self._native.search(params, relay, py_scorer, cancel)
         except native.InvalidNumbersError as exc:

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import codecs
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from stagelens.engine import native
 
 
 @dataclass(frozen=True)
 class StageEvent:
-    kind: str  # "stage_begin" | "text" | "stage_end"
-    stage: str
-    candidate: int  # text: which candidate; stage_begin: how many; stage_end: the winner
+    kind: str  # "reading" (once, before the search) | "stage_begin" | "text" | "stage_end"
+    stage: str  # "" for "reading"
+    candidate: int  # text: which candidate; stage_begin: how many; stage_end: the winner; reading: images
     text: str = ""
+    image_tokens: int = 0  # reading: tokens of the images the model is about to read
+    text_tokens: int = 0  # reading: tokens of the text it is about to read
+    at: float = field(default_factory=time.monotonic, compare=False)  # when it happened, on the engine's thread
+
+
+def reading_event(units: Sequence[object]) -> StageEvent:
+    """What the model is about to read (prepared units not in its cache yet): images and tokens."""
+    chunks = [u for u in units if not isinstance(u, int)]
+    image_tokens = sum(int(getattr(c, "n_tokens", 0)) for c in chunks)
+    images = len({getattr(c, "id", id(c)) for c in chunks})  # a tiled image is several chunks of one image
+    return StageEvent("reading", "", images, "", image_tokens, len(units) - len(chunks))
 
 
 EventHandler = Callable[[StageEvent], None]
@@ -42,6 +54,11 @@ class EventRelay:
             if text:
                 self._handler(StageEvent("text", name, cand, text))
         elif kind == native.EVENT_STAGE_END:
+            # bytes of a character the stage never finished: as the trace has them (U+FFFD), before the end
+            for (s, c), dec in sorted(self._decoders.items()):
+                rest = dec.decode(b"", final=True) if s == stage else ""
+                if rest:
+                    self._handler(StageEvent("text", name, c, rest))
             self._handler(StageEvent("stage_end", name, cand))
 
 

@@ -42,6 +42,21 @@ class Candidate:
 
 
 @dataclass
+class Pairing:
+    """One comparison of the judge's knockout (scorer "judge"): candidates `a` and `b` of a stage in
+    round `round`; margin = log p(A) - log p(B) of the judge's answer, so `a` won when it is >= 0."""
+
+    round: int
+    a: int
+    b: int
+    margin: float
+
+    @property
+    def winner(self) -> int:
+        return self.a if self.margin >= 0 else self.b
+
+
+@dataclass
 class Stage:
     name: str
     text: str
@@ -49,6 +64,7 @@ class Stage:
     forced_open: bool = False  # we wrote the opening tag
     forced_close: bool = False  # we wrote the closing tag (budget or end of text)
     complete: bool = True
+    bracket: list[Pairing] = field(default_factory=list)  # the judge's comparisons, round by round
     status: str = "ok"  # one of STATUSES
     note: str = ""  # for people: what the model did, when it is not a plain tagged stage
     merged: int = 0  # candidates merged before scoring into an earlier one with the same text (not judged)
@@ -107,6 +123,8 @@ class Trace:
             for cand in stage["candidates"]:
                 cand["mean_logprob"] = _finite(cand["mean_logprob"])
                 cand["score"] = _finite(cand["score"])
+            for pairing in stage["bracket"]:
+                pairing["margin"] = _finite(pairing["margin"])
         return data
 
     def dumps(self, indent: int | None = 2) -> str:
@@ -124,6 +142,7 @@ class Trace:
                 forced_open=s.get("forced_open", False),
                 forced_close=s.get("forced_close", False),
                 complete=s.get("complete", True),
+                bracket=[Pairing(**p) for p in s.get("bracket", []) if p.get("margin") is not None],
                 status=s.get("status", "ok"),
                 note=s.get("note", ""),
                 merged=s.get("merged", 0),

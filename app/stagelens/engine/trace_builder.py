@@ -11,7 +11,7 @@ from typing import Any
 from stagelens.engine.settings import SearchSettings
 from stagelens.engine.specs import StageSpec
 from stagelens.engine.stage_report import conclusion_note, verdict
-from stagelens.engine.trace import Candidate, ModelInfo, Stage, Stats, Trace
+from stagelens.engine.trace import Candidate, ModelInfo, Pairing, Stage, Stats, Trace
 from stagelens.engine.turns import UserTurn
 
 
@@ -47,6 +47,11 @@ def _stage(raw: dict[str, Any], spec: StageSpec | None) -> Stage:
         forced_close=raw["forced_close"],
         complete=winner >= 0,
         merged=sum(c.same_as is not None for c in cands),
+        bracket=[
+            Pairing(p["round"], p["a"], p["b"], round(p["margin"], 4))
+            for p in raw.get("bracket", [])
+            if math.isfinite(p["margin"])
+        ],
     )
 
 

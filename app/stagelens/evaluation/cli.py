@@ -1,4 +1,5 @@
-"""`stagelens eval`: accuracy, tokens and time of decoding methods on a JSONL dataset."""
+"""`stagelens eval`: accuracy (with intervals and paired differences against greedy), tokens and time
+of decoding methods on a JSONL dataset, per question kind and per stage where the dataset allows."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ def register(subparsers) -> None:
         "eval",
         help="compare greedy, best-of-N and stage-beam on a JSONL dataset",
         description="Evaluate decoding methods on a JSONL dataset; lines: "
-        '{"image": path relative to the file, "question": ..., "answer": ..., "choices": [...] optional}.',
+        '{"image": path relative to the file, "question": ..., "answer": ..., "choices": [...] optional}; '
+        'optional "kind" and "stages" ({"caption": reference text, ...}) add per-kind and per-stage tables.',
     )
     p.add_argument("--dataset", type=Path, required=True, help="JSONL file of items")
     add_arguments(p, "eval")
@@ -49,11 +51,11 @@ def run(args: argparse.Namespace) -> int:
         DatasetError,
         MethodError,
         evaluate,
-        format_table,
         load_dataset,
         parse_methods,
         trace_record,
     )
+    from stagelens.evaluation.report import build_report, format_report
 
     try:
         methods = parse_methods(args.methods)
@@ -93,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
             )
 
     try:
-        summaries = evaluate(engine, items, methods, base, on_result)
+        runs = evaluate(engine, items, methods, base, on_result)
     except EngineError as exc:
         print(f"stagelens: engine error: {exc}", file=sys.stderr)
         return EXIT_ENGINE
@@ -101,19 +103,10 @@ def run(args: argparse.Namespace) -> int:
         if out_file:
             out_file.close()
         engine.close()
+    report = build_report(items, runs, bootstrap_seed=args.seed)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "dataset": str(args.dataset),
-                    "model": model,
-                    "mmproj": mmproj,
-                    "settings": base.to_json(),
-                    "results": [s.to_json() for s in summaries],
-                },
-                indent=2,
-            )
-        )
+        summary = {"dataset": str(args.dataset), "model": model, "mmproj": mmproj, "settings": base.to_json()}
+        print(json.dumps({**summary, "baseline": report.baseline, "results": report.to_json()["methods"]}, indent=2))
     else:
-        print(format_table(summaries))
+        print(format_report(report))
     return EXIT_OK

@@ -1,58 +1,83 @@
-"""Write an evaluation set of generated scenes: PNG images plus a JSONL file for `stagelens eval`.
+"""Evaluation datasets: JSONL files of image questions.
 
-    python -m stagelens.evaluation.dataset --out models/demo --name heldout --n 200 --seed 2026
+One JSON object per line::
 
-Question kinds cycle through ``QUESTION_KINDS`` so every kind gets the same share. Training
-draws from ``random.Random(train seed)``; use a different seed here (the shipped held-out set
-uses 2026, training 0).
+    {"image": "path relative to the file", "question": "...", "answer": "...",
+     "choices": ["...", ...],            optional: multiple choice
+     "kind": "...",                      optional: results are also reported per kind
+     "stages": {"caption": "...", ...}}  optional: reference texts of stages, reported per stage
+
+Other keys are ignored. Bad lines are reported with the file and line number.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import random
-import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from stagelens.evaluation.scenes import QUESTION_KINDS, random_example, render
+from stagelens.settings import FINAL_STAGE, STAGE_NAMES
+
+# stages a dataset may give reference texts for: all but the last (whose reference is the answer)
+REFERENCE_STAGES = tuple(name for name in STAGE_NAMES if name != FINAL_STAGE)
 
 
-def write_dataset(out_dir: Path, name: str, n: int, seed: int) -> Path:
-    out_dir = Path(out_dir)
-    image_dir = out_dir / name
-    image_dir.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(seed)
-    lines = []
-    for index in range(n):
-        kind = QUESTION_KINDS[index % len(QUESTION_KINDS)]
-        scene, item = random_example(rng, kind)
-        image_name = f"{index:03d}.png"
-        render(scene).save(image_dir / image_name, "PNG", optimize=True)
-        record: dict[str, str | list[str]] = {
-            "image": f"{name}/{image_name}",
-            "question": item.question,
-            "answer": item.answer,
-        }
-        if item.choices:
-            record["choices"] = list(item.choices)
-        record["kind"] = item.kind
-        lines.append(json.dumps(record))
-    path = out_dir / f"{name}.jsonl"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+class DatasetError(ValueError):
+    """A dataset file or line is unusable; the message names the file and line."""
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stagelens.evaluation.dataset", description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--name", default="heldout")
-    parser.add_argument("--n", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=2026)
-    args = parser.parse_args(argv)
-    print(write_dataset(args.out, args.name, args.n, args.seed))
-    return 0
+@dataclass(frozen=True)
+class EvalItem:
+    image: Path
+    question: str
+    answer: str
+    choices: tuple[str, ...] = ()
+    line: int = 0
+    kind: str | None = None
+    stages: dict[str, str] = field(default_factory=dict)  # reference stage texts, by stage name
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def load_dataset(path: Path, limit: int | None = None) -> list[EvalItem]:
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"cannot read the dataset {path}: {exc}") from exc
+    items: list[EvalItem] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        items.append(_parse_line(path, number, line))
+        if limit is not None and len(items) >= limit:
+            break
+    if not items:
+        raise DatasetError(f"{path} has no items")
+    return items
+
+
+def _parse_line(path: Path, number: int, line: str) -> EvalItem:
+    where = f"{path}:{number}"
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{where}: not valid JSON ({exc.msg})") from exc
+    if not isinstance(record, dict):
+        raise DatasetError(f"{where}: expected a JSON object")
+    for key in ("image", "question", "answer"):
+        if not isinstance(record.get(key), str) or not record[key].strip():
+            raise DatasetError(f"{where}: '{key}' must be a non-empty string")
+    choices = record.get("choices", [])
+    if not isinstance(choices, list) or not all(isinstance(c, str) and c.strip() for c in choices):
+        raise DatasetError(f"{where}: 'choices' must be a list of non-empty strings")
+    kind = record.get("kind")
+    if kind is not None and (not isinstance(kind, str) or not kind.strip()):
+        raise DatasetError(f"{where}: 'kind' must be a non-empty string")
+    stages = record.get("stages", {})
+    if not isinstance(stages, dict) or not all(
+        name in REFERENCE_STAGES and isinstance(text, str) for name, text in stages.items()
+    ):
+        raise DatasetError(f"{where}: 'stages' must map {', '.join(REFERENCE_STAGES)} to reference texts")
+    image = (path.parent / record["image"]).resolve()
+    if not image.is_file():
+        raise DatasetError(f"{where}: image {record['image']} not found (looked at {image})")
+    return EvalItem(image, record["question"], record["answer"], tuple(choices), number, kind, dict(stages))

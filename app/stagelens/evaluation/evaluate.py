@@ -1,7 +1,6 @@
-"""Evaluate decoding methods on a JSONL dataset of image questions.
+"""Evaluate decoding methods on a JSONL dataset of image questions (``stagelens.evaluation.dataset``).
 
-Dataset lines: ``{"image": path relative to the file, "question": str, "answer": str,
-"choices": [str, ...] optional}``. Methods:
+Methods:
 
 - ``greedy``: beam 1, temperature 0.
 - ``bestofn:N``: N whole answers sampled independently (beam 1, temperature/top-p of the
@@ -11,39 +10,39 @@ Dataset lines: ``{"image": path relative to the file, "question": str, "answer":
 - ``beam:N[:scorer]``: the engine's stage-level beam search, N candidates per stage, scorer
   ``logprob`` (default) or ``judge``.
 
-Answers are matched by ``stagelens.evaluation.matching`` on the final conclusion.
+Answers are matched by ``stagelens.evaluation.matching`` on the final conclusion; intervals,
+paired comparisons and per-kind / per-stage tables are in ``stagelens.evaluation.report``.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 from stagelens.engine import Engine, SearchSettings, Trace, UserTurn
+from stagelens.evaluation.dataset import DatasetError, EvalItem, load_dataset
 from stagelens.evaluation.matching import is_correct
 from stagelens.settings import setting, str_default
+
+__all__ = [
+    "DatasetError",
+    "EvalItem",
+    "ItemResult",
+    "Method",
+    "MethodError",
+    "MethodRun",
+    "evaluate",
+    "load_dataset",
+    "parse_methods",
+    "run_item",
+]
 
 SCORERS = setting("scorer").choices
 
 
-class DatasetError(ValueError):
-    """A dataset file or line is unusable; the message names the file and line."""
-
-
 class MethodError(ValueError):
     """A method spec does not parse."""
-
-
-@dataclass(frozen=True)
-class EvalItem:
-    image: Path
-    question: str
-    answer: str
-    choices: tuple[str, ...] = ()
-    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -74,64 +73,14 @@ class ItemResult:
 
 
 @dataclass
-class MethodSummary:
-    method: str
-    n_items: int
-    accuracy: float
-    format_rate: float
-    mean_tokens: float
-    mean_seconds: float
+class MethodRun:
+    """One method's results on every item, in dataset order."""
 
-    def to_json(self) -> dict:
-        return {
-            "method": self.method,
-            "items": self.n_items,
-            "accuracy": round(self.accuracy, 4),
-            "format_rate": round(self.format_rate, 4),
-            "mean_tokens": round(self.mean_tokens, 1),
-            "mean_seconds": round(self.mean_seconds, 3),
-        }
+    method: Method
+    results: list[ItemResult]
 
 
 # ------------------------------------------------------------------------------------ parsing
-
-
-def load_dataset(path: Path, limit: int | None = None) -> list[EvalItem]:
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"cannot read the dataset {path}: {exc}") from exc
-    items: list[EvalItem] = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        items.append(_parse_line(path, number, line))
-        if limit is not None and len(items) >= limit:
-            break
-    if not items:
-        raise DatasetError(f"{path} has no items")
-    return items
-
-
-def _parse_line(path: Path, number: int, line: str) -> EvalItem:
-    where = f"{path}:{number}"
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise DatasetError(f"{where}: not valid JSON ({exc.msg})") from exc
-    if not isinstance(record, dict):
-        raise DatasetError(f"{where}: expected a JSON object")
-    for key in ("image", "question", "answer"):
-        if not isinstance(record.get(key), str) or not record[key].strip():
-            raise DatasetError(f"{where}: '{key}' must be a non-empty string")
-    choices = record.get("choices", [])
-    if not isinstance(choices, list) or not all(isinstance(c, str) and c.strip() for c in choices):
-        raise DatasetError(f"{where}: 'choices' must be a list of non-empty strings")
-    image = (path.parent / record["image"]).resolve()
-    if not image.is_file():
-        raise DatasetError(f"{where}: image {record['image']} not found (looked at {image})")
-    return EvalItem(image, record["question"], record["answer"], tuple(choices), number)
 
 
 def parse_methods(spec: str) -> list[Method]:
@@ -210,14 +159,21 @@ def run_item(engine: Engine, method: Method, item: EvalItem, base: SearchSetting
     )
 
 
+def chosen_stage_texts(result: ItemResult) -> dict[str, str]:
+    """The texts of the stages of the answer a method kept, by stage name."""
+    if not result.traces:
+        return {}
+    return {stage.name: stage.text for stage in result.traces[result.chosen].stages}
+
+
 def evaluate(
     engine: Engine,
     items: list[EvalItem],
     methods: Iterable[Method],
     base: SearchSettings,
     on_result: Callable[[Method, EvalItem, ItemResult], None] | None = None,
-) -> list[MethodSummary]:
-    summaries = []
+) -> list[MethodRun]:
+    runs = []
     for method in methods:
         results = []
         for index, item in enumerate(items):
@@ -225,20 +181,8 @@ def evaluate(
             results.append(result)
             if on_result:
                 on_result(method, item, result)
-        summaries.append(summarize(method, results))
-    return summaries
-
-
-def summarize(method: Method, results: list[ItemResult]) -> MethodSummary:
-    n = len(results)
-    return MethodSummary(
-        method=method.name,
-        n_items=n,
-        accuracy=sum(r.correct for r in results) / n,
-        format_rate=sum(r.follows_format for r in results) / n,
-        mean_tokens=sum(r.decode_tokens for r in results) / n,
-        mean_seconds=sum(r.seconds for r in results) / n,
-    )
+        runs.append(MethodRun(method, results))
+    return runs
 
 
 def trace_record(method: Method, item: EvalItem, result: ItemResult) -> dict:
@@ -249,6 +193,7 @@ def trace_record(method: Method, item: EvalItem, result: ItemResult) -> dict:
         "image": str(item.image),
         "question": item.question,
         "answer": item.answer,
+        "kind": item.kind,
         "prediction": result.prediction,
         "correct": result.correct,
         "follows_format": result.follows_format,
@@ -257,13 +202,3 @@ def trace_record(method: Method, item: EvalItem, result: ItemResult) -> dict:
         "chosen": result.chosen,
         "traces": [t.to_json() for t in result.traces],
     }
-
-
-def format_table(summaries: list[MethodSummary]) -> str:
-    header = f"{'method':<18} {'accuracy':>8} {'format':>7} {'tokens/q':>9} {'s/q':>7}"
-    rows = [
-        f"{s.method:<18} {100 * s.accuracy:>7.1f}% {100 * s.format_rate:>6.1f}% "
-        f"{s.mean_tokens:>9.1f} {s.mean_seconds:>7.3f}"
-        for s in summaries
-    ]
-    return "\n".join([header, *rows])

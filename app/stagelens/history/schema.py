@@ -3,21 +3,25 @@
 Version 1 (StageLens 0.1): conversations, turns, answers (a trace or an error, written when the
 answer was done). Version 2: answers are written ahead, when the question is sent, and updated
 while they stream: `state` ('streaming' until done) and `partial` (the stage and every
-candidate's text so far, JSON). A version-1 row is a finished answer.
+candidate's text so far, JSON). A version-1 row is a finished answer. Version 3: a conversation is a tree of turns
+(edit and resend; branches.py); an older conversation is one branch.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 2
+from stagelens.history import branches
+
+SCHEMA_VERSION = 3
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS conversations (
     id INTEGER PRIMARY KEY,
     title TEXT NOT NULL,
     created REAL NOT NULL,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    chosen_root INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS turns (
     id INTEGER PRIMARY KEY,
@@ -26,6 +30,8 @@ CREATE TABLE IF NOT EXISTS turns (
     question TEXT NOT NULL,
     images TEXT NOT NULL,
     selected INTEGER NOT NULL DEFAULT 0,
+    parent_id INTEGER REFERENCES turns(id) ON DELETE CASCADE,
+    chosen INTEGER NOT NULL DEFAULT 0,
     UNIQUE (conversation_id, position)
 );
 CREATE TABLE IF NOT EXISTS answers (
@@ -47,6 +53,7 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE answers ADD COLUMN state TEXT NOT NULL DEFAULT 'done'",
         "ALTER TABLE answers ADD COLUMN partial TEXT",
     ),
+    2: branches.MIGRATION,
 }
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
 from stagelens.fileio import write_atomic
-from stagelens.history import recovery, schema
+from stagelens.history import branches, recovery, schema
 from stagelens.history.cleanup import Cleaned, InstanceLock, clean
 from stagelens.history.rows import (
     DONE,
@@ -38,9 +38,10 @@ from stagelens.history.statements import (
     escape_like,
     insert_answer,
     insert_conversation,
+    insert_every_turn,
     insert_turn,
     next_version,
-    read_turns,
+    read_tree,
     touch,
     touch_turn,
 )
@@ -309,7 +310,8 @@ class HistoryStore:
         row = self.conversation(conversation_id)
         if row is None:
             return None
-        return Conversation(row.id, row.title, self.turns(conversation_id, open_image))
+        roots, chosen_root = read_tree(self._read(), conversation_id, self.images_dir, open_image)
+        return Conversation(row.id, row.title, roots=roots, chosen_root=chosen_root)
 
     @_guarded
     def rename(self, conversation_id: int, title: str) -> None:
@@ -332,12 +334,14 @@ class HistoryStore:
 
     # ------------------------------------------------------------- turns
     @_guarded
-    def add_turn(self, conversation_id: int, turn: Turn, answer: Answer) -> int:
-        """A question with its images and its finished first answer, committed together."""
+    def add_turn(self, conversation_id: int, turn: Turn, answer: Answer, first: bool = False) -> int:
+        """A question with its images and its finished first answer, committed together; after
+        `turn.parent` once saved, at the start (`first`), or else after the turn asked last."""
         images = self._store_images(turn)
         trace_json, error = finished_row(answer)
         with self._transaction() as db:
-            turn_id = insert_turn(db, conversation_id, turn.question, images)
+            parent_id = branches.parent_for(db, conversation_id, turn, first)
+            turn_id = insert_turn(db, conversation_id, turn.question, images, parent_id)
             answer.id = insert_answer(db, turn_id, 0, answer, DONE, trace_json, error)
             touch(db, conversation_id, answer.created)
         return turn_id
@@ -358,6 +362,11 @@ class HistoryStore:
         with self._transaction() as db:
             db.execute("UPDATE turns SET selected = ? WHERE id = ?", (version, turn_id))
 
+    @_guarded
+    def choose_branch(self, conversation_id: int, parent_id: int | None, index: int) -> None:
+        with self._transaction() as db:
+            branches.choose(db, conversation_id, parent_id, index)
+
     # ---------------------------------------------------- written ahead
     @_guarded
     def start_turn(self, conversation: Conversation, turn: Turn, answer: Answer) -> None:
@@ -365,10 +374,12 @@ class HistoryStore:
         not saved yet is created with it. Sets conversation.id, turn.id and answer.id."""
         images = self._store_images(turn)
         with self._transaction() as db:
-            conversation_id = conversation.id
+            conversation_id, parent_id = conversation.id, None
             if conversation_id is None:
                 conversation_id = insert_conversation(db, conversation.title)
-            turn_id = insert_turn(db, conversation_id, turn.question, images)
+            else:
+                parent_id = branches.parent_for(db, conversation_id, turn, first=turn.parent is None)
+            turn_id = insert_turn(db, conversation_id, turn.question, images, parent_id)
             answer_id = insert_answer(db, turn_id, 0, answer, STREAMING, None, None, partial_json(answer))
             touch(db, conversation_id, answer.created)
         conversation.id, turn.id, answer.id = conversation_id, turn_id, answer_id
@@ -416,28 +427,18 @@ class HistoryStore:
     def save_conversation(self, conversation: Conversation) -> None:
         """All of a conversation that is not in this history (after the history was started anew), in
         one transaction; sets every id."""
-        images = [self._store_images(turn) for turn in conversation.turns]
+        turns = conversation.every_turn()  # every branch, each turn after its parent
+        images = [self._store_images(turn) for turn in turns]
         with self._transaction() as db:
-            conversation_id = insert_conversation(db, conversation.title)
-            ids: list[tuple[int, list[int]]] = []
-            for turn, turn_images in zip(conversation.turns, images, strict=True):
-                turn_id = insert_turn(db, conversation_id, turn.question, turn_images)
-                answer_ids = []
-                for version, answer in enumerate(turn.versions):
-                    if answer.live or answer.interrupted:
-                        answer_ids.append(
-                            insert_answer(db, turn_id, version, answer, STREAMING, None, None, partial_json(answer))
-                        )
-                    else:
-                        answer_ids.append(insert_answer(db, turn_id, version, answer, DONE, *finished_row(answer)))
-                db.execute("UPDATE turns SET selected = ? WHERE id = ?", (turn.selected, turn_id))
-                ids.append((turn_id, answer_ids))
+            conversation_id, ids = insert_every_turn(db, conversation, turns, images)
         conversation.id = conversation_id
-        for turn, (turn_id, answer_ids) in zip(conversation.turns, ids, strict=True):
+        for turn, (turn_id, answer_ids) in zip(turns, ids, strict=True):
             turn.id = turn_id
             for answer, answer_id in zip(turn.versions, answer_ids, strict=True):
                 answer.id = answer_id
 
     @_guarded
     def turns(self, conversation_id: int, open_image: OpenImage) -> list[Turn]:
-        return read_turns(self._read(), conversation_id, self.images_dir, open_image)
+        """The branch shown of a conversation, first to last."""
+        roots, chosen_root = read_tree(self._read(), conversation_id, self.images_dir, open_image)
+        return Conversation(roots=roots, chosen_root=chosen_root).turns

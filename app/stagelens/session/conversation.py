@@ -1,9 +1,15 @@
 """The conversation as the model sees it: turns, each with its question, its images and the
 versions of its answer. These are the only types for these concepts: the session changes them,
-the window shows them, the history stores and returns them."""
+the window shows them, the history stores and returns them.
+
+A conversation is a tree: editing a question and asking again makes a new branch from that point
+(a sibling of the edited turn, with the same parent), and the old branch stays. `turns` is the
+branch shown, first to last; each turn's `chosen` child (and the conversation's `chosen_root`)
+says which branch continues at each point."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from stagelens.engine import Trace
@@ -12,6 +18,16 @@ from stagelens.images import ChatImage
 NEW_TITLE = "New chat"
 TITLE_CHARS = 60
 STAGE_TITLES = {"summary": "Summary", "caption": "Caption", "reasoning": "Reasoning", "conclusion": "Conclusion"}
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the model reads before it writes: the new part of the conversation."""
+
+    images: int
+    image_tokens: int
+    text_tokens: int
+    at: float  # time.monotonic() when it began
 
 
 @dataclass(eq=False)
@@ -32,16 +48,38 @@ class Answer:
     interrupted: bool = False
     # the exception behind `error` while the program that hit it runs (never stored)
     cause: BaseException | None = field(default=None, repr=False)
+    # progress while live (time.monotonic() seconds; never stored)
+    reading: Reading | None = None  # what the model is reading before its first word
+    started_at: float = field(default_factory=time.monotonic)
+    stage_started_at: float = 0.0  # the current stage began (0: no stage yet)
+    thinking_started_at: float = 0.0  # the first stage began
+    thinking_ended_at: float = 0.0  # the last stage that ended so far ended
 
-    def on_event(self, kind: str, stage: str, candidate: int, text: str) -> None:
-        if kind == "stage_begin":
+    def on_event(
+        self,
+        kind: str,
+        stage: str,
+        candidate: int,
+        text: str,
+        image_tokens: int = 0,
+        text_tokens: int = 0,
+        at: float | None = None,
+    ) -> None:
+        """`at`: time.monotonic() when it happened (default: now)."""
+        at = time.monotonic() if at is None else at
+        if kind == "reading":
+            self.reading = Reading(candidate, image_tokens, text_tokens, at)
+        elif kind == "stage_begin":
             self.stage = stage
+            self.stage_started_at = at
+            self.thinking_started_at = self.thinking_started_at or at
         elif kind == "text":
             key = (stage, candidate)
             self.texts[key] = self.texts.get(key, "") + text
         elif kind == "stage_end":
             winner = candidate if (stage, candidate) in self.texts else 0
             self.finished[stage] = self.texts.get((stage, winner), "")
+            self.thinking_ended_at = at
 
     def live_text(self, stage: str) -> str:
         if stage in self.finished:
@@ -73,6 +111,9 @@ class Turn:
     versions: list[Answer] = field(default_factory=list)
     selected: int = 0
     id: int | None = None  # row in the history, once saved
+    parent: Turn | None = field(default=None, repr=False)  # the turn before it in its branch (None: the first)
+    children: list[Turn] = field(default_factory=list, repr=False)  # the turns after it, one per branch
+    chosen: int = 0  # which child continues the branch shown
 
     @property
     def answer(self) -> Answer | None:
@@ -97,8 +138,74 @@ class Turn:
 class Conversation:
     id: int | None = None  # row in the history, once saved
     title: str = NEW_TITLE
-    turns: list[Turn] = field(default_factory=list)
+    turns: list[Turn] = field(default_factory=list)  # the branch shown; a list given here is one branch
     deleted: bool = False  # deleted while an answer for it was running: nothing more is saved
+    roots: list[Turn] = field(default_factory=list, repr=False)  # the first turns, one per branch
+    chosen_root: int = 0
+
+    def __post_init__(self) -> None:
+        if self.roots:
+            self.show()
+        elif self.turns:  # one branch: link it
+            linear, self.turns = list(self.turns), []
+            for turn in linear:
+                self.append(turn)
+
+    def append(self, turn: Turn) -> None:
+        """`turn` after the last turn shown."""
+        last = self.turns[-1] if self.turns else None
+        self._add(turn, last)
+
+    def branch(self, at: Turn, turn: Turn) -> None:
+        """`turn` in place of `at` (and everything after it) in the branch shown; `at`'s branch stays."""
+        self._add(turn, at.parent)
+
+    def siblings(self, turn: Turn) -> list[Turn]:
+        """`turn` and the turns that replace it in the other branches."""
+        return turn.parent.children if turn.parent is not None else self.roots
+
+    def branch_index(self, turn: Turn) -> int:
+        return next(i for i, t in enumerate(self.siblings(turn)) if t is turn)
+
+    def choose(self, turn: Turn, index: int) -> None:
+        """Show the branch of `turn`'s `index`-th sibling from there on."""
+        siblings = self.siblings(turn)
+        if not 0 <= index < len(siblings):
+            raise IndexError(f"there are {len(siblings)} branches here, not {index + 1}")
+        if turn.parent is not None:
+            turn.parent.chosen = index
+        else:
+            self.chosen_root = index
+        self.show()
+
+    def show(self) -> None:
+        """Make `turns` the branch the choices say (the same list object, changed in place)."""
+        path: list[Turn] = []
+        level, index = self.roots, self.chosen_root
+        while level:
+            turn = level[min(max(index, 0), len(level) - 1)]
+            path.append(turn)
+            level, index = turn.children, turn.chosen
+        self.turns[:] = path
+
+    def every_turn(self) -> list[Turn]:
+        """Every turn of every branch, each after its parent."""
+        found: list[Turn] = []
+        level = list(self.roots)
+        while level:
+            found += level
+            level = [child for turn in level for child in turn.children]
+        return found
+
+    def _add(self, turn: Turn, parent: Turn | None) -> None:
+        turn.parent = parent
+        siblings = parent.children if parent is not None else self.roots
+        siblings.append(turn)
+        if parent is not None:
+            parent.chosen = len(siblings) - 1
+        else:
+            self.chosen_root = len(siblings) - 1
+        self.show()
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ import logging
 from pathlib import Path
 
 from stagelens.models.default import ModelChoice
-from stagelens.settings import AppSettings, LoadSettings, SearchSettings, max_beam_for
+from stagelens.settings import AppSettings, LoadSettings, SearchSettings, max_beam_for, preset_beams
+from stagelens.settings.presets import search_settings
 
 log = logging.getLogger(__name__)
 
@@ -17,13 +18,30 @@ TEST_MODEL_NAME = "Test model (random weights)"
 def chosen_model(settings: AppSettings, override: ModelChoice | None = None) -> ModelChoice | None:
     """The files in Settings, else the model the program was started with, else the default model."""
     if settings.model_text and settings.model_mmproj:
-        text, mmproj = Path(settings.model_text), Path(settings.model_mmproj)
-        return ModelChoice(text.stem, text, mmproj, "local")
+        return named_model(Path(settings.model_text), Path(settings.model_mmproj))
     if override is not None:
         return override
     from stagelens.models.default import default_model
 
     return default_model()
+
+
+def named_model(text: Path, mmproj: Path) -> ModelChoice:
+    """Files chosen by path, under the name they have: the demo model's, an installed model's, or
+    the text file's."""
+    from stagelens.models.default import demo_model
+    from stagelens.models.registry import RegistryError, installed_models
+
+    demo = demo_model()
+    if demo is not None and (demo.text, demo.mmproj) == (text, mmproj):
+        return demo
+    try:
+        for model in installed_models():
+            if (Path(model.text), Path(model.mmproj)) == (text, mmproj):
+                return ModelChoice(model.name, text, mmproj, "installed")
+    except (RegistryError, OSError) as exc:
+        log.warning("installed models could not be listed: %s", exc)
+    return ModelChoice(text.stem, text, mmproj, "local")
 
 
 def default_model_name(override: ModelChoice | None = None) -> str:
@@ -55,16 +73,11 @@ def load_settings_for(settings: AppSettings, model: ModelChoice) -> LoadSettings
         n_gpu_layers=gpu_layers(settings, model),
         n_ctx=settings.n_ctx,
         n_threads=settings.n_threads,
-        max_beam=max_beam_for(settings.beam),
+        max_beam=max_beam_for(settings.beam, *preset_beams()),  # switching presets needs no reload
         image_max_side=settings.image_max_side,
     )
 
 
-def search_settings_for(settings: AppSettings) -> SearchSettings:
-    return SearchSettings(
-        beam=settings.beam,
-        scorer=settings.scorer,
-        temperature=settings.temperature,
-        max_stage_tokens=settings.max_stage_tokens,
-        format_instruction=settings.format_instruction,
-    )
+def search_settings_for(settings: AppSettings, preset: str | None = None) -> SearchSettings:
+    """What the next question is searched with: the preset's (default: the settings' preset)."""
+    return search_settings(settings, preset)

@@ -22,6 +22,7 @@ from pathlib import Path
 from stagelens.engine import StageEvent, Trace
 from stagelens.images import ChatImage, ImageLoader
 from stagelens.models.default import ModelChoice
+from stagelens.session import branching
 from stagelens.session.conversation import Answer, Conversation, ConversationSummary, Turn, title_for
 from stagelens.session.effective import chosen_model, default_model_name, load_settings_for, search_settings_for
 from stagelens.session.engine_input import request_for
@@ -29,6 +30,7 @@ from stagelens.session.events import Event
 from stagelens.session.runner import AnswerJob, LoadedModel, Runner, failure_message
 from stagelens.session.saving import SaveQueue, Write
 from stagelens.session.store import ConversationStore, StoreNotice, StoreResetError, StoreUnavailableError
+from stagelens.session.timing import Estimate, ThinkingTimes
 from stagelens.settings import AppSettings, SearchSettings
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,7 @@ class Session:
         self.running: RunningAnswer | None = None
         self._job_ids = itertools.count(1)
         self._pending_reload = False
+        self.timing = ThinkingTimes()  # thinking time of the answers on each model (preset estimates)
         self._partial_saved_at = 0.0
         self.saves = SaveQueue(store) if store is not None else None
 
@@ -82,6 +85,7 @@ class Session:
         self.answer_updated: Event[[Turn, Answer, StageEvent]] = Event()
         self.answer_finished: Event[[Turn, Answer, str | None]] = Event()  # the save error, if any
         self.version_selected: Event[[Turn]] = Event()
+        self.branch_shown: Event[[Conversation]] = Event()  # another branch of the conversation is shown
         self.saves_changed: Event[[int, str]] = Event()  # writes waiting for the store, and why
         self.store_notice: Event[[StoreNotice]] = Event()  # the store started anew, opened late, ...
         self.save_failed: Event[[str]] = Event()  # a write that cannot succeed was dropped
@@ -145,10 +149,18 @@ class Session:
         if self.running is not None or not question or not self.model_ready:
             return None
         turn = Turn(question, [i for i in images if i.ok or i.decoding])
-        self.conversation.turns.append(turn)
+        self.conversation.append(turn)
         self.turn_added.emit(turn)
         self._start(turn, False, search)
         return turn
+
+    def edit(self, turn: Turn, question: str, search: SearchSettings | None = None) -> Turn | None:
+        """Ask `turn`'s question again as edited: a new branch from there (session/branching.py)."""
+        return branching.edit(self, turn, question, search)
+
+    def choose_branch(self, turn: Turn, index: int) -> None:
+        """Show the `index`-th of the branches at `turn` (its question and its edits), from there on."""
+        branching.choose(self, turn, index)
 
     def regenerate(self, turn: Turn, search: SearchSettings | None = None) -> bool:
         """Another version of a turn's answer (a new seed); the earlier versions are kept."""
@@ -322,7 +334,7 @@ class Session:
             if not conversation.turns or conversation.deleted:
                 continue
             conversation.id = None
-            for turn in conversation.turns:
+            for turn in conversation.every_turn():
                 turn.id = None
                 for answer in turn.versions:
                     answer.id = None
@@ -353,7 +365,9 @@ class Session:
         running = self.running
         if running is None or running.job.job_id != job_id:
             return
-        running.answer.on_event(event.kind, event.stage, event.candidate, event.text)
+        running.answer.on_event(
+            event.kind, event.stage, event.candidate, event.text, event.image_tokens, event.text_tokens, event.at
+        )
         if event.kind == "stage_end" or clock() - self._partial_saved_at >= PARTIAL_INTERVAL_S:
             self._save_partial(running)
         self.answer_updated.emit(running.turn, running.answer, event)
@@ -364,10 +378,20 @@ class Session:
             return
         if trace is not None:
             running.answer.trace = trace
+            self.timing.add_answer(self.model_key, running.job.search, running.answer, trace)
         else:
             running.answer.error = failure_message(error or RuntimeError("no answer"))
             running.answer.cause = error
         self._after(running)
+
+    @property
+    def model_key(self) -> str:
+        """Which model the timings are of (its text file)."""
+        return str(self.model.text) if self.model is not None else ""
+
+    def estimate(self, preset: str | None = None) -> Estimate:
+        """Thinking time of preset `preset` (default: the settings') relative to Fast, on the current model."""
+        return self.timing.estimate_preset(self.model_key, self.settings, preset)
 
     def _model_failed(self, message: str) -> None:
         self.model_ready = False

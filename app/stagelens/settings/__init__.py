@@ -8,9 +8,9 @@
 - ``stages.py``, ``exit_codes.py``: the stage names and the exit codes.
 
 A new setting is one row in TABLE (plus a field in the dataclass of its group, with the table's
-default; tests/settings/test_table.py checks they match). Answer presets (issue 14) would be a
-``window`` row with choices and a mapping of preset names to SearchSettings values here; the
-settings file reader (``read_values``) already reports which stored values it had to reset.
+default; tests/settings/test_table.py checks they match). Answer presets are the ``preset`` row
+and ``presets.py`` (what each one searches with); a settings file from before presets gets the
+preset its numbers are.
 
 This package imports nothing from the rest of StageLens but ``paths`` and ``fileio``, so every
 layer (engine, window, commands) can use it. ``tests/settings/test_single_source.py`` fails
@@ -28,6 +28,17 @@ from stagelens.settings.exit_codes import (
     EXIT_OK,
 )
 from stagelens.settings.load import FLASH_ATTN_TYPES, LoadSettings, flash_attn_type, max_beam_for
+from stagelens.settings.presets import (
+    PRESET_NAMES,
+    PRESETS,
+    Preset,
+    SearchChoice,
+    preset,
+    preset_beams,
+    preset_named_by,
+    relative_cost,
+    search_choice,
+)
 from stagelens.settings.search import MODES, SCORERS, SearchSettings
 from stagelens.settings.stages import FINAL_STAGE, STAGE_NAMES
 from stagelens.settings.stored import (
@@ -58,6 +69,8 @@ from stagelens.settings.table import (
 
 __all__ = [
     "AUTO",
+    "PRESETS",
+    "PRESET_NAMES",
     "EXIT_BAD_INPUT",
     "EXIT_ENGINE",
     "EXIT_FAILED",
@@ -77,6 +90,8 @@ __all__ = [
     "TABLE",
     "AppSettings",
     "LoadSettings",
+    "Preset",
+    "SearchChoice",
     "SearchSettings",
     "Setting",
     "SettingError",
@@ -93,7 +108,12 @@ __all__ = [
     "read_settings_file",
     "max_beam_for",
     "optional_int_default",
+    "preset",
+    "preset_beams",
+    "preset_named_by",
     "read_values",
+    "relative_cost",
+    "search_choice",
     "save_settings",
     "setting",
     "settings_path",

@@ -43,6 +43,8 @@ class AppSettings:
     n_ctx: int = int_default("n_ctx")
     image_max_side: int = int_default("image_max_side")
     reasoning_expanded: bool = bool_default("reasoning_expanded")  # how a finished answer's Reasoning panel starts
+    preset: str = str_default("preset")  # fast | balanced | thorough | custom (beam, scorer, temperature above)
+    theme: str = str_default("theme")  # system | light | dark
     window_geometry: str = str_default("window_geometry")  # hex of QWidget.saveGeometry()
 
     def __post_init__(self) -> None:
@@ -80,6 +82,10 @@ def read_values(raw: object) -> tuple[AppSettings, tuple[str, ...]]:
             values[f.name] = SETTINGS[f.name].from_stored(raw[f.name])
         except SettingError:
             reset.append(f.name)
+    if "preset" not in values:  # a file from before presets: the preset its numbers are, else custom
+        from stagelens.settings.presets import preset_named_by
+
+        values["preset"] = preset_named_by(replace(defaults, **values))
     return replace(defaults, **values), tuple(reset)
 
 

@@ -1,31 +1,25 @@
 """One turn of the conversation: the question (with its images), then the answer — the
-Reasoning panel, the conclusion, and the answer's actions and beam inspector."""
+Reasoning panel (what it is doing while it forms: reading the image, each stage, with their
+times), the conclusion in Markdown, and the answer's actions and search inspector."""
 
 from __future__ import annotations
 
+import functools
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
 from stagelens.images import ChatImage
 from stagelens.session import Answer, Turn
+from stagelens.ui.answer_actions import AnswerActions
 from stagelens.ui.beam_inspector import BeamInspector
+from stagelens.ui.markdown import plain_text
+from stagelens.ui.markdown_view import MarkdownView
+from stagelens.ui.progress import elapsed_line, reading_line
+from stagelens.ui.question_bubble import QuestionBubble
 from stagelens.ui.stage_panel import HIDDEN_STAGES, ReasoningPanel, format_duration
-from stagelens.ui.thumbnails import ImagePreview, ImageThumb, swap_thumb
-
-THUMB_SMALL = 48
-BUBBLE_MAX = 560
-
-
-def _tool(parent: QWidget, text: str, name: str, tip: str) -> QToolButton:
-    button = QToolButton(parent)
-    button.setText(text)
-    button.setAccessibleName(name)
-    button.setToolTip(tip)
-    button.setAutoRaise(True)
-    button.setObjectName("answerAction")
-    return button
-
+from stagelens.ui.typescale import SPACE
 
 UNFINISHED_TEXT = (
     "⚠ Unfinished: StageLens stopped before this answer was done. What it wrote is kept; Regenerate answers again."
@@ -48,6 +42,8 @@ def summary_line(version: Answer) -> str:
 
 class AnswerCard(QFrame):
     regenerate_clicked = Signal(object)  # Turn
+    edit_requested = Signal(object, str)  # Turn, its question as edited
+    branch_requested = Signal(object, int)  # Turn, -1 or +1: the branch before or after the one shown
     version_requested = Signal(object, int)  # Turn, the version to show
     reasoning_toggled = Signal(bool)
 
@@ -58,43 +54,15 @@ class AnswerCard(QFrame):
         self.setObjectName("answerCard")
         self.setAccessibleName("Question and answer")
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 4, 0, 10)
-        layout.setSpacing(6)
+        layout.setContentsMargins(0, SPACE[1], 0, SPACE[3])
+        layout.setSpacing(SPACE[2] - 2)
 
-        # the question, right-aligned like a chat bubble
-        question_row = QHBoxLayout()
-        question_row.addStretch(1)
-        bubble = QFrame(self)
-        bubble.setObjectName("questionBubble")
-        bubble_layout = QVBoxLayout(bubble)
-        bubble_layout.setContentsMargins(12, 8, 12, 8)
-        self.thumbs: list[ImageThumb] = []
-        self._bubble = bubble
-        if turn.images:
-            thumbs = QHBoxLayout()
-            thumbs.setSpacing(4)
-            for image in turn.images:
-                thumb = self._thumb(image)
-                thumbs.addWidget(thumb)
-                self.thumbs.append(thumb)
-            thumbs.addStretch(1)
-            bubble_layout.addLayout(thumbs)
-        self.question_label = QLabel(turn.question, bubble)
-        self.question_label.setObjectName("questionText")
-        self.question_label.setWordWrap(True)
-        self.question_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.question_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.question_label.setAccessibleName("Your question")
-        bubble_layout.addWidget(self.question_label)
-        bubble.setMaximumWidth(BUBBLE_MAX)
-        # a word-wrapped label would otherwise be squeezed to a narrow column
-        widest = max(
-            (self.question_label.fontMetrics().horizontalAdvance(line) for line in turn.question.splitlines()),
-            default=0,
-        )
-        self.question_label.setMinimumWidth(min(widest + 4, BUBBLE_MAX - 30))
-        question_row.addWidget(bubble)
-        layout.addLayout(question_row)
+        # the question, right-aligned like a chat bubble, with Edit and its branches
+        self.bubble = QuestionBubble(turn, self)
+        self.bubble.edited.connect(lambda text: self.edit_requested.emit(self.turn, text))
+        self.bubble.branch_step.connect(lambda step: self.branch_requested.emit(self.turn, step))
+        self.question_label, self.thumbs = self.bubble.label, self.bubble.thumbs
+        layout.addWidget(self.bubble)
 
         # the answer
         self.panel = ReasoningPanel(self)
@@ -106,45 +74,25 @@ class AnswerCard(QFrame):
         self.status_label.setAccessibleName("Answer status")
         self.status_label.setWordWrap(True)
         layout.addWidget(self.status_label)
-        self.conclusion = QLabel(self)
+        self.conclusion = MarkdownView(self, "Answer", role="answer")
         self.conclusion.setObjectName("conclusion")
-        self.conclusion.setWordWrap(True)
-        self.conclusion.setTextFormat(Qt.TextFormat.PlainText)
-        self.conclusion.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.conclusion.setAccessibleName("Answer")
-        self.conclusion.setMinimumWidth(1)  # one long unbreakable word must not widen the conversation
         layout.addWidget(self.conclusion)
 
-        actions = QHBoxLayout()
-        actions.setSpacing(2)
-        self.prev_button = _tool(self, "‹", "Previous version", "Previous version of this answer")
-        self.version_label = QLabel(self)
-        self.version_label.setObjectName("versionLabel")
-        self.version_label.setAccessibleName("Answer version")
-        self.next_button = _tool(self, "›", "Next version", "Next version of this answer")
-        self.regenerate_button = _tool(
-            self, "↻ Regenerate", "Regenerate answer", "Answer again with a new seed; the earlier answer is kept"
-        )
-        self.copy_button = _tool(self, "Copy", "Copy answer", "Copy the answer to the clipboard")
-        self.inspector_button = _tool(
-            self, "▦ Beam inspector", "Show beam inspector", "Every candidate of every stage, with scores"
-        )
-        self.inspector_button.setCheckable(True)
-        self.prev_button.clicked.connect(lambda: self._step(-1))
-        self.next_button.clicked.connect(lambda: self._step(1))
-        self.regenerate_button.clicked.connect(lambda: self.regenerate_clicked.emit(self.turn))
-        self.copy_button.clicked.connect(self.copy_answer)
-        self.inspector_button.toggled.connect(self._toggle_inspector)
-        for widget in (self.prev_button, self.version_label, self.next_button):
-            actions.addWidget(widget)
-        actions.addSpacing(8)
-        for widget in (self.copy_button, self.regenerate_button, self.inspector_button):
-            actions.addWidget(widget)
-        actions.addStretch(1)
-        layout.addLayout(actions)
-        self.inspector = BeamInspector(self)
-        self.inspector.setVisible(False)
-        layout.addWidget(self.inspector)
+        self.answer_actions = AnswerActions(self)
+        self.versions = self.answer_actions.versions
+        self.prev_button, self.next_button = self.versions.prev_button, self.versions.next_button
+        self.version_label = self.versions.label
+        self.copy_button = self.answer_actions.copy_button
+        self.regenerate_button = self.answer_actions.regenerate_button
+        self.inspector_button = self.answer_actions.inspector_button
+        self.versions.step.connect(self._step)
+        self.answer_actions.regenerate.connect(lambda: self.regenerate_clicked.emit(self.turn))
+        self.answer_actions.copy_markdown.connect(self.copy_answer)
+        self.answer_actions.copy_plain.connect(self.copy_plain_text)
+        self.answer_actions.inspect.connect(self._toggle_inspector)
+        layout.addWidget(self.answer_actions)
+        self._layout = layout
+        self._inspector: BeamInspector | None = None  # made when first opened: most answers are never inspected
         self._shown: Answer | None = None
         self.refresh()
 
@@ -153,27 +101,13 @@ class AnswerCard(QFrame):
     def version(self) -> Answer | None:
         return self.turn.answer
 
-    def _thumb(self, image: ChatImage) -> ImageThumb:
-        thumb = ImageThumb(image, self._bubble, removable=False, side=THUMB_SMALL)
-        thumb.open_clicked.connect(lambda img: ImagePreview(img, self.window()).exec())
-        return thumb
-
     def image_loaded(self, image: ChatImage) -> None:
-        """Show a question's image once it has been read (it was "Loading…")."""
-        for i, thumb in enumerate(self.thumbs):
-            if thumb.image is image and thumb.placeholder:
-                self.thumbs[i] = self._thumb(image)
-                swap_thumb(thumb, self.thumbs[i])
+        self.bubble.image_loaded(image)
 
     def refresh(self) -> None:
         version = self.version
         live = version is not None and version.live
-        n = len(self.turn.versions)
-        for widget in (self.prev_button, self.next_button, self.version_label):
-            widget.setVisible(n > 1)
-        self.version_label.setText(f"{self.turn.selected + 1} / {n}")
-        self.prev_button.setEnabled(not live and self.turn.selected > 0)
-        self.next_button.setEnabled(not live and self.turn.selected < n - 1)
+        self.versions.show_position(self.turn.selected, len(self.turn.versions), live)
         done = version is not None and not live
         # the answer's actions appear once there is an answer to act on
         for button in (self.copy_button, self.regenerate_button, self.inspector_button):
@@ -186,7 +120,7 @@ class AnswerCard(QFrame):
             self.inspector_button.setChecked(False)
         if version is None:
             self.panel.setVisible(False)
-            self.conclusion.setText("")
+            self.conclusion.set_markdown("")
             self.status_label.setText("")
             return
         if live:
@@ -205,16 +139,20 @@ class AnswerCard(QFrame):
             return
         if not self.panel.live:
             self.panel.setVisible(True)
-            self.panel.start_live()
+            self.panel.start_live(functools.partial(elapsed_line, version))
             self.status_label.setText("")
-        if version.stage in HIDDEN_STAGES:
+            self.status_label.setVisible(False)
+        if not version.stage_started_at:  # before the first word: preparing, then reading the image
+            self.panel.show_progress(reading_line(self.turn, version))
+            self.conclusion.setVisible(False)
+        elif version.stage in HIDDEN_STAGES:
             self.panel.show_live(version.stage, version.live_text(version.stage))
-            self.conclusion.setText("")
+            self.conclusion.set_markdown("")
             self.conclusion.setVisible(False)
         else:
             self.panel.show_live("conclusion", version.live_text("reasoning"))
             self.conclusion.setVisible(True)
-            self.conclusion.setText(version.conclusion or "…")
+            self.conclusion.set_markdown(version.conclusion or "…", live=True)
 
     def _show_finished(self, version: Answer) -> None:
         trace = version.trace
@@ -223,7 +161,7 @@ class AnswerCard(QFrame):
             self._show_unfinished(version)
         elif trace is None:
             self.panel.setVisible(False)
-            self.conclusion.setText("")
+            self.conclusion.set_markdown("")
             self.status_label.setProperty("kind", "error")
             self.status_label.setText(f"⚠ The model could not answer: {version.error}")
         else:
@@ -237,7 +175,7 @@ class AnswerCard(QFrame):
             if trace.cancelled:
                 self.status_label.setProperty("kind", "stopped")
                 self.status_label.setText("Stopped — what was produced is kept")
-                self.conclusion.setText(trace.conclusion or "")
+                self.conclusion.set_markdown(trace.conclusion or "")
                 self.conclusion.setVisible(bool(trace.conclusion))
             else:
                 # an empty conclusion is never shown without its reason; a conclusion the model did not
@@ -246,9 +184,9 @@ class AnswerCard(QFrame):
                 note = trace.conclusion_note or (final.note if final is not None else "")
                 self.status_label.setProperty("kind", "note" if note else "")
                 self.status_label.setText(note)
-                self.conclusion.setText(trace.conclusion or "(no conclusion)")
-            if self.inspector.isVisible():
-                self.inspector.show_trace(trace)
+                self.conclusion.set_markdown(trace.conclusion or "(no conclusion)")
+            if self._inspector is not None and self._inspector.isVisible():
+                self._inspector.show_trace(trace)
         self.status_label.setVisible(bool(self.status_label.text()))
         self.status_label.style().unpolish(self.status_label)
         self.status_label.style().polish(self.status_label)
@@ -270,21 +208,37 @@ class AnswerCard(QFrame):
 
     # ------------------------------------------------------------ actions
     def copy_answer(self) -> None:
+        """The conclusion as the model wrote it: Markdown."""
         version = self.version
         if version is not None:
             QGuiApplication.clipboard().setText(version.conclusion)
 
-    def _step(self, delta: int) -> None:
+    def copy_plain_text(self) -> None:
+        """The conclusion as it reads, without the Markdown marks."""
+        version = self.version
+        if version is not None:
+            QGuiApplication.clipboard().setText(plain_text(version.conclusion))
+
+    def _step(self, delta: int) -> None:  # another version of the answer
         target = self.turn.selected + delta
         if 0 <= target < len(self.turn.versions):
             self.version_requested.emit(self.turn, target)
 
+    @property
+    def inspector(self) -> BeamInspector:
+        if self._inspector is None:
+            self._inspector = BeamInspector(self)
+            self._inspector.setVisible(False)
+            self._layout.addWidget(self._inspector)
+        return self._inspector
+
     def _toggle_inspector(self, on: bool) -> None:
+        if not on and self._inspector is None:
+            return
         version = self.version
         if on and version is not None and version.trace is not None:
             self.inspector.show_trace(version.trace)
         self.inspector.setVisible(on and version is not None and version.trace is not None)
-        self.inspector_button.setAccessibleName("Hide beam inspector" if on else "Show beam inspector")
 
     def _on_panel_toggled(self, expanded: bool) -> None:
         self.reasoning_expanded = expanded

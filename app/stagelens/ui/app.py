@@ -97,7 +97,7 @@ def _setup_application(app) -> None:
     from PySide6.QtGui import QIcon
 
     from stagelens.resources import resources_dir
-    from stagelens.ui.theme import stylesheet
+    from stagelens.ui.theme import follow_system, stylesheet
 
     app.setApplicationName("StageLens")
     app.setApplicationDisplayName("StageLens")
@@ -113,7 +113,7 @@ def _setup_application(app) -> None:
     # follow the system when it switches between light and dark while running
     hints = app.styleHints()
     if hasattr(hints, "colorSchemeChanged"):
-        hints.colorSchemeChanged.connect(lambda *_: app.setStyleSheet(stylesheet(app.palette())))
+        hints.colorSchemeChanged.connect(lambda *_: follow_system(app))
 
 
 async def _main(app) -> int:

@@ -1,14 +1,22 @@
-"""The beam inspector of one answer: per stage, every candidate with its score, tokens and
-time, the winner marked; selecting a candidate shows its full text."""
+"""The search inspector of one answer, in two tabs: the search tree (ui/search_tree.py: zoom,
+export as PNG or SVG) and the table (per stage, every candidate with its score, tokens, time
+and what ended it, the winner marked). A candidate clicked in either shows its full text below."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFileDialog,
     QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
     QPlainTextEdit,
+    QTabWidget,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -16,38 +24,89 @@ from PySide6.QtWidgets import (
 )
 
 from stagelens.engine import Trace
+from stagelens.ui.answer_actions import tool
+from stagelens.ui.search_tree import SCORE_NAMES, ZOOM_STEP, SearchTreeView
 from stagelens.ui.stage_panel import TITLES, format_duration
+from stagelens.ui.typescale import SPACE
 
 COLUMNS = ("Stage / candidate", "Score", "Tokens", "Time", "Ended by", "Text")
-SCORE_NAMES = {"logprob": "mean log-prob", "judge": "judge margin", "python": "custom score"}
+TREE_HEIGHT = 330
+EXPORT_FILTERS = "PNG image (*.png);;SVG drawing (*.svg)"
 
 
 class BeamInspector(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("beamInspector")
-        self.setAccessibleName("Beam inspector")
+        self.setAccessibleName("Search inspector")
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 4, 0, 0)
-        self.tree = QTreeWidget(self)
-        self.tree.setAccessibleName("Candidates of every stage")
-        self.tree.setColumnCount(len(COLUMNS))
-        self.tree.setHeaderLabels(list(COLUMNS))
-        self.tree.setRootIsDecorated(True)
-        self.tree.setUniformRowHeights(True)
-        self.tree.setAlternatingRowColors(True)
-        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.tree.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.tree.currentItemChanged.connect(self._show_item)
-        layout.addWidget(self.tree)
+        layout.setContentsMargins(0, SPACE[1], 0, 0)
+        layout.setSpacing(SPACE[1])
+        self.tabs = QTabWidget(self)
+        self.tabs.setAccessibleName("Search tree or table")
+        self.tabs.tabBar().setAccessibleName("Show the search as a tree or a table")
+        self.tabs.addTab(self._tree_page(), "Search tree")
+        self.tree = self._table()
+        self.tabs.addTab(self.tree, "Table")
+        layout.addWidget(self.tabs)
         self.detail = QPlainTextEdit(self)
         self.detail.setReadOnly(True)
         self.detail.setAccessibleName("Full text of the selected candidate")
-        self.detail.setPlaceholderText("Select a candidate to read its full text")
-        self.detail.setMaximumHeight(90)
+        self.detail.setPlaceholderText("Click a candidate to read its full text")
+        self.detail.setMaximumHeight(96)
         layout.addWidget(self.detail)
+        self.trace: Trace | None = None
 
+    def _tree_page(self) -> QWidget:
+        page = QWidget(self)
+        column = QVBoxLayout(page)
+        column.setContentsMargins(0, SPACE[1], 0, 0)
+        column.setSpacing(SPACE[1])
+        bar = QHBoxLayout()
+        bar.setContentsMargins(SPACE[1], 0, SPACE[1], 0)
+        bar.setSpacing(SPACE[1] // 2)
+        self.search_view = SearchTreeView(page)
+        self.search_view.setFixedHeight(TREE_HEIGHT)
+        self.search_view.node_clicked.connect(lambda _stage, _i, text: self.detail.setPlainText(text))
+        self.zoom_in = tool(page, "", "Zoom in", "Zoom in (Ctrl+wheel)", "zoom-in")
+        self.zoom_out = tool(page, "", "Zoom out", "Zoom out (Ctrl+wheel)", "zoom-out")
+        self.zoom_fit = tool(page, "", "Fit the tree", "Show the whole tree", "fit")
+        self.zoom_in.clicked.connect(lambda: self.search_view.zoom(ZOOM_STEP))
+        self.zoom_out.clicked.connect(lambda: self.search_view.zoom(1 / ZOOM_STEP))
+        self.zoom_fit.clicked.connect(self.search_view.fit)
+        self.export_button = tool(page, "Export…", "Export the search tree", "Save the tree as PNG or SVG", "export")
+        self.export_button.clicked.connect(self.export_dialog)
+        hint = QLabel("Hover a candidate for its text, click it to read it all; drag to move.", page)
+        hint.setObjectName("hint")
+        for widget in (self.zoom_out, self.zoom_in, self.zoom_fit):
+            bar.addWidget(widget)
+        bar.addSpacing(SPACE[2])
+        bar.addWidget(hint, 1)
+        bar.addWidget(self.export_button)
+        column.addLayout(bar)
+        column.addWidget(self.search_view)
+        return page
+
+    def _table(self) -> QTreeWidget:
+        table = QTreeWidget(self)
+        table.setAccessibleName("Candidates of every stage")
+        table.setColumnCount(len(COLUMNS))
+        table.setHeaderLabels(list(COLUMNS))
+        table.setRootIsDecorated(True)
+        table.setUniformRowHeights(True)
+        table.setAlternatingRowColors(True)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        table.currentItemChanged.connect(self._show_item)
+        return table
+
+    # ------------------------------------------------------------------ show
     def show_trace(self, trace: Trace) -> None:
+        self.trace = trace
+        self.search_view.show_trace(trace)
+        self._fill_table(trace)
+
+    def _fill_table(self, trace: Trace) -> None:
         self.tree.clear()
         scorer = str(trace.settings.get("scorer", "logprob"))
         self.tree.headerItem().setText(1, f"Score ({SCORE_NAMES.get(scorer, scorer)})")
@@ -97,7 +156,7 @@ class BeamInspector(QFrame):
         if row_height <= 0:
             row_height = self.fontMetrics().height() + 2
         header = self.tree.header().sizeHint().height()
-        self.tree.setFixedHeight(min(360, header + rows * row_height + 2 * self.tree.frameWidth()))
+        self.tree.setMinimumHeight(min(TREE_HEIGHT, header + rows * row_height + 2 * self.tree.frameWidth()))
 
     def candidate_rows(self) -> list[tuple[str, int, bool]]:
         """(stage title, candidate count, whether a winner is marked) for each stage shown."""
@@ -113,3 +172,27 @@ class BeamInspector(QFrame):
 
     def _show_item(self, item: QTreeWidgetItem | None, _previous: QTreeWidgetItem | None) -> None:
         self.detail.setPlainText(str(item.data(0, Qt.ItemDataRole.UserRole) or "") if item else "")
+
+    # ---------------------------------------------------------------- export
+    def export_dialog(self) -> None:
+        if self.trace is None:
+            return
+        path, chosen = QFileDialog.getSaveFileName(self, "Export the search tree", "search-tree.png", EXPORT_FILTERS)
+        if not path:
+            return
+        fmt = (
+            "svg" if path.lower().endswith(".svg") or ("SVG" in chosen and not path.lower().endswith(".png")) else "png"
+        )
+        if not Path(path).suffix:
+            path += f".{fmt}"
+        try:
+            self.export_to(Path(path))
+        except OSError as exc:
+            QMessageBox.warning(self, "Export failed", str(exc))
+
+    def export_to(self, path: Path) -> None:
+        """The search tree as PNG or SVG, by the file's suffix."""
+        if path.suffix.lower() == ".svg":
+            self.search_view.export_svg(path)
+        else:
+            self.search_view.export_png(path)

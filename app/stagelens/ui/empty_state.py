@@ -5,6 +5,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from stagelens.ui.icons import set_icon
+from stagelens.ui.typescale import SPACE
+
 
 class EmptyState(QWidget):
     sample_clicked = Signal()
@@ -14,6 +17,8 @@ class EmptyState(QWidget):
         super().__init__(parent)
         self.setAccessibleName("Getting started")
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(SPACE[5], SPACE[5], SPACE[5], SPACE[5])
+        layout.setSpacing(SPACE[3])
         layout.addStretch(2)
         title = QLabel("Ask about an image", self)
         title.setObjectName("emptyTitle")
@@ -29,12 +34,17 @@ class EmptyState(QWidget):
         layout.addWidget(title)
         layout.addWidget(text)
         row = QHBoxLayout()
+        row.setSpacing(SPACE[2])
         row.addStretch(1)
         self.sample_button = QPushButton("Try a sample image", self)
         self.sample_button.setAccessibleName("Add a sample image")
+        self.sample_button.setObjectName("primaryButton")
+        set_icon(self.sample_button, "image", on_accent=True)
         self.sample_button.clicked.connect(self.sample_clicked)
         add = QPushButton("Add images…", self)
         add.setAccessibleName("Add images")
+        add.setObjectName("secondaryButton")
+        set_icon(add, "add")
         add.clicked.connect(self.add_clicked)
         row.addWidget(self.sample_button)
         row.addWidget(add)

@@ -5,6 +5,7 @@ be read says why in the status bar."""
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from stagelens.ui.images_input import images_from_mime
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.gif *.bmp *.tif *.tiff);;All files (*)"
 MESSAGE_MS = 6000
+
+log = logging.getLogger(__name__)
 
 
 class ImageIntake:
@@ -50,6 +53,14 @@ class ImageIntake:
             self.add(images)
         else:
             self.status.showMessage("Nothing to add: that is not an image", 4000)
+
+    def add_dropped(self, mime: QMimeData) -> None:
+        """What was dropped on the window; a failure is said in the status bar, never raised into Qt."""
+        try:
+            self.add_mime(mime)
+        except Exception as exc:
+            log.exception("drop failed")
+            self.status.showMessage(f"Could not add the dropped items: {exc}", 6000)
 
     def pick(self, parent: QWidget) -> None:
         paths, _ = QFileDialog.getOpenFileNames(parent, "Add images", "", IMAGE_FILTER)

@@ -10,13 +10,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QMimeData, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
+from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from stagelens.history import HistoryStore
 from stagelens.images import ChatImage, ImageLoader
 from stagelens.models.default import ModelChoice
-from stagelens.session import Answer, Conversation, LoadedModel, RunningAnswer, Session, Turn
+from stagelens.session import Answer, Conversation, LoadedModel, Runner, RunningAnswer, Session, Turn
 from stagelens.settings import AppSettings, SettingsRead, read_settings_file, save_settings
 from stagelens.ui.answer_view import AnswerCard
 from stagelens.ui.bridge import ImageEvents, QtRunner
@@ -26,15 +26,20 @@ from stagelens.ui.empty_state import EmptyState
 from stagelens.ui.export_dialog import choose_and_export, export_conversation
 from stagelens.ui.guard import guarded
 from stagelens.ui.history_watch import HistoryWatch, open_history
+from stagelens.ui.icons import refresh_icons
 from stagelens.ui.image_intake import ImageIntake
 from stagelens.ui.image_strip import ImageStrip
 from stagelens.ui.images_input import mime_has_images
 from stagelens.ui.menus import MenuHandlers, build_menus
 from stagelens.ui.model_banner import ModelBanner
+from stagelens.ui.model_picker import ModelPicker
 from stagelens.ui.notice_banner import NoticeBanner
+from stagelens.ui.preset_bar import PresetBar
 from stagelens.ui.question_box import QuestionBox
 from stagelens.ui.sidebar import Sidebar
 from stagelens.ui.status_line import StatusLine
+from stagelens.ui.theme import apply_theme
+from stagelens.ui.typescale import SPACE
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +55,9 @@ class MainWindow(QMainWindow):
         settings: AppSettings | None = None,
         model: ModelChoice | None = None,
         save_settings_file: bool = True,
+        runner: Runner | None = None,
     ) -> None:
+        """runner: what produces the answers (default: the engine on its own thread, ui/bridge.py)."""
         super().__init__()
         self.setWindowTitle("StageLens")
         self.setObjectName("mainWindow")
@@ -61,7 +68,7 @@ class MainWindow(QMainWindow):
         self.history, history_problem = (history, None) if history is not None else open_history()
         self._save_settings_file = save_settings_file
         settings_read = read_settings_file() if settings is None else SettingsRead(settings)
-        self.engine = QtRunner(self)
+        self.engine = runner if runner is not None else QtRunner(self)
         try:
             self._assemble(settings_read, model, history_problem)
         except BaseException:
@@ -71,6 +78,8 @@ class MainWindow(QMainWindow):
     def _assemble(self, settings_read: SettingsRead, model: ModelChoice | None, history_problem: str | None) -> None:
         self.image_events = ImageEvents(self)
         self.session = Session(self.engine, self.history, ImageLoader(), settings_read.settings, model_override=model)
+        if self.settings.theme != "system":
+            apply_theme(QGuiApplication.instance(), self.settings.theme)  # type: ignore[arg-type]
         self._build_ui()
         notices = {"settings": settings_read.notice, "unavailable": history_problem}
         self.history_watch = HistoryWatch(self.session, self.notices, self.statusBar(), self, notices)
@@ -125,9 +134,15 @@ class MainWindow(QMainWindow):
         self.sidebar.search_changed.connect(guarded(lambda _text: self.refresh_sidebar()))
 
         right = QWidget(splitter)
+        right.setObjectName("conversationColumn")
         column = QVBoxLayout(right)
-        column.setContentsMargins(12, 8, 12, 10)
-        column.setSpacing(6)
+        column.setContentsMargins(SPACE[4], SPACE[2], SPACE[4], SPACE[3])
+        column.setSpacing(SPACE[2])
+        self.model_picker = ModelPicker(self.session, right)
+        self.model_picker.model_chosen.connect(guarded(self.use_model_files))
+        self.model_picker.more_models.connect(guarded(self.open_models_manager))
+        self.model_picker.other_files.connect(guarded(self.open_settings))
+        column.addWidget(self.model_picker)
         self.banner = ModelBanner(right)
         self.banner_text, self.banner_default = self.banner.text, self.banner.default
         self.banner_models = self.banner.models
@@ -149,6 +164,9 @@ class MainWindow(QMainWindow):
 
         self.strip = ImageStrip(self.session.loader, self.image_events, right)
         column.addWidget(self.strip)
+        self.preset_bar = PresetBar(self.session, right)
+        self.preset_bar.preset_chosen.connect(guarded(self.use_preset))
+        column.addWidget(self.preset_bar)
         self.question = QuestionBox(right)
         self.question.send_clicked.connect(guarded(self.send))
         self.question.stop_clicked.connect(self.stop)
@@ -166,11 +184,10 @@ class MainWindow(QMainWindow):
         splitter.setSizes([230, 870])
         self.setCentralWidget(splitter)
 
-        self.drop_overlay = DropOverlay(self)
-
         self.intake = ImageIntake(
             self.session, self.strip, self.image_events, self.statusBar(), added=self._update_send_enabled
         )
+        self.drop_overlay = DropOverlay(self, self.intake.add_dropped)  # it takes the window's drag and drop events
         self.status = StatusLine(self.session, self.statusBar())
         self.model_label, self.backend_label = self.status.model_label, self.status.backend_label
         self.speed_label = self.status.speed_label
@@ -223,7 +240,11 @@ class MainWindow(QMainWindow):
         self._update_send_enabled()
 
     def use_default_model(self) -> None:
-        self.apply_settings(replace(self.settings, model_text="", model_mmproj=""))
+        self.use_model_files("", "")
+
+    def use_model_files(self, text: str, mmproj: str) -> None:
+        """Answer with these files from the next question ("", "": the default model); no restart."""
+        self.apply_settings(replace(self.settings, model_text=str(text), model_mmproj=str(mmproj)))
 
     def open_models_manager(self) -> None:
         from stagelens.ui.models_dialog import ModelsDialog  # imports huggingface-hub: only when asked
@@ -232,13 +253,7 @@ class MainWindow(QMainWindow):
 
     def open_models(self, dialog_class) -> None:
         dialog = dialog_class(self)
-        dialog.model_chosen.connect(
-            guarded(
-                lambda text, mmproj: self.apply_settings(
-                    replace(self.settings, model_text=str(text), model_mmproj=str(mmproj))
-                )
-            )
-        )
+        dialog.model_chosen.connect(guarded(self.use_model_files))
         dialog.gpu_layers_chosen.connect(guarded(self._gpu_layers_chosen))
         dialog.exec()
 
@@ -273,30 +288,6 @@ class MainWindow(QMainWindow):
         question = self.intake.add_sample()
         if question and not self.question.text().strip():
             self.question.edit.setPlainText(question)
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
-        if mime_has_images(event.mimeData()):
-            event.acceptProposedAction()
-            self.drop_overlay.cover(self.centralWidget())
-            self.drop_overlay.raise_()
-            self.drop_overlay.setVisible(True)
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event) -> None:  # noqa: N802 - Qt override
-        event.acceptProposedAction()
-
-    def dragLeaveEvent(self, event) -> None:  # noqa: N802 - Qt override
-        self.drop_overlay.setVisible(False)
-
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
-        self.drop_overlay.setVisible(False)
-        try:
-            self.add_from_mime(event.mimeData())
-            event.acceptProposedAction()
-        except Exception as exc:
-            log.exception("drop failed")
-            self.statusBar().showMessage(f"Could not add the dropped items: {exc}", 6000)
 
     # -------------------------------------------------------------- asking
     def _update_send_enabled(self) -> None:
@@ -402,12 +393,20 @@ class MainWindow(QMainWindow):
 
     def apply_settings(self, new: AppSettings) -> None:
         resized = new.image_max_side != self.settings.image_max_side
+        if new.theme != self.settings.theme:
+            apply_theme(QGuiApplication.instance(), new.theme)  # type: ignore[arg-type]
+            refresh_icons(self)
         self.session.apply_settings(new)
         if resized:
             self.strip.replace_all(self.session.resize_images(self.strip.images))
         self._sync_expanded()
         self._store_settings()
         self.conversation_view.refresh()
+        self.preset_bar.refresh()
+
+    def use_preset(self, name: str) -> None:
+        """Search the next questions with answer preset `name` (fast, balanced, thorough, custom)."""
+        self.apply_settings(replace(self.settings, preset=name))
 
     def remember_expanded(self, expanded: bool) -> None:
         self.session.settings = replace(self.settings, reasoning_expanded=expanded)
@@ -436,11 +435,6 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Exported to {path}", 5000)
 
     # ------------------------------------------------------------ closing
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        super().resizeEvent(event)
-        if self.drop_overlay.isVisible():
-            self.drop_overlay.cover(self.centralWidget())
-
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         geometry = bytes(self.saveGeometry().toHex().data()).decode()
         self.session.settings = replace(self.settings, window_geometry=geometry)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
+from stagelens.ui.typescale import SPACE
+
 
 class ModelBanner(QFrame):
     pick_clicked = Signal()
@@ -17,6 +19,8 @@ class ModelBanner(QFrame):
         self.setObjectName("banner")
         self.setAccessibleName("Model problem")
         row = QHBoxLayout(self)
+        row.setContentsMargins(SPACE[3], SPACE[2], SPACE[3], SPACE[2])
+        row.setSpacing(SPACE[2])
         self.text = QLabel(self)
         self.text.setWordWrap(True)
         self.text.setAccessibleName("Model problem explanation")

@@ -7,6 +7,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
+from stagelens.ui.typescale import SPACE
+
 
 class NoticeBanner(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -14,8 +16,8 @@ class NoticeBanner(QFrame):
         self.setObjectName("noticeBanner")
         self.setAccessibleName("Notices about your data")
         self._layout = QVBoxLayout(self)
-        self._layout.setContentsMargins(10, 6, 6, 6)
-        self._layout.setSpacing(4)
+        self._layout.setContentsMargins(SPACE[3], SPACE[2] - 2, SPACE[2] - 2, SPACE[2] - 2)
+        self._layout.setSpacing(SPACE[1])
         self._rows: dict[str, tuple[QWidget, QLabel]] = {}
         self.setVisible(False)
 

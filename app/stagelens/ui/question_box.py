@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtCore import QMimeData, QSize, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QHBoxLayout, QPlainTextEdit, QPushButton, QToolButton, QVBoxLayout, QWidget
 
+from stagelens.ui.icons import set_icon
 from stagelens.ui.images_input import mime_has_images
+from stagelens.ui.typescale import ICON_PX, SPACE
 
 MAX_LINES = 6
 
@@ -67,8 +69,10 @@ class QuestionBox(QWidget):
         self.setObjectName("questionBox")
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(SPACE[2])
         self.add_button = QToolButton(self)
-        self.add_button.setText("+")
+        set_icon(self.add_button, "image")
+        self.add_button.setIconSize(QSize(ICON_PX + 4, ICON_PX + 4))
         self.add_button.setObjectName("addImages")
         self.add_button.setAccessibleName("Add images")
         self.add_button.setToolTip("Add images… (Ctrl+O) — or drop or paste them anywhere")
@@ -82,7 +86,8 @@ class QuestionBox(QWidget):
         self.send_button.setAccessibleName("Send question")
         self.send_button.setDefault(False)
         self.send_button.setAutoDefault(False)
-        self.send_button.setMinimumWidth(80)
+        self.send_button.setMinimumWidth(88)
+        self.send_button.setIconSize(QSize(ICON_PX, ICON_PX))
         self.send_button.setFixedHeight(40)
         self.send_button.clicked.connect(self._on_button)
         side.addWidget(self.send_button)
@@ -95,10 +100,12 @@ class QuestionBox(QWidget):
         row.addWidget(self.edit, 1)
         row.addLayout(side)
         self.answering = False
+        self.set_answering(False)
 
     def set_answering(self, answering: bool) -> None:
         self.answering = answering
         self.send_button.setText("Stop" if answering else "Send")
+        set_icon(self.send_button, "stop" if answering else "send", on_accent=True)
         self.send_button.setAccessibleName("Stop answering" if answering else "Send question")
         self.send_button.setToolTip("Stop (Esc)" if answering else "Send (Enter)")
         self.send_button.setProperty("stop", answering)

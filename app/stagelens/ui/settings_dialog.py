@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -26,39 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from stagelens.settings import AppSettings, setting
+from stagelens.settings import PRESETS, AppSettings, preset, search_choice, setting
+from stagelens.ui.model_facts import KnownModel, known_models
 
 log = logging.getLogger(__name__)
 
 GGUF_FILTER = "GGUF models (*.gguf);;All files (*)"
 LABEL_WIDTH = 130  # one label column for every group, so the fields line up
-
-
-@dataclass(frozen=True)
-class KnownModel:
-    """A model to offer by name: empty paths mean "the default model"."""
-
-    name: str
-    text: str = ""
-    mmproj: str = ""
-
-
-def known_models(default_model_name: str) -> list[KnownModel]:
-    """The default model, the demo model when it is not the default, and every installed model."""
-    from stagelens.models.default import demo_model
-    from stagelens.models.registry import RegistryError, installed_models
-
-    models = [KnownModel(f"Default: {default_model_name}")]
-    demo = demo_model()
-    if demo is not None and demo.name != default_model_name:
-        models.append(KnownModel(demo.name, str(demo.text), str(demo.mmproj)))
-    try:
-        installed = installed_models()
-    except (RegistryError, OSError) as exc:
-        log.warning("installed models could not be listed: %s", exc)
-        installed = []
-    models += [KnownModel(m.name, m.text, m.mmproj) for m in installed]
-    return models
 
 
 def _form(box: QGroupBox) -> QFormLayout:
@@ -133,6 +107,14 @@ class SettingsDialog(QDialog):
 
         search_box = QGroupBox("Answering", self)
         search_form = _form(search_box)
+        self.preset = QComboBox(search_box)
+        self.preset.setAccessibleName("Answer preset")
+        for p in PRESETS:
+            self.preset.addItem(p.label, p.name)
+            self.preset.setItemData(self.preset.count() - 1, p.explanation, Qt.ItemDataRole.ToolTipRole)
+        self.preset_hint = QLabel(search_box)
+        self.preset_hint.setObjectName("hint")
+        self.preset_hint.setWordWrap(True)
         self.beam = self._spin("beam", settings.beam, "Beam width", "Candidates written for every stage")
         self.scorer = QComboBox(search_box)
         self.scorer.setAccessibleName("Scorer")
@@ -152,6 +134,8 @@ class SettingsDialog(QDialog):
         self.expanded.setChecked(settings.reasoning_expanded)
         self.expanded.setAccessibleName("Reasoning expanded by default")
         self.stage_tokens.setSuffix(" tokens")
+        _add_row(search_form, "Preset:", self.preset)
+        _add_row(search_form, "", self.preset_hint)
         _add_row(search_form, "Beam width:", self.beam)
         _add_row(search_form, "Scorer:", self.scorer)
         _add_row(search_form, "Temperature:", self.temperature)
@@ -215,6 +199,25 @@ class SettingsDialog(QDialog):
         _add_row(load_form, "Image max side:", self.image_side)
         layout.addWidget(load_box)
 
+        self._custom = (settings.beam, settings.scorer, settings.temperature)  # Custom's own numbers
+        self._showing_preset = False
+        self._show_preset(settings.preset)
+        self.preset.activated.connect(lambda i: self._show_preset(str(self.preset.itemData(i))))
+        for field in (self.beam, self.temperature):
+            field.valueChanged.connect(self._numbers_edited)
+        self.scorer.currentIndexChanged.connect(self._numbers_edited)
+
+        look_box = QGroupBox("Appearance", self)
+        look_form = _form(look_box)
+        self.theme = QComboBox(look_box)
+        self.theme.setAccessibleName("Light or dark")
+        theme = setting("theme")
+        for choice in theme.choices:
+            self.theme.addItem(theme.choice_label(choice), choice)
+        self.theme.setCurrentIndex(max(0, self.theme.findData(settings.theme)))
+        _add_row(look_form, "Light or dark:", self.theme)
+        layout.addWidget(look_box)
+
         note = QLabel("Changes apply to the next question.", self)
         note.setObjectName("hint")
         layout.addWidget(note)
@@ -240,6 +243,32 @@ class SettingsDialog(QDialog):
             buttons.button(button).setAccessibleName(name)
         layout.addWidget(buttons)
         self.resize(self.sizeHint())  # not the minimum: wrapped hints need their height
+
+    # ------------------------------------------------------------ presets
+    def _show_preset(self, name: str) -> None:
+        """The preset's numbers in the fields (Custom: the user's own)."""
+        self._showing_preset = True
+        try:
+            self.preset.setCurrentIndex(max(0, self.preset.findData(name)))
+            numbers = replace(self._settings, beam=self._custom[0], scorer=self._custom[1], temperature=self._custom[2])
+            choice = search_choice(numbers, name)
+            self.beam.setValue(choice.beam)
+            self.scorer.setCurrentIndex(max(0, self.scorer.findData(choice.scorer)))
+            self.temperature.setValue(choice.temperature)
+            self.preset_hint.setText(preset(name).explanation)
+        finally:
+            self._showing_preset = False
+
+    def _numbers_edited(self) -> None:
+        """Numbers of one's own are the Custom preset."""
+        if self._showing_preset:
+            return
+        self._custom = (self.beam.value(), str(self.scorer.currentData()), round(self.temperature.value(), 3))
+        if self.preset.currentData() != "custom":
+            self._show_preset("custom")
+
+    def chosen_preset(self) -> str:
+        return str(self.preset.currentData())
 
     def _spin(self, key: str, value: int, name: str, tip: str) -> QSpinBox:
         """A spin box over the window's range of the setting `key`."""
@@ -281,9 +310,8 @@ class SettingsDialog(QDialog):
         d = AppSettings()
         self.text_field.edit.setText(d.model_text)
         self.mmproj_field.edit.setText(d.model_mmproj)
-        self.beam.setValue(d.beam)
-        self.scorer.setCurrentIndex(self.scorer.findData(d.scorer))
-        self.temperature.setValue(d.temperature)
+        self._custom = (d.beam, d.scorer, d.temperature)
+        self._show_preset(d.preset)
         self.stage_tokens.setValue(d.max_stage_tokens)
         self.format_instruction.setPlainText(d.format_instruction)
         self.gpu_layers.setValue(d.n_gpu_layers)
@@ -291,6 +319,7 @@ class SettingsDialog(QDialog):
         self.threads.setValue(d.n_threads)
         self.n_ctx.setValue(d.n_ctx)
         self.image_side.setValue(d.image_max_side)
+        self.theme.setCurrentIndex(max(0, self.theme.findData(d.theme)))
 
     def _accept(self) -> None:
         text, mmproj = self.text_field.edit.text().strip(), self.mmproj_field.edit.text().strip()
@@ -312,9 +341,10 @@ class SettingsDialog(QDialog):
             self._settings,
             model_text=self.text_field.edit.text().strip(),
             model_mmproj=self.mmproj_field.edit.text().strip(),
-            beam=self.beam.value(),
-            scorer=str(self.scorer.currentData()),
-            temperature=round(self.temperature.value(), 3),
+            preset=self.chosen_preset(),
+            beam=self._custom[0],
+            scorer=self._custom[1],
+            temperature=self._custom[2],
             max_stage_tokens=self.stage_tokens.value(),
             format_instruction=self.format_instruction.toPlainText(),
             reasoning_expanded=self.expanded.isChecked(),
@@ -323,4 +353,5 @@ class SettingsDialog(QDialog):
             n_threads=self.threads.value(),
             n_ctx=self.n_ctx.value(),
             image_max_side=self.image_side.value(),
+            theme=str(self.theme.currentData()),
         ).validated()

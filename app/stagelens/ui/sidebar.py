@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
 )
 
 from stagelens.session import ConversationSummary
+from stagelens.ui.icons import set_icon
+from stagelens.ui.typescale import SPACE
 
 
 class Sidebar(QWidget):
@@ -34,8 +36,11 @@ class Sidebar(QWidget):
         self.setMinimumWidth(180)
         self.setMaximumWidth(320)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 8, 4, 8)
-        self.new_button = QPushButton("+  New chat", self)
+        layout.setContentsMargins(SPACE[2], SPACE[2], SPACE[2], SPACE[2])
+        layout.setSpacing(SPACE[2])
+        self.new_button = QPushButton("New chat", self)
+        self.new_button.setObjectName("newChat")
+        set_icon(self.new_button, "add")
         self.new_button.setAccessibleName("New chat")
         self.new_button.setToolTip("New chat (Ctrl+N)")
         self.new_button.clicked.connect(self.new_clicked)
@@ -56,14 +61,20 @@ class Sidebar(QWidget):
         row = QHBoxLayout()
         self.rename_button = QToolButton(self)
         self.rename_button.setText("Rename")
+        self.rename_button.setObjectName("answerAction")
+        set_icon(self.rename_button, "edit")
         self.rename_button.setAccessibleName("Rename conversation")
         self.rename_button.clicked.connect(lambda: self._rename(self.list.currentItem()))
         self.delete_button = QToolButton(self)
         self.delete_button.setText("Delete")
+        self.delete_button.setObjectName("answerAction")
+        set_icon(self.delete_button, "close")
         self.delete_button.setAccessibleName("Delete conversation")
         self.delete_button.clicked.connect(lambda: self._delete(self.list.currentItem()))
-        row.addWidget(self.rename_button)
-        row.addWidget(self.delete_button)
+        for button in (self.rename_button, self.delete_button):
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            button.setAutoRaise(True)
+            row.addWidget(button)
         row.addStretch(1)
         layout.addLayout(row)
         self._update_buttons()

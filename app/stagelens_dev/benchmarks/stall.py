@@ -107,7 +107,9 @@ def measure_stall(
     app = QApplication.instance() or QApplication([])
     files = make_test_model(preset, test_models_dir())
     model = ModelChoice(f"{preset} test model", files.text, files.mmproj, "test")
-    settings = AppSettings(beam=beam, max_stage_tokens=max_stage_tokens, n_ctx=4096, n_threads=n_threads)
+    settings = AppSettings(
+        preset="custom", beam=beam, max_stage_tokens=max_stage_tokens, n_ctx=4096, n_threads=n_threads
+    )
     with tempfile.TemporaryDirectory(prefix="stagelens-stall-") as tmp:
         window = MainWindow(history=HistoryStore(Path(tmp)), settings=settings, model=model, save_settings_file=False)
         window.show()

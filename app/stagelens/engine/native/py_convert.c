@@ -516,6 +516,17 @@ static PyObject * stats_to_dict(const sl_stats * st, double wall_s) {
                          st->judge_s, "first_prefill_s", st->first_prefill_s, "steps_by_width", steps);
 }
 
+static PyObject * bracket_to_list(const sl_stage_result * sr) {
+    PyObject * list = PyList_New(sr->n_pairs);
+    for (int32_t i = 0; list && i < sr->n_pairs; i++) {
+        const sl_judge_pair * p = &sr->pairs[i];
+        PyObject * d = Py_BuildValue("{s:i,s:i,s:i,s:d}", "round", p->round, "a", p->a, "b", p->b, "margin", p->margin);
+        if (!d) Py_CLEAR(list);
+        else PyList_SET_ITEM(list, i, d);
+    }
+    return list;
+}
+
 PyObject * result_to_dict(const sl_engine * eng, const sl_result * res) {
     PyObject * stages = PyList_New(0);
     for (int32_t s = 0; stages && s < res->n_stages; s++) {
@@ -527,10 +538,13 @@ PyObject * result_to_dict(const sl_engine * eng, const sl_result * res) {
             else PyList_SET_ITEM(cands, i, d);
         }
         bool complete = sr->cands && sr->winner >= 0 && (s < res->n_stages - 1 || !res->cancelled);
-        PyObject * d = cands ? Py_BuildValue("{s:s,s:i,s:O,s:O,s:N}", "name", eng->stages[s].name, "winner",
+        PyObject * bracket = cands ? bracket_to_list(sr) : NULL;
+        if (!bracket) Py_CLEAR(cands);
+        PyObject * d = cands ? Py_BuildValue("{s:s,s:i,s:O,s:O,s:N,s:N}", "name", eng->stages[s].name, "winner",
                                              complete ? sr->winner : -1, "forced_open",
                                              sr->forced_open ? Py_True : Py_False, "forced_close",
-                                             sr->forced_close ? Py_True : Py_False, "candidates", cands)
+                                             sr->forced_close ? Py_True : Py_False, "candidates", cands,
+                                             "bracket", bracket)
                              : NULL;
         if (!d || PyList_Append(stages, d) < 0) Py_CLEAR(stages);
         Py_XDECREF(d);

@@ -107,7 +107,10 @@ static int sl_judge_round(sl_engine * eng, const sl_search_params * sp, sl_tokve
 
 int32_t sl_judge_knockout(sl_engine * eng, const sl_search_params * sp, const sl_stage_spec * st,
                           sl_candidate * cands, const int32_t * pool, int32_t n, const llama_token * pending,
-                          int32_t n_pending, llama_pos pre_pos, int32_t ref_keep, sl_stats * stats) {
+                          int32_t n_pending, llama_pos pre_pos, int32_t ref_keep, sl_stats * stats,
+                          sl_judge_pair * pairs, int32_t * n_made) {
+    int32_t round = 0;
+    *n_made = 0;
     int32_t * alive = malloc(sizeof *alive * (size_t) n);
     sl_tokvec * prompts = calloc((size_t) n, sizeof *prompts);
     double * margins = calloc((size_t) n, sizeof *margins);
@@ -139,12 +142,14 @@ int32_t sl_judge_knockout(sl_engine * eng, const sl_search_params * sp, const sl
             int32_t a = alive[2 * p], b = alive[2 * p + 1];
             cands[a].score = margins[p];
             cands[b].score = -margins[p];
+            pairs[(*n_made)++] = (sl_judge_pair){.round = round, .a = a, .b = b, .margin = margins[p]};
             alive[next++] = margins[p] >= 0.0 ? a : b;
             stats->judge_calls++;
             stats->judge_tokens += prompts[p].n;
         }
         if (n_alive % 2) alive[next++] = alive[n_alive - 1]; /* a bye */
         n_alive = next;
+        round++;
     }
     int32_t winner = status == SL_OK ? alive[0] : -1;
     for (int32_t i = 0; prompts && i < n; i++) free(prompts[i].toks);

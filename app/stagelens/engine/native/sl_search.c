@@ -41,6 +41,9 @@ void sl_result_free(sl_result * res) {
         free(res->stages[s].cands);
         res->stages[s].cands = NULL;
         res->stages[s].n_cands = 0;
+        free(res->stages[s].pairs);
+        res->stages[s].pairs = NULL;
+        res->stages[s].n_pairs = 0;
     }
 }
 
@@ -214,10 +217,17 @@ static int sl_score(sl_run * run, const sl_stage_spec * st, sl_stage_result * re
     if (run->sp->scorer == SL_SCORER_JUDGE) {
         int32_t w = reps[0];
         for (int32_t i = 0; i < n; i++) res->cands[i].score = 0.0;
+        free(res->pairs);
+        res->n_pairs = 0;
+        res->pairs = malloc(sizeof *res->pairs * (size_t) (n - 1));
+        if (!res->pairs) {
+            free(reps);
+            return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
+        }
         if (n_reps > 1) {
             double t0 = sl_now();
             w = sl_judge_knockout(eng, run->sp, st, res->cands, reps, n_reps, pending, n_pending, pre_pos, ref_keep,
-                                  &run->out->stats);
+                                  &run->out->stats, res->pairs, &res->n_pairs);
             run->out->stats.judge_s += sl_now() - t0;
         }
         for (int32_t i = 0; i < n; i++) {

@@ -12,6 +12,7 @@ typedef struct {
     sl_candidate * cands; int32_t n_cands;
     int32_t winner;
     bool forced_open, forced_close;
+    sl_judge_pair * pairs; int32_t n_pairs;   /* the judge's knockout, when it scored the stage */
 } sl_stage_result;
 
 typedef struct {
