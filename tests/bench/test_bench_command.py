@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 from tests.fixtures.cli import one_line_error, run_stagelens
 
+from stagelens.bench import Ceiling, bound_s
+from stagelens.bench.ceiling import widths_used
+
 BENCH_DIR = Path(__file__).resolve().parents[2] / "app" / "stagelens" / "bench"
 
 
@@ -41,12 +44,32 @@ def test_bench_runs_every_mode(scene_path, model_args):
     greedy, beam, reference = rows
     assert greedy["image_encodes"] == 1 and beam["image_encodes"] == 1
     assert reference["image_encodes"] > beam["image_encodes"]
-    assert beam["judge_calls"] == 4 and reference["judge_calls"] == 4
+    # one comparison per stage, unless both candidates wrote the same text (merged, not judged)
+    assert beam["judge_calls"] == 4 - beam["merged"] and reference["judge_calls"] == 4 - reference["merged"]
     for row in rows:
         assert {"wall_s", "prefill_tokens", "decode_tokens", "scorer"} <= set(row)
     assert json.loads(out.stdout)["repeat"] == 3
+    _check_bounds(json.loads(out.stdout))
     bad = run_stagelens("bench", *model_args, "--repeat", "0")
     assert bad.returncode == 2 and "--repeat" in bad.stderr
+
+
+def _check_bounds(report: dict) -> None:
+    """Every row carries its bound and efficiency, made of its own counts and the ceiling measured in the
+    same run (the arithmetic, not the timings)."""
+    ceiling = Ceiling.from_json(report["ceiling"])
+    assert ceiling.prefix == report["rows"][0]["prompt_tokens"] and 1 in ceiling.step_s
+    for row in report["rows"]:
+        steps = row["steps_by_width"]
+        assert set(widths_used([steps])) <= set(ceiling.step_s), "every width the row decoded at was measured"
+        lead = 1 if row["mode"] == "reference" else row["beam"]
+        assert steps[lead] >= 4, "each of the four stages starts with one decode as wide as its candidates"
+        expected = bound_s(ceiling, row["prefill_s"], steps, row["judge_tokens"])
+        assert row["bound_s"] == pytest.approx(expected, abs=1e-3)
+        assert row["efficiency"] == pytest.approx(row["bound_s"] / row["wall_s"], abs=2e-3)
+        assert row["first_text_s"] is not None and 0 < row["first_text_s"] <= row["wall_s"]
+        assert row["first_text_bound_s"] == pytest.approx(row["first_prefill_s"] + ceiling.step_s[lead], abs=1e-3)
+        assert 0 < row["first_prefill_s"] <= row["prefill_s"]
 
 
 def test_bench_model_without_mmproj_is_aone_line_error(tiny_model):
@@ -123,7 +146,7 @@ def test_bench_with_the_judge_on_a_sentencepiece_twin(tmp_path, scene_path, caps
     assert report["prompt"]["judge_choices"] == ["A", "B"]  # " A"/" B" both start with "▁" in its vocabulary
     assert report["prompt"]["placement"] == "first user turn"  # its template has no system role
     beam = report["rows"][1]
-    assert beam["judge_calls"] == 4 and beam["image_encodes"] == 1 and beam["image_chunks"] == 1
+    assert beam["judge_calls"] == 4 - beam["merged"] and beam["image_encodes"] == 1 and beam["image_chunks"] == 1
     code, out, _ = _bench(capsys, *model, "--beams", "2", "--max-stage-tokens", "2", "--no-reference", "--threads", "1")
     assert code == 0 and "prompt: format instruction in the first user turn" in out
 

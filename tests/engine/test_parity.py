@@ -114,7 +114,10 @@ def test_judge_margins_match_llama_cpp_python(engine, reference_llm):
     prompt = engine.prompt_units(QUESTION, [])
     stage, spec, judge = trace.stages[0], engine.stage_specs[0], engine.judge_spec
     cands = stage.candidates
-    for a, b in ((0, 1), (2, 3)):  # the first round's pairs
+    pool = [i for i, c in enumerate(cands) if c.same_as is None]  # identical candidates are merged first
+    pairs = [(pool[k], pool[k + 1]) for k in range(0, len(pool) - 1, 2)]  # the first round's pairs
+    assert pairs
+    for a, b in pairs:
 
         def toks(i):
             return reference_llm.tokenize(_content(engine, "summary", cands[i].tokens), add_bos=False, special=False)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from tests.fixtures.engine import QUESTION, search
 
-from stagelens.engine import STAGE_NAMES, CancelFlag, UserTurn
+from stagelens.engine import STAGE_NAMES, CancelFlag, Trace, UserTurn
 
 
 @pytest.fixture()
@@ -50,7 +52,8 @@ def test_logprob_scorer_keeps_the_best_mean_logprob(engine, ask):
 def test_judge_encodes_the_image_once_and_gives_margins(engine, ask):
     trace = engine.answer(ask, settings=search(scorer="judge"))
     assert trace.stats.image_encodes == 1
-    assert trace.stats.judge_calls == 3 * 4  # knockout of 4: three comparisons per stage
+    # a knockout of 4 distinct texts is three comparisons; identical candidates are merged first
+    assert trace.stats.judge_calls == sum(len(s.candidates) - s.merged - 1 for s in trace.stages)
     for stage in trace.stages:
         winner = next(c for c in stage.candidates if c.selected)
         assert winner.score is not None and winner.score >= 0  # it won its last comparison
@@ -210,3 +213,30 @@ def test_other_python_threads_run_during_the_search(engine, ask):
         worker.join()
         sys.setswitchinterval(interval)
     assert marks["end"] > marks["begin"]
+
+
+def test_identical_candidates_are_merged_before_the_judge(engine, ask):
+    """At temperature 0 every candidate of a stage samples the same tokens: the judge compares nothing."""
+    trace = engine.answer(ask, settings=search(scorer="judge", temperature=0.0))
+    assert trace.stats.judge_calls == 0 and trace.stats.judge_tokens == 0
+    for stage in trace.stages:
+        assert stage.merged == len(stage.candidates) - 1
+        assert [c.same_as for c in stage.candidates] == [None] + [0] * stage.merged
+        assert stage.candidates[0].selected and len({c.text for c in stage.candidates}) == 1
+    again = Trace.from_json(json.loads(trace.dumps()))
+    assert [s.merged for s in again.stages] == [s.merged for s in trace.stages]
+    assert again.stages[0].candidates[1].same_as == 0
+
+
+def test_merging_keeps_only_distinct_texts_in_the_knockout(engine, ask):
+    trace = engine.answer(ask, settings=search(scorer="judge", temperature=1.5, beam=4))
+    for stage in trace.stages:
+        firsts = [c for c in stage.candidates if c.same_as is None]
+        assert len(firsts) == len(stage.candidates) - stage.merged
+        assert len({c.text for c in firsts}) == len(firsts), "no two candidates judged wrote the same text"
+        for c in stage.candidates:
+            if c.same_as is not None:
+                first = stage.candidates[c.same_as]
+                assert first.same_as is None and first.text == c.text and c.score == first.score
+                assert not c.selected
+    assert trace.stats.judge_calls == sum(len(s.candidates) - s.merged - 1 for s in trace.stages)

@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from stagelens.bench.formatting import format_markdown, format_table
+from stagelens.bench.formatting import format_ceiling, format_markdown, format_table
 from stagelens.bench.runner import run_bench
 from stagelens.engine import Engine, EngineError, LoadSettings, ModelMismatchError, TemplateError
 from stagelens.engine.engine import default_threads
@@ -114,7 +114,9 @@ def _run(args: argparse.Namespace) -> int:
             except TemplateError as exc:
                 raise BenchInputError(str(exc)) from exc
         told = engine.format_prompt()
-        rows = run_bench(engine, image, beams, args.scorer, args.max_stage_tokens, not args.no_reference, args.repeat)
+        rows, ceiling = run_bench(
+            engine, image, beams, args.scorer, args.max_stage_tokens, not args.no_reference, args.repeat
+        )
         meta = {
             "prompt": {**told.to_json(), "judge_choices": engine.judge_choices},
             "model": label,
@@ -124,17 +126,21 @@ def _run(args: argparse.Namespace) -> int:
             "repeat": args.repeat,
             "threads": engine.settings.n_threads or default_threads(),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "ceiling": ceiling.to_json(),
         }
     if args.json:
         print(json.dumps({**meta, "rows": [asdict(r) for r in rows]}, indent=2))
     elif args.markdown:
         print(format_markdown(rows))
+        print()
+        print(format_ceiling(ceiling))
     else:
         print(
             f"{label} · {meta['backend']} · {meta['threads']} threads · budget {args.max_stage_tokens} tokens/stage"
             f" · median of {args.repeat} · image {image}"
         )
         print(format_table(rows))
+        print(format_ceiling(ceiling))
         print(f"peak RSS {meta['peak_rss_mb']} MB · {_prompt_line(told.placement, told.reason, engine.judge_choices)}")
     return EXIT_OK
 

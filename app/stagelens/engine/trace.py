@@ -38,6 +38,7 @@ class Candidate:
     stop: str | None = None  # the text that ended it early (closed_by "stop"), e.g. "<CONCLUSION>"
     open_repeats: int = 0  # openings the model wrote itself after ours (dropped from the text)
     opened_by_alias: bool = False  # one of them was a Markdown heading ("**Summary:**"), not the tag
+    same_as: int | None = None  # merged before scoring into this earlier candidate, which wrote the same text
 
 
 @dataclass
@@ -66,6 +67,7 @@ class Stage:
     bracket: list[Pairing] = field(default_factory=list)  # the judge's comparisons, round by round
     status: str = "ok"  # one of STATUSES
     note: str = ""  # for people: what the model did, when it is not a plain tagged stage
+    merged: int = 0  # candidates merged before scoring into an earlier one with the same text (not judged)
 
 
 @dataclass
@@ -79,6 +81,11 @@ class Stats:
     judge_tokens: int = 0
     prompt_tokens: int = 0  # of prefill_tokens, those read from the prompt (the rest: stage tags)
     tokens_per_s: float = 0.0
+    prefill_s: float = 0.0  # in llama.cpp reading the prompt, images and stage tags (images included)
+    encode_s: float = 0.0  # of it, encoding and reading images
+    judge_s: float = 0.0  # in the judge's comparisons
+    first_prefill_s: float = 0.0  # of prefill_s, what was read before the first stage's first decode
+    steps_by_width: list[int] = field(default_factory=list)  # candidate decodes by sequences per batch (index)
 
 
 @dataclass
@@ -138,6 +145,7 @@ class Trace:
                 bracket=[Pairing(**p) for p in s.get("bracket", []) if p.get("margin") is not None],
                 status=s.get("status", "ok"),
                 note=s.get("note", ""),
+                merged=s.get("merged", 0),
             )
             for s in data["stages"]
         ]

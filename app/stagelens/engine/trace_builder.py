@@ -34,6 +34,7 @@ def _stage(raw: dict[str, Any], spec: StageSpec | None) -> Stage:
             stop=spec.stops[c["stop"]] if spec is not None and c["stop"] >= 0 else None,
             open_repeats=c["open_repeats"],
             opened_by_alias=c["opened_by_alias"],
+            same_as=c["same_as"] if c["same_as"] >= 0 else None,
         )
         for i, c in enumerate(raw["candidates"])
     ]
@@ -45,6 +46,7 @@ def _stage(raw: dict[str, Any], spec: StageSpec | None) -> Stage:
         forced_open=raw["forced_open"],
         forced_close=raw["forced_close"],
         complete=winner >= 0,
+        merged=sum(c.same_as is not None for c in cands),
         bracket=[
             Pairing(p["round"], p["a"], p["b"], round(p["margin"], 4))
             for p in raw.get("bracket", [])
@@ -64,6 +66,11 @@ def _stats(raw: dict[str, Any], started: float) -> Stats:
         judge_tokens=raw["judge_tokens"],
         prompt_tokens=raw["prompt_tokens"],
         tokens_per_s=round(raw["decode_tokens"] / raw["wall_s"], 2) if raw["wall_s"] > 0 else 0.0,
+        prefill_s=round(raw["prefill_s"], 4),
+        encode_s=round(raw["encode_s"], 4),
+        judge_s=round(raw["judge_s"], 4),
+        first_prefill_s=round(raw["first_prefill_s"], 4),
+        steps_by_width=list(raw["steps_by_width"]),
     )
 
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ggml-backend.h"
+#include "sl_ceiling.h"
 #include "sl_engine.h"
 #include "sl_probe.h"
 #include "sl_search.h"
@@ -361,6 +362,50 @@ static PyObject * Engine_reset(EngineObject * self, PyObject * unused) {
     Py_RETURN_NONE;
 }
 
+/* decode_ceiling(prefix, steps, widths) -> (prefill_s, [step_s per width]) */
+static PyObject * Engine_decode_ceiling(EngineObject * self, PyObject * args) {
+    int prefix, steps;
+    PyObject * widths_obj;
+    if (!PyArg_ParseTuple(args, "iiO", &prefix, &steps, &widths_obj)) return NULL;
+    PyObject * fast = PySequence_Fast(widths_obj, "widths must be a sequence of integers");
+    if (!fast) return NULL;
+    int32_t n = (int32_t) PySequence_Fast_GET_SIZE(fast);
+    int32_t * widths = calloc((size_t) (n ? n : 1), sizeof *widths);
+    double * step_s = calloc((size_t) (n ? n : 1), sizeof *step_s);
+    PyObject * result = NULL;
+    if (!widths || !step_s) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (int32_t i = 0; i < n; i++) {
+        long w = PyLong_AsLong(PySequence_Fast_GET_ITEM(fast, i));
+        if (w == -1 && PyErr_Occurred()) goto done;
+        widths[i] = (int32_t) w;
+    }
+    if (Engine_enter(self) < 0) goto done;
+    double prefill_s = 0.0;
+    int st;
+    Py_BEGIN_ALLOW_THREADS
+    st = sl_decode_ceiling(&self->eng, prefix, steps, widths, n, &prefill_s, step_s);
+    Py_END_ALLOW_THREADS
+    if (st != SL_OK) {
+        Engine_raise(self, st);
+    } else {
+        PyObject * list = PyList_New(n);
+        for (int32_t i = 0; list && i < n; i++) {
+            PyObject * v = PyFloat_FromDouble(step_s[i]);
+            if (!v) Py_CLEAR(list);
+            else PyList_SET_ITEM(list, i, v);
+        }
+        result = list ? Py_BuildValue("(dN)", prefill_s, list) : NULL;
+    }
+    Engine_leave(self);
+done:
+    free(widths);
+    free(step_s);
+    Py_DECREF(fast);
+    return result;
+}
 
 static PyObject * Engine_probe_text(EngineObject * self, PyObject * unused) {
     if (Engine_enter(self) < 0) return NULL;
@@ -418,6 +463,9 @@ static PyMethodDef Engine_methods[] = {
      "search(params: SearchParams, on_event, scorer, cancel) -> dict: answer the conversation held, which "
      "then holds the answer as a segment keyed by its ids"},
     {"reset", (PyCFunction) Engine_reset, METH_NOARGS, "Forget the conversation and clear the KV cache."},
+    {"decode_ceiling", (PyCFunction) Engine_decode_ceiling, METH_VARARGS,
+     "decode_ceiling(prefix, steps, widths) -> (prefill_s, step_s): raw llama_decode on this context "
+     "(forgets the conversation)."},
     {"probe_text", (PyCFunction) Engine_probe_text, METH_NOARGS,
      "probe_text() -> bool: decode one token; whether every logit is finite. Forgets the conversation."},
     {"probe_image", (PyCFunction) Engine_probe_image, METH_VARARGS,

@@ -482,14 +482,38 @@ static const char * closed_name(int c) {
 }
 
 /* tokens: the ones kept in the answer (n_tokens counts every sampled one); stop: the stop text that
- * ended it, by index into its stage's stops (-1: none). */
+ * ended it, by index into its stage's stops (-1: none); same_as: the earlier candidate with the same
+ * text it was merged into before scoring (-1: none). */
 static PyObject * candidate_to_dict(const sl_candidate * c) {
-    return Py_BuildValue("{s:N,s:N,s:i,s:d,s:d,s:s,s:O,s:O,s:d,s:i,s:i,s:O}", "text", candidate_text(c), "tokens",
+    return Py_BuildValue("{s:N,s:N,s:i,s:d,s:d,s:s,s:O,s:O,s:d,s:i,s:i,s:O,s:i}", "text", candidate_text(c), "tokens",
                          tokens_to_list(c->toks, c->n_keep), "n_tokens", c->n_toks, "mean_logprob",
                          c->n_toks ? c->sum_logprob / c->n_toks : -INFINITY, "score", c->score, "closed_by",
                          closed_name(c->closed_by), "saw_open", c->saw_open ? Py_True : Py_False, "saw_close",
                          c->saw_close ? Py_True : Py_False, "wall_s", c->wall_s, "stop", c->stop_index,
-                         "open_repeats", c->open_repeats, "opened_by_alias", c->opened_by_alias ? Py_True : Py_False);
+                         "open_repeats", c->open_repeats, "opened_by_alias", c->opened_by_alias ? Py_True : Py_False,
+                         "same_as", c->same_as);
+}
+
+/* steps_by_width: list index = sequences in the batch, trimmed after the widest one used */
+static PyObject * stats_to_dict(const sl_stats * st, double wall_s) {
+    int32_t widest = 0;
+    for (int32_t w = 1; w <= SL_MAX_STEP_WIDTH; w++) {
+        if (st->steps_by_width[w]) widest = w;
+    }
+    PyObject * steps = PyList_New(widest + 1);
+    for (int32_t w = 0; steps && w <= widest; w++) {
+        PyObject * v = PyLong_FromLongLong((long long) st->steps_by_width[w]);
+        if (!v) Py_CLEAR(steps);
+        else PyList_SET_ITEM(steps, w, v);
+    }
+    if (!steps) return NULL;
+    return Py_BuildValue("{s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:d,s:d,s:d,s:d,s:d,s:N}", "image_encodes",
+                         (long long) st->image_encodes, "image_chunks", (long long) st->image_chunks,
+                         "prefill_tokens", (long long) st->prefill_tokens, "prompt_tokens",
+                         (long long) st->prompt_tokens, "decode_tokens", (long long) st->decode_tokens,
+                         "judge_calls", (long long) st->judge_calls, "judge_tokens", (long long) st->judge_tokens,
+                         "wall_s", wall_s, "prefill_s", st->prefill_s, "encode_s", st->encode_s, "judge_s",
+                         st->judge_s, "first_prefill_s", st->first_prefill_s, "steps_by_width", steps);
 }
 
 static PyObject * bracket_to_list(const sl_stage_result * sr) {
@@ -526,14 +550,12 @@ PyObject * result_to_dict(const sl_engine * eng, const sl_result * res) {
         Py_XDECREF(d);
     }
     if (!stages) return NULL;
-    const sl_stats * st = &res->stats;
-    return Py_BuildValue("{s:N,s:O,s:N,s:y#,s:{s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:d}}", "stages", stages, "cancelled",
-                         res->cancelled ? Py_True : Py_False, "answer_tokens",
-                         tokens_to_list(res->answer.toks, res->answer.n), "answer_text",
-                         res->answer_text ? res->answer_text : "", (Py_ssize_t) res->answer_len, "stats",
-                         "image_encodes", (long long) st->image_encodes, "image_chunks",
-                         (long long) st->image_chunks, "prefill_tokens",
-                         (long long) st->prefill_tokens, "prompt_tokens", (long long) st->prompt_tokens,
-                         "decode_tokens", (long long) st->decode_tokens, "judge_calls", (long long) st->judge_calls,
-                         "judge_tokens", (long long) st->judge_tokens, "wall_s", res->wall_s);
+    PyObject * stats = stats_to_dict(&res->stats, res->wall_s);
+    if (!stats) {
+        Py_DECREF(stages);
+        return NULL;
+    }
+    return Py_BuildValue("{s:N,s:O,s:N,s:y#,s:N}", "stages", stages, "cancelled", res->cancelled ? Py_True : Py_False,
+                         "answer_tokens", tokens_to_list(res->answer.toks, res->answer.n), "answer_text",
+                         res->answer_text ? res->answer_text : "", (Py_ssize_t) res->answer_len, "stats", stats);
 }

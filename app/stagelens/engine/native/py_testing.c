@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "sl_fork.h"
+#include "sl_logits.h"
 
 PyObject * Engine_fork_logits(EngineObject * self, PyObject * args) {
     PyObject * units_obj, * branches_obj;
@@ -169,5 +170,40 @@ done:
     sl_texts_free(st.stops, st.n_stops);
     Py_XDECREF(ids);
     Py_XDECREF(fast);
+    return res;
+}
+
+/* logits_pass(logits: bytes of float32, k) -> (top, log_sum_exp): the search's per-token pass on its
+ * own; top: the k largest as (id, logit) pairs, descending, ties by the lower id. */
+PyObject * mod_logits_pass(PyObject * m, PyObject * args) {
+    const char * buf;
+    Py_ssize_t len;
+    int k;
+    if (!PyArg_ParseTuple(args, "y#i", &buf, &len, &k)) return NULL;
+    if (len == 0 || len % (Py_ssize_t) sizeof(float) || k < 1) {
+        PyErr_SetString(PyExc_ValueError, "logits must be a non-empty float32 array and k at least 1");
+        return NULL;
+    }
+    int32_t n = (int32_t) (len / (Py_ssize_t) sizeof(float));
+    float * logits = malloc((size_t) len);
+    llama_token_data * top = malloc(sizeof *top * (size_t) k);
+    PyObject * res = NULL;
+    if (!logits || !top) {
+        PyErr_NoMemory();
+    } else {
+        memcpy(logits, buf, (size_t) len);
+        bool nan = false;
+        int32_t have = sl_top_k(logits, n, k, top, &nan);
+        double lse = sl_log_sum_exp(logits, n, top[0].logit);
+        PyObject * list = PyList_New(have);
+        for (int32_t i = 0; list && i < have; i++) {
+            PyObject * pair = Py_BuildValue("(if)", top[i].id, (double) top[i].logit);
+            if (!pair) Py_CLEAR(list);
+            else PyList_SET_ITEM(list, i, pair);
+        }
+        if (list) res = Py_BuildValue("(Nd)", list, lse);
+    }
+    free(logits);
+    free(top);
     return res;
 }

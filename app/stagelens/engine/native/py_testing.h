@@ -6,6 +6,7 @@
 #include "py_convert.h"
 
 PyObject * mod_scan_tags(PyObject * m, PyObject * args);
+PyObject * mod_logits_pass(PyObject * m, PyObject * args);
 PyObject * Engine_fork_logits(EngineObject * self, PyObject * args);
 PyObject * Engine_inject_fault(EngineObject * self, PyObject * args);
 PyObject * Engine_trunk_units(EngineObject * self, PyObject * unused);
@@ -20,7 +21,9 @@ PyObject * Engine_trunk_units(EngineObject * self, PyObject * unused);
     {"_trunk_units", (PyCFunction) Engine_trunk_units, METH_NOARGS,                                               \
      "For tests: every unit the conversation holds, list[int | ImageChunk]."},
 
-#define PY_TESTING_MODULE_METHODS \
-    {"scan_tags", mod_scan_tags, METH_VARARGS, "Run the stage-tag detector over pieces (for tests)."},
+#define PY_TESTING_MODULE_METHODS                                                                   \
+    {"scan_tags", mod_scan_tags, METH_VARARGS, "Run the stage-tag detector over pieces (for tests)."},  \
+    {"logits_pass", mod_logits_pass, METH_VARARGS,                                                      \
+     "logits_pass(float32 bytes, k) -> (top k (id, logit), log-sum-exp): the per-token pass (for tests)."},
 
 #endif

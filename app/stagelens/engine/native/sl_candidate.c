@@ -189,3 +189,33 @@ bool sl_candidate_check_loop(sl_candidate * c) {
     }
     return false;
 }
+
+/* The stage content without the whitespace around it (what the trace shows and the judge compares). */
+static void sl_content_trimmed(const sl_candidate * c, const char ** begin, size_t * len) {
+    size_t b = c->content_begin, e = c->content_end > c->content_begin ? c->content_end : c->content_begin;
+    while (b < e && sl_is_space(c->text[b])) b++;
+    while (e > b && sl_is_space(c->text[e - 1])) e--;
+    *begin = c->text ? c->text + b : "";
+    *len = e - b;
+}
+
+int32_t sl_candidates_merge(sl_candidate * cands, int32_t n, int32_t * reps) {
+    int32_t n_reps = 0;
+    for (int32_t i = 0; i < n; i++) {
+        const char * text;
+        size_t len;
+        sl_content_trimmed(&cands[i], &text, &len);
+        cands[i].same_as = -1;
+        for (int32_t r = 0; r < n_reps; r++) {
+            const char * other;
+            size_t other_len;
+            sl_content_trimmed(&cands[reps[r]], &other, &other_len);
+            if (other_len == len && memcmp(other, text, len) == 0) {
+                cands[i].same_as = reps[r];
+                break;
+            }
+        }
+        if (cands[i].same_as < 0) reps[n_reps++] = i;
+    }
+    return n_reps;
+}

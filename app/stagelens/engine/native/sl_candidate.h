@@ -42,6 +42,7 @@ typedef struct {
     double t0, wall_s;
     llama_pos pos;                                   /* next position in its sequence */
     int32_t logits_idx;                              /* row of its logits in the last batch */
+    int32_t same_as;                                 /* merged into this earlier candidate (same text), or -1 */
     struct llama_sampler * sampler;
 } sl_candidate;
 
@@ -54,5 +55,8 @@ size_t sl_candidate_scan(sl_candidate * c, const sl_stage_spec * st, bool forced
  * the candidate has started repeating itself. */
 bool   sl_candidate_check_loop(sl_candidate * c);
 void   sl_candidate_free(sl_candidate * c);
+/* Identical candidates (the same stage content, whitespace around it aside): each one's same_as is the
+ * first candidate with its text, or -1 for that first one. reps[0..return) gets the first ones, in order. */
+int32_t sl_candidates_merge(sl_candidate * cands, int32_t n, int32_t * reps);
 
 #endif

@@ -6,9 +6,11 @@
  *   sl_trunk    the units sequence 0 holds (the KV mirror): push, cut, evaluate
  *   sl_conv     the conversation as keyed segments over the trunk
  *   sl_tags     a candidate's text and its stage-tag detection
+ *   sl_logits   the per-token work on logits: top-k once, sampling on it, log-sum-exp
  *   sl_judge    the pairwise judge knockout
  *   sl_search   stage-level beam search (stage specs are set once, at load)
  *   sl_fork     decode branches off the trunk (parity checks)
+ *   sl_ceiling  raw decode rates on the same context (the bench's bound)
  *
  * Pure C11, no Python: py_*.c and module.c are the binding.
  *
@@ -122,10 +124,17 @@ typedef struct {
     int32_t flush_ms;           /* coalescing interval for streamed text */
 } sl_search_params;
 
+#define SL_MAX_STEP_WIDTH 64 /* candidate steps wider than this are counted at this width */
+
 typedef struct {
     int64_t image_encodes;      /* images encoded (a tiled image counts once) */
     int64_t image_chunks;       /* image chunks (slices, tiles, overviews) encoded */
     int64_t prefill_tokens, prompt_tokens, decode_tokens, judge_calls, judge_tokens;
+    double prefill_s;           /* wall time evaluating the trunk (prompt, images, tags), images included */
+    double encode_s;            /* of it, evaluating image chunks */
+    double judge_s;             /* wall time in the judge's knockouts */
+    double first_prefill_s;     /* of prefill_s, what came before the first stage's first decode */
+    int64_t steps_by_width[SL_MAX_STEP_WIDTH + 1];  /* candidate decodes by sequences in the batch */
 } sl_stats;
 
 typedef struct {

@@ -106,9 +106,9 @@ static int sl_judge_round(sl_engine * eng, const sl_search_params * sp, sl_tokve
 }
 
 int32_t sl_judge_knockout(sl_engine * eng, const sl_search_params * sp, const sl_stage_spec * st,
-                          sl_candidate * cands, int32_t n, const llama_token * pending, int32_t n_pending,
-                          llama_pos pre_pos, int32_t ref_keep, sl_stats * stats, sl_judge_pair * pairs,
-                          int32_t * n_made) {
+                          sl_candidate * cands, const int32_t * pool, int32_t n, const llama_token * pending,
+                          int32_t n_pending, llama_pos pre_pos, int32_t ref_keep, sl_stats * stats,
+                          sl_judge_pair * pairs, int32_t * n_made) {
     int32_t round = 0;
     *n_made = 0;
     int32_t * alive = malloc(sizeof *alive * (size_t) n);
@@ -117,8 +117,8 @@ int32_t sl_judge_knockout(sl_engine * eng, const sl_search_params * sp, const sl
     int status = alive && prompts && margins ? SL_OK : sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
     int32_t n_alive = n;
     for (int32_t i = 0; i < n && status == SL_OK; i++) {
-        alive[i] = i;
-        cands[i].score = 0.0;
+        alive[i] = pool[i];
+        cands[pool[i]].score = 0.0;
     }
     while (status == SL_OK && n_alive > 1) {
         int32_t n_pairs = n_alive / 2;

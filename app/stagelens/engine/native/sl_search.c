@@ -5,15 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sl_logits.h"
 #include "sl_search.h"
-
-double sl_log_softmax_at(const float * logits, int32_t n_vocab, llama_token tok) {
-    float mx = -FLT_MAX;
-    for (int32_t i = 0; i < n_vocab; i++) mx = logits[i] > mx ? logits[i] : mx;
-    double sum = 0.0;
-    for (int32_t i = 0; i < n_vocab; i++) sum += exp((double) (logits[i] - mx));
-    return (double) (logits[tok] - mx) - log(sum);
-}
 
 static struct llama_sampler * sl_make_sampler(const sl_search_params * sp, uint32_t seed) {
     struct llama_sampler_chain_params cp = llama_sampler_chain_default_params();
@@ -88,6 +81,10 @@ static int sl_flush_text(sl_run * run, sl_candidate * cands, int32_t n, const si
     return SL_OK;
 }
 
+static void sl_count_step(sl_stats * stats, int32_t width) {
+    stats->steps_by_width[width < SL_MAX_STEP_WIDTH ? width : SL_MAX_STEP_WIDTH]++;
+}
+
 /* Decode `lead` then sample every candidate until each closes. Candidates
  * already hold their forked sequence and sampler. `base` is the index of
  * cands[0] in the stage (reference mode runs them one at a time). */
@@ -99,12 +96,15 @@ static int sl_generate(sl_run * run, sl_candidate * cands, int32_t n, int32_t ba
     size_t * safe = calloc((size_t) n, sizeof *safe);
     int32_t piece_cap = 256;
     char * piece = malloc((size_t) piece_cap);
-    int status = safe && piece ? SL_OK : sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
+    llama_token_data * top = malloc(sizeof *top * SL_TOPK_MAX);
+    int status = safe && piece && top ? SL_OK : sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
+    if (run->stage == 0 && base == 0) run->out->stats.first_prefill_s = run->out->stats.prefill_s;
     for (int32_t i = 0; i < n && status == SL_OK; i++) {
         cands[i].logits_idx = sl_batch_add(&batch, lead, lead_pos, cands[i].seq, true);
         cands[i].pos = lead_pos + 1;
         cands[i].t0 = sl_now();
     }
+    sl_count_step(&run->out->stats, batch.n_tokens);
     if (status == SL_OK) status = sl_decode_checked(eng, batch, "starting a stage");
     run->out->stats.prefill_tokens += n;
 
@@ -117,13 +117,13 @@ static int sl_generate(sl_run * run, sl_candidate * cands, int32_t n, int32_t ba
         for (int32_t i = 0; i < n; i++) {
             sl_candidate * c = &cands[i];
             if (c->closed_by != SL_RUNNING) continue;
-            const float * logits = llama_get_logits_ith(eng->ctx, c->logits_idx);
-            if (!logits) {
+            sl_pick pick;
+            if (sl_sample(eng->ctx, c->logits_idx, eng->n_vocab, c->sampler, sp, top, &pick) != SL_OK) {
                 status = sl_set_error(eng, SL_ERR_DECODE, "llama.cpp gave no logits for candidate %d", base + i);
                 break;
             }
-            llama_token tok = llama_sampler_sample(c->sampler, eng->ctx, c->logits_idx);
-            if (!isfinite(logits[tok])) {
+            llama_token tok = pick.token;
+            if (!pick.finite || !isfinite(pick.logit)) {
                 status = sl_set_error(eng, SL_ERR_NONFINITE, "the model computed an invalid number (NaN or infinity)");
                 break;
             }
@@ -132,7 +132,7 @@ static int sl_generate(sl_run * run, sl_candidate * cands, int32_t n, int32_t ba
                 c->wall_s = sl_now() - c->t0;
                 continue;
             }
-            double logprob = sl_log_softmax_at(logits, eng->n_vocab, tok); /* NaN when any logit is NaN or +inf */
+            double logprob = sl_logprob(llama_get_logits_ith(eng->ctx, c->logits_idx), eng->n_vocab, pick.max, tok);
             if (!isfinite(logprob)) {
                 status = sl_set_error(eng, SL_ERR_NONFINITE, "the model computed an invalid number (NaN or infinity)");
                 break;
@@ -167,6 +167,7 @@ static int sl_generate(sl_run * run, sl_candidate * cands, int32_t n, int32_t ba
             if (status != SL_OK) break;
         }
         if (batch.n_tokens == 0) break;
+        sl_count_step(&run->out->stats, batch.n_tokens);
         status = sl_decode_checked(eng, batch, "generating");
         run->out->stats.decode_tokens += batch.n_tokens;
     }
@@ -180,6 +181,7 @@ static int sl_generate(sl_run * run, sl_candidate * cands, int32_t n, int32_t ba
         int flushed = sl_flush_text(run, cands, n, safe, base);
         if (flushed != SL_OK) status = flushed; /* the handler raised: that wins over the cancel */
     }
+    free(top);
     free(piece);
     free(safe);
     llama_batch_free(batch);
@@ -194,6 +196,9 @@ static int32_t sl_pick_max(const sl_candidate * cands, int32_t n) {
     return best;
 }
 
+/* Identical candidates are merged first: the judge compares only distinct texts (a duplicate gets
+ * the score of the first candidate with its text), and when every candidate wrote the same text no
+ * comparison is made at all. The logprob and external scores stay each candidate's own. */
 static int sl_score(sl_run * run, const sl_stage_spec * st, sl_stage_result * res, const llama_token * pending,
                     int32_t n_pending, llama_pos pre_pos, int32_t ref_keep) {
     sl_engine * eng = run->eng;
@@ -206,17 +211,34 @@ static int sl_score(sl_run * run, const sl_stage_spec * st, sl_stage_result * re
         res->winner = 0;
         return SL_OK;
     }
+    int32_t * reps = malloc(sizeof *reps * (size_t) n);
+    if (!reps) return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
+    int32_t n_reps = sl_candidates_merge(res->cands, n, reps);
     if (run->sp->scorer == SL_SCORER_JUDGE) {
+        int32_t w = reps[0];
+        for (int32_t i = 0; i < n; i++) res->cands[i].score = 0.0;
         free(res->pairs);
         res->n_pairs = 0;
         res->pairs = malloc(sizeof *res->pairs * (size_t) (n - 1));
-        if (!res->pairs) return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
-        int32_t w = sl_judge_knockout(eng, run->sp, st, res->cands, n, pending, n_pending, pre_pos, ref_keep,
-                                      &run->out->stats, res->pairs, &res->n_pairs);
+        if (!res->pairs) {
+            free(reps);
+            return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
+        }
+        if (n_reps > 1) {
+            double t0 = sl_now();
+            w = sl_judge_knockout(eng, run->sp, st, res->cands, reps, n_reps, pending, n_pending, pre_pos, ref_keep,
+                                  &run->out->stats, res->pairs, &res->n_pairs);
+            run->out->stats.judge_s += sl_now() - t0;
+        }
+        for (int32_t i = 0; i < n; i++) {
+            if (res->cands[i].same_as >= 0) res->cands[i].score = res->cands[res->cands[i].same_as].score;
+        }
+        free(reps);
         if (w < 0) return eng->status;
         res->winner = w;
         return SL_OK;
     }
+    free(reps);
     if (run->sp->scorer == SL_SCORER_EXTERNAL) {
         double * scores = calloc((size_t) n, sizeof *scores);
         if (!scores) return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
@@ -393,6 +415,7 @@ static int sl_run_stage(sl_run * run, const sl_stage_spec * st, sl_stage_result 
     for (int32_t i = 0; i < n; i++) {
         res->cands[i].seq = batched ? 1 + i : 1;
         res->cands[i].stop_index = -1;
+        res->cands[i].same_as = -1;
         res->cands[i].sampler = sl_make_sampler(sp, sl_candidate_seed(sp->seed, run->stage, i));
         if (!res->cands[i].sampler) return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
     }
@@ -479,7 +502,8 @@ int sl_search(sl_engine * eng, const sl_search_params * sp, const sl_hooks * hoo
     status = sl_trunk_flush(eng, 1, &out->stats);
     out->stats.prompt_tokens = out->stats.prefill_tokens;
 
-    sl_run run = {.eng = eng, .hooks = hooks, .sp = sp, .out = out, .last_flush = sl_now()};
+    /* last_flush 0: the first text is streamed as soon as it is safe, later text every flush_ms */
+    sl_run run = {.eng = eng, .hooks = hooks, .sp = sp, .out = out, .last_flush = 0.0};
     for (int32_t s = 0; s < eng->n_stages && status == SL_OK; s++) {
         run.stage = s;
         out->n_stages = s + 1;

@@ -43,6 +43,5 @@ int  sl_search_configure(sl_engine * eng, sl_stage_spec * stages, int32_t n_stag
  * stages, and append the answer as a segment. On an error the answer's units are removed again. */
 int  sl_search(sl_engine * eng, const sl_search_params * sp, const sl_hooks * hooks, sl_result * out);
 void sl_result_free(sl_result * res);
-double sl_log_softmax_at(const float * logits, int32_t n_vocab, llama_token tok);
 
 #endif

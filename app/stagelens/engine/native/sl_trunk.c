@@ -94,6 +94,7 @@ static int sl_eval_image(sl_engine * eng, sl_unit * u, sl_stats * stats) {
                             "lower the image size or raise the batch size", u->n_tokens, eng->n_batch);
     }
     llama_pos new_pos = t->kv_pos;
+    double t0 = sl_now();
     sl_log_clear();
     int32_t r = mtmd_helper_eval_chunk_single(eng->mctx, eng->ctx, u->chunk, t->kv_pos, 0, eng->n_batch, false,
                                               &new_pos);
@@ -106,6 +107,7 @@ static int sl_eval_image(sl_engine * eng, sl_unit * u, sl_stats * stats) {
         }
         return sl_set_error(eng, SL_ERR_IMAGE, "the vision projector could not encode the image (code %d)", r);
     }
+    stats->encode_s += sl_now() - t0;
     u->pos = t->kv_pos;
     t->kv_pos = new_pos;
     t->kv_cells += u->n_tokens;
@@ -127,6 +129,7 @@ int sl_trunk_flush(sl_engine * eng, int32_t keep_pending, sl_stats * stats) {
     }
     struct llama_batch batch = llama_batch_init(eng->n_batch, 0, 1);
     int st = SL_OK;
+    double t0 = sl_now();
     while (t->n_kv < end && st == SL_OK) {
         sl_unit * u = &t->units[t->n_kv];
         if (u->chunk) {
@@ -151,6 +154,7 @@ int sl_trunk_flush(sl_engine * eng, int32_t keep_pending, sl_stats * stats) {
         t->n_kv += batch.n_tokens;
         stats->prefill_tokens += batch.n_tokens;
     }
+    stats->prefill_s += sl_now() - t0;
     llama_batch_free(batch);
     return st;
 }

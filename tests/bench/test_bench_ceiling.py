@@ -1,0 +1,86 @@
+"""The ceiling beside every bench row: raw decode rates on the engine's own context, and the bound
+and efficiency each row gets from its own counts (arithmetic and structure, never timings)."""
+
+from __future__ import annotations
+
+import pytest
+
+from stagelens.bench import Ceiling, bound_s, format_ceiling, measure_ceiling
+from stagelens.bench.ceiling import first_text_bound_s, widths_used
+from stagelens.bench.runner import BenchRow, add_bounds
+from stagelens.engine import ContextOverflowError, SearchSettings, UserTurn
+
+CEILING = Ceiling(prefix=300, steps=16, prefill_tok_s=1000.0, step_s={1: 0.02, 2: 0.025, 4: 0.04})
+
+
+def test_bound_is_prefill_plus_steps_at_their_width_plus_judge_tokens_at_the_prefill_rate():
+    # 10 steps at width 1, 3 at width 2, 40 at width 4; 500 judge tokens
+    assert bound_s(CEILING, 0.5, [0, 10, 3, 0, 40], 500) == pytest.approx(0.5 + 0.2 + 0.075 + 1.6 + 0.5)
+    assert bound_s(CEILING, 0.25, [0, 7], 0) == pytest.approx(0.25 + 0.14)
+    with pytest.raises(KeyError):
+        bound_s(CEILING, 0.0, [0, 0, 0, 1, 0], 0)  # width 3 was not measured: no silent guess
+
+
+def test_rows_get_their_bound_efficiency_and_first_text_bound():
+    row = BenchRow("beam", 4, "logprob", 2.5, 1, 300, 160, 0, 64.0, 80.0, prefill_s=0.5, first_prefill_s=0.4,
+                   steps_by_width=[0, 2, 1, 0, 40])  # fmt: skip
+    add_bounds(row, CEILING)
+    assert row.bound_s == pytest.approx(0.5 + 0.04 + 0.025 + 1.6)
+    assert row.efficiency == pytest.approx(row.bound_s / 2.5, abs=1e-3)
+    assert row.first_text_bound_s == pytest.approx(0.4 + 0.04), "the first decode of a beam-4 stage is 4 wide"
+    ref = BenchRow("reference", 4, "logprob", 9.0, 4, 1200, 160, 0, 17.0, 80.0, first_prefill_s=0.3,
+                   steps_by_width=[0, 164])  # fmt: skip
+    add_bounds(ref, CEILING)
+    assert ref.first_text_bound_s == pytest.approx(0.3 + 0.02), "the reference decodes one candidate at a time"
+
+
+def test_widths_used_and_the_median_of_repeated_measurements():
+    assert widths_used([[0, 5], [0, 1, 0, 0, 9], []]) == [1, 4]
+    assert widths_used([]) == [1]
+
+    class Scripted:
+        def __init__(self) -> None:
+            self.calls: list[tuple[int, int, list[int]]] = []
+            self.results = [(0.3, [0.01, 0.05]), (0.1, [0.03, 0.04]), (0.2, [0.02, 0.06])]
+
+        def decode_ceiling(self, prefix, steps, widths):
+            self.calls.append((prefix, steps, list(widths)))
+            return self.results[len(self.calls) - 1]
+
+    raw = Scripted()
+    ceiling = measure_ceiling(raw, 200, [1, 4], repeat=3, steps=8)
+    assert raw.calls == [(200, 8, [1, 4])] * 3
+    assert ceiling.step_s == {1: 0.02, 4: 0.05} and ceiling.prefill_tok_s == pytest.approx(200 / 0.2)
+    assert ceiling.tokens_per_s(4) == pytest.approx(80.0)
+    assert Ceiling.from_json(ceiling.to_json()) == ceiling
+    line = format_ceiling(ceiling)
+    assert "1 seq 50.0 tok/s (1.00×)" in line and "4 seq 80.0 tok/s (1.60×)" in line
+
+
+def test_first_text_bound():
+    assert first_text_bound_s(CEILING, 0.4, 2) == pytest.approx(0.425)
+
+
+def test_raw_decode_on_the_engines_context(engine, scene):
+    prefill_s, step_s = engine.decode_ceiling(64, 3, [1, 2, 4])
+    assert prefill_s > 0 and len(step_s) == 3 and all(s > 0 for s in step_s)
+    n_seq_max = engine.info["n_seq_max"]
+    with pytest.raises(ValueError, match=r"sequences per batch$"):
+        engine.decode_ceiling(8, 1, [n_seq_max + 1])
+    with pytest.raises(ContextOverflowError, match="context holds"):
+        engine.decode_ceiling(4000, 200, [1])
+    # the conversation was forgotten: the next answer reads its whole prompt again, and works
+    settings = SearchSettings(beam=2, max_stage_tokens=3, seed=5)
+    trace = engine.answer(UserTurn("What is there?", (scene,)), settings=settings)
+    assert trace.stats.image_encodes == 1 and trace.stats.prompt_tokens > 0
+
+
+def test_search_counts_its_decode_steps_by_width(engine, scene):
+    settings = SearchSettings(beam=3, max_stage_tokens=4, seed=9)
+    trace = engine.answer(UserTurn("Count the cups.", (scene,)), settings=settings)
+    s = trace.stats
+    steps = s.steps_by_width
+    assert len(steps) == 4 and steps[3] >= len(trace.stages), "every stage starts with one 3-wide decode"
+    leads = sum(len(stage.candidates) for stage in trace.stages)
+    assert sum(w * n for w, n in enumerate(steps)) == s.decode_tokens + leads
+    assert 0 < s.first_prefill_s <= s.prefill_s and 0 < s.encode_s <= s.prefill_s
