@@ -4,7 +4,6 @@ huggingface-hub is pointed at it through the endpoint setting; nothing is mocked
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import signal
 import subprocess
@@ -15,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.fixtures.hub import CHUNK, REPO, STALL, entry_for, serve
+from tests.fixtures.hub import CHUNK, REPO, STALL, entry_for, serve, write_catalog
 
 from stagelens.models.catalog import CatalogEntry, CatalogFile
 from stagelens.models.download import DownloadManager
@@ -153,33 +152,7 @@ def test_download_killed_in_another_process_resumes_from_its_partial_file(hub, t
     serve(hub, model_files, delay=0.02, chunk=8 * 1024)
     catalog = tmp_path / "catalog.json"
     e = entry_for(model_files)
-    catalog.write_text(
-        json.dumps(
-            {
-                "models": [
-                    {
-                        "id": e.id,
-                        "name": e.name,
-                        "family": e.family,
-                        "description": e.description,
-                        "repo": e.repo,
-                        "license": e.license,
-                        "default_quant": "F32",
-                        "stage_format_trained": False,
-                        "checked": "test",
-                        "quants": {
-                            "F32": {
-                                "file": e.quants["F32"].file,
-                                "size": e.quants["F32"].size,
-                                "sha256": e.quants["F32"].sha256,
-                            }
-                        },
-                        "mmproj": {"file": e.mmproj.file, "size": e.mmproj.size, "sha256": e.mmproj.sha256},
-                    }
-                ]
-            }
-        )
-    )
+    write_catalog(catalog, e)
     folder = tmp_path / "models"
     script = textwrap.dedent(f"""
         from huggingface_hub import constants
@@ -336,27 +309,7 @@ def test_cli_download_prints_progress_and_installs(hub, tmp_path, model_files, m
     serve(hub, model_files)
     e = entry_for(model_files)
     catalog = tmp_path / "catalog.json"
-    catalog.write_text(
-        json.dumps(
-            {
-                "models": [
-                    {
-                        "id": e.id,
-                        "name": e.name,
-                        "family": e.family,
-                        "description": e.description,
-                        "repo": e.repo,
-                        "license": e.license,
-                        "default_quant": "F32",
-                        "stage_format_trained": False,
-                        "checked": "test",
-                        "quants": {"F32": {"file": e.quants["F32"].file, "size": e.quants["F32"].size, "sha256": None}},
-                        "mmproj": {"file": e.mmproj.file, "size": e.mmproj.size, "sha256": None},
-                    }
-                ]
-            }
-        )
-    )
+    write_catalog(catalog, e, checksums=False)
     monkeypatch.setenv("STAGELENS_CATALOG", str(catalog))
     monkeypatch.setenv("STAGELENS_MODELS_DIR", str(tmp_path / "cli-models"))
     assert main(["models", "download", "tiny-vlm", "--endpoint", hub.url]) == 0
