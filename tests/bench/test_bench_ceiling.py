@@ -3,11 +3,13 @@ and efficiency each row gets from its own counts (arithmetic and structure, neve
 
 from __future__ import annotations
 
+import statistics
+
 import pytest
 
 from stagelens.bench import Ceiling, bound_s, format_ceiling, measure_ceiling
-from stagelens.bench.ceiling import first_text_bound_s, widths_used
-from stagelens.bench.runner import BenchRow, add_bounds
+from stagelens.bench.ceiling import first_text_bound_s, median_ceiling, widths_used
+from stagelens.bench.runner import BenchRow, add_bounds, add_ratios, median_row
 from stagelens.engine import ContextOverflowError, SearchSettings, UserTurn
 
 CEILING = Ceiling(prefix=300, steps=16, prefill_tok_s=1000.0, step_s={1: 0.02, 2: 0.025, 4: 0.04})
@@ -84,3 +86,39 @@ def test_search_counts_its_decode_steps_by_width(engine, scene):
     leads = sum(len(stage.candidates) for stage in trace.stages)
     assert sum(w * n for w, n in enumerate(steps)) == s.decode_tokens + leads
     assert 0 < s.first_prefill_s <= s.prefill_s and 0 < s.encode_s <= s.prefill_s
+
+
+def _row(mode: str, beam: int, scorer: str, wall: float) -> BenchRow:
+    return BenchRow(mode, beam, scorer, wall, 1, 300, 160, 0, 10.0, 80.0, prefill_s=0.5, steps_by_width=[0, 10])
+
+
+def test_ratios_are_taken_inside_each_repeat_and_the_row_reports_their_medians():
+    walls = [  # greedy, beam 4 logprob, reference 4 logprob, beam 4 judge: load drifts between repeats
+        (4.0, 8.0, 32.0, 12.0),
+        (8.0, 16.0, 60.0, 20.0),
+        (5.0, 9.0, 40.0, 16.0),
+    ]
+    specs = [("greedy", 1, "logprob"), ("beam", 4, "logprob"), ("reference", 4, "logprob"), ("beam", 4, "judge")]
+    runs = []
+    for repeat in walls:
+        rows = [_row(*spec, wall) for spec, wall in zip(specs, repeat, strict=True)]
+        for row in rows:
+            add_bounds(row, CEILING)
+        add_ratios(rows)
+        runs.append(rows)
+    assert [r[3].vs_logprob for r in runs] == [1.5, 1.25, 1.78]
+    assert runs[0][1].batched_speedup == 4.0 and runs[0][3].batched_speedup is None
+    beam = median_row([run[1] for run in runs])
+    assert beam.wall_s == 9.0 and beam.vs_greedy == 2.0  # ratios 2.0, 2.0, 1.8
+    assert beam.batched_speedup == pytest.approx(4.0)  # 4.0, 3.75, 4.44
+    judge = median_row([run[3] for run in runs])
+    assert judge.vs_logprob == 1.5 and judge.wall_s == 16.0
+    assert [r["wall_s"] for r in judge.repeats] == [12.0, 20.0, 16.0]
+    assert judge.efficiency == pytest.approx(statistics.median(r["efficiency"] for r in judge.repeats), abs=1e-3)
+
+
+def test_the_ceiling_of_several_repeats_is_their_median():
+    slower = Ceiling(prefix=300, steps=16, prefill_tok_s=500.0, step_s={1: 0.04, 2: 0.05, 4: 0.08})
+    faster = Ceiling(prefix=300, steps=16, prefill_tok_s=1200.0, step_s={1: 0.01, 2: 0.02, 4: 0.03})
+    median = median_ceiling([slower, CEILING, faster])
+    assert median == CEILING

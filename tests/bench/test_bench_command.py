@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import statistics
 from pathlib import Path
 
 import pytest
@@ -31,17 +32,28 @@ def test_bench_runs_every_mode(scene_path, model_args):
         "1,2",
         "--max-stage-tokens",
         "6",
-        "--scorer",
-        "judge",
+        "--scorers",
+        "judge,logprob",
         "--repeat",
         "3",
+        "--turns",
+        "2",
         "--json",
         timeout=300,
     )
     assert out.returncode == 0, out.stderr
+    turns = json.loads(out.stdout)["turns"]
+    assert [t["turn"] for t in turns] == [1, 2] and all(t["read_own_turn_only"] for t in turns)
+    assert turns[1]["image_encodes"] == 0 and turns[1]["prompt_tokens"] < turns[1]["held_tokens"]
     rows = json.loads(out.stdout)["rows"]
-    assert [(r["mode"], r["beam"]) for r in rows] == [("greedy", 1), ("beam", 2), ("reference", 2)]
-    greedy, beam, reference = rows
+    modes = [(r["mode"], r["beam"], r["scorer"]) for r in rows]
+    expected = [(m, 2, s) for s in ("judge", "logprob") for m in ("beam", "reference")]
+    assert modes == [("greedy", 1, "logprob"), *expected]
+    greedy, beam, reference, logprob = rows[:4]
+    assert beam["vs_logprob"] == pytest.approx(
+        statistics.median(j["wall_s"] / p["wall_s"] for j, p in zip(beam["repeats"], logprob["repeats"], strict=True)),
+        abs=6e-3,
+    ), "judge / logprob is taken inside each repeat"
     assert greedy["image_encodes"] == 1 and beam["image_encodes"] == 1
     assert reference["image_encodes"] > beam["image_encodes"]
     # one comparison per stage, unless both candidates wrote the same text (merged, not judged)
@@ -58,17 +70,27 @@ def _check_bounds(report: dict) -> None:
     """Every row carries its bound and efficiency, made of its own counts and the ceiling measured in the
     same run (the arithmetic, not the timings)."""
     ceiling = Ceiling.from_json(report["ceiling"])
+    ceilings = [Ceiling.from_json(c) for c in report["ceilings"]]
+    assert len(ceilings) == report["repeat"], "the ceiling is measured once per repeat, beside its rows"
     assert ceiling.prefix == report["rows"][0]["prompt_tokens"] and 1 in ceiling.step_s
     for row in report["rows"]:
         steps = row["steps_by_width"]
         assert set(widths_used([steps])) <= set(ceiling.step_s), "every width the row decoded at was measured"
         lead = 1 if row["mode"] == "reference" else row["beam"]
         assert steps[lead] >= 4, "each of the four stages starts with one decode as wide as its candidates"
-        expected = bound_s(ceiling, row["prefill_s"], steps, row["judge_tokens"])
-        assert row["bound_s"] == pytest.approx(expected, abs=1e-3)
-        assert row["efficiency"] == pytest.approx(row["bound_s"] / row["wall_s"], abs=2e-3)
+        assert len(row["repeats"]) == report["repeat"]
+        for measured, its_ceiling in zip(row["repeats"], ceilings, strict=True):
+            expected = bound_s(its_ceiling, measured["prefill_s"], steps, row["judge_tokens"])
+            assert measured["bound_s"] == pytest.approx(expected, abs=1e-3)
+            assert measured["efficiency"] == pytest.approx(measured["bound_s"] / measured["wall_s"], abs=2e-3)
+        assert row["efficiency"] == pytest.approx(statistics.median(m["efficiency"] for m in row["repeats"]), abs=1e-3)
+        assert row["wall_s"] == statistics.median(m["wall_s"] for m in row["repeats"])
         assert row["first_text_s"] is not None and 0 < row["first_text_s"] <= row["wall_s"]
-        assert row["first_text_bound_s"] == pytest.approx(row["first_prefill_s"] + ceiling.step_s[lead], abs=1e-3)
+        # the row's counts are those of its median repeat, and so is its first-text bound
+        kept = (row["wall_s"], row["prefill_s"])
+        median = next(i for i, m in enumerate(row["repeats"]) if (m["wall_s"], m["prefill_s"]) == kept)
+        expected = row["first_prefill_s"] + ceilings[median].step_s[lead]
+        assert row["first_text_bound_s"] == pytest.approx(expected, abs=1e-3)
         assert 0 < row["first_prefill_s"] <= row["prefill_s"]
 
 

@@ -130,6 +130,51 @@ def test_judge_margins_match_llama_cpp_python(engine, reference_llm):
         assert recorded == pytest.approx(margin, abs=1e-2)
 
 
+@pytest.fixture(params=["as_loaded", "choices_swapped"])
+def judged(request, engine):
+    """The tiny model's judge always prefers slot B; with its two choice tokens swapped it always prefers
+    slot A, whose winners then continue their cached prefix in every later round."""
+    if request.param == "as_loaded":
+        yield engine, engine.judge_spec
+        return
+    spec = engine.judge_spec._replace(choice_a=engine.judge_spec.choice_b, choice_b=engine.judge_spec.choice_a)
+    engine._native.configure(engine.stage_specs, spec)
+    try:
+        yield engine, spec
+    finally:
+        engine._native.configure(engine.stage_specs, engine.judge_spec)
+
+
+def test_shared_judge_prefixes_give_the_margins_of_the_whole_prompts(judged, reference_llm):
+    """The judge reads pending + instructions once per stage and a slot-A candidate's prefix once per
+    knockout, forking them: every comparison of every round must still get the margin the model
+    computes for its whole prompt read from scratch, and fewer tokens must be read than those prompts hold."""
+    engine, judge = judged
+    trace = engine.answer(UserTurn(QUESTION), settings=search(scorer="judge", beam=8, temperature=1.5))
+    prompt = engine.prompt_units(QUESTION, [])
+    whole_prompts, continued, rounds = 0, 0, set()
+    prefixes = _stage_prefixes(engine, prompt, trace)
+    for spec, stage, prefix in zip(engine.stage_specs, trace.stages, prefixes, strict=True):
+        before = prefix[: len(prefix) - len(spec.open_tokens)] if stage.forced_open else prefix
+        cands = stage.candidates
+
+        def toks(i, stage_name=stage.name, cands=cands):
+            content = _content(engine, stage_name, cands[i].tokens)
+            return reference_llm.tokenize(content, add_bos=False, special=False)
+
+        for pairing in stage.bracket:
+            rounds.add(pairing.round)
+            continued += pairing.a in {p.a for p in stage.bracket if p.round < pairing.round}
+            judge_prompt = before + spec.judge_head + toks(pairing.a) + judge.mid + toks(pairing.b) + judge.tail
+            whole_prompts += len(judge_prompt) - len(before)
+            last = _all_logits(reference_llm, judge_prompt)[-1]
+            assert pairing.margin == pytest.approx(last[judge.choice_a] - last[judge.choice_b], abs=1e-2)
+    assert rounds == {0, 1, 2}
+    if judge is not engine.judge_spec:
+        assert continued >= 2, "slot A keeps winning: later rounds continue its prefix"
+    assert 0 < trace.stats.judge_tokens < whole_prompts
+
+
 def test_greedy_search_equals_llama_cpp_python_in_every_stage(engine, reference_llm):
     trace = engine.answer(
         UserTurn(QUESTION), settings=SearchSettings(beam=1, temperature=0.0, max_stage_tokens=16, seed=1)

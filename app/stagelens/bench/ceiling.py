@@ -65,6 +65,14 @@ def measure_ceiling(
     return Ceiling(prefix, steps, round(prefix / prefill_s, 1), {w: round(s, 6) for w, s in step_s.items()})
 
 
+def median_ceiling(ceilings: Sequence[Ceiling]) -> Ceiling:
+    """The medians of ceilings measured once per repeat (each beside that repeat's rows)."""
+    first = ceilings[0]
+    prefill = statistics.median(c.prefill_tok_s for c in ceilings)
+    step_s = {w: round(statistics.median(c.step_s[w] for c in ceilings), 6) for w in first.step_s}
+    return Ceiling(first.prefix, first.steps, round(prefill, 1), step_s)
+
+
 def bound_s(ceiling: Ceiling, prefill_s: float, steps_by_width: Sequence[int], judge_tokens: int) -> float:
     """Seconds a row would take doing only llama.cpp's work (see the module's docstring)."""
     decode = sum(n * ceiling.step_s[w] for w, n in enumerate(steps_by_width) if n)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 from collections.abc import Callable
@@ -11,14 +12,22 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from stagelens.bench.formatting import format_ceiling, format_markdown, format_table
+from stagelens.bench.ceiling import median_ceiling
+from stagelens.bench.formatting import (
+    format_ceiling,
+    format_markdown,
+    format_table,
+    format_turns,
+    format_turns_markdown,
+)
 from stagelens.bench.runner import run_bench
-from stagelens.engine import Engine, EngineError, LoadSettings, ModelMismatchError, TemplateError
+from stagelens.bench.turns import TurnRow, run_turns
+from stagelens.engine import Engine, EngineError, LoadSettings, ModelMismatchError, SearchSettings, TemplateError
 from stagelens.engine.engine import default_threads
 from stagelens.engine.specs import check_judge_usable
 from stagelens.images import ImageError, load_image
 from stagelens.models.gpu import resolve_gpu_layers
-from stagelens.settings import EXIT_BAD_INPUT, EXIT_ENGINE, EXIT_OK, int_default, max_beam_for
+from stagelens.settings import EXIT_BAD_INPUT, EXIT_ENGINE, EXIT_OK, float_default, int_default, max_beam_for, setting
 
 DEV_PACKAGE = "stagelens_dev"
 
@@ -84,6 +93,7 @@ def _run(args: argparse.Namespace) -> int:
         raise BenchInputError(f"--beams must be comma-separated integers, got {args.beams!r}") from None
     if not beams or min(beams) < 1:
         raise BenchInputError("beam widths must be >= 1")
+    scorers = _scorers(args.scorers, args.scorer)
     model, mmproj, label = _model_files(args)
     image = args.image or _default_image()
     try:
@@ -108,15 +118,17 @@ def _run(args: argparse.Namespace) -> int:
     except (EngineError, ModelMismatchError, TemplateError, ValueError) as exc:
         raise BenchInputError(str(exc)) from exc
     with engine:
-        if args.scorer == "judge" and max(beams) > 1:
+        if "judge" in scorers and max(beams) > 1:
             try:
                 check_judge_usable(engine.judge_spec)
             except TemplateError as exc:
                 raise BenchInputError(str(exc)) from exc
         told = engine.format_prompt()
-        rows, ceiling = run_bench(
-            engine, image, beams, args.scorer, args.max_stage_tokens, not args.no_reference, args.repeat
+        rows, ceilings = run_bench(
+            engine, image, beams, scorers, args.max_stage_tokens, not args.no_reference, args.repeat
         )
+        ceiling = median_ceiling(ceilings)
+        turn_rows = _turns(engine, image, max(beams), scorers[0], args) if args.turns > 1 else []
         meta = {
             "prompt": {**told.to_json(), "judge_choices": engine.judge_choices},
             "model": label,
@@ -127,13 +139,19 @@ def _run(args: argparse.Namespace) -> int:
             "threads": engine.settings.n_threads or default_threads(),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "ceiling": ceiling.to_json(),
+            "ceilings": [c.to_json() for c in ceilings],  # one per repeat, each beside that repeat's rows
+            "load_average": _load_average(),
         }
     if args.json:
-        print(json.dumps({**meta, "rows": [asdict(r) for r in rows]}, indent=2))
+        turns = [{**asdict(t), "read_own_turn_only": t.read_own_turn_only} for t in turn_rows]
+        print(json.dumps({**meta, "rows": [asdict(r) for r in rows], "turns": turns}, indent=2))
     elif args.markdown:
         print(format_markdown(rows))
         print()
         print(format_ceiling(ceiling))
+        if turn_rows:
+            print()
+            print(format_turns_markdown(turn_rows))
     else:
         print(
             f"{label} · {meta['backend']} · {meta['threads']} threads · budget {args.max_stage_tokens} tokens/stage"
@@ -141,8 +159,41 @@ def _run(args: argparse.Namespace) -> int:
         )
         print(format_table(rows))
         print(format_ceiling(ceiling))
+        if turn_rows:
+            print(format_turns(turn_rows))
         print(f"peak RSS {meta['peak_rss_mb']} MB · {_prompt_line(told.placement, told.reason, engine.judge_choices)}")
     return EXIT_OK
+
+
+def _scorers(listed: str | None, scorer: str) -> list[str]:
+    if not listed:
+        return [scorer]
+    scorers = list(dict.fromkeys(s.strip() for s in listed.split(",") if s.strip()))
+    known = setting("scorer").choices
+    unknown = [s for s in scorers if s not in known]
+    if unknown or not scorers:
+        raise BenchInputError(f"--scorers takes a comma-separated list of {', '.join(known)}; got {listed!r}")
+    return scorers
+
+
+def _turns(engine: Engine, image: str, beam: int, scorer: str, args: argparse.Namespace) -> list[TurnRow]:
+    settings = SearchSettings(
+        beam=beam,
+        scorer=scorer if beam > 1 else "logprob",
+        temperature=float_default("temperature") if beam > 1 else 0.0,
+        seed=1234,
+        max_stage_tokens=args.max_stage_tokens,
+    )
+    prepared = load_image(image, max_side=engine.settings.image_max_side)
+    return run_turns(engine, prepared, settings, args.turns, args.repeat)
+
+
+def _load_average() -> list[float] | None:
+    """The machine's load while it measured (1, 5, 15 minutes): figures from a loaded machine say so."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def _prompt_line(placement: str, reason: str, judge_choices: tuple[str, str] | None) -> str:

@@ -5,12 +5,21 @@ and one run, with the same token budget per stage; then the hardware's ceiling o
 from __future__ import annotations
 
 import resource
+import statistics
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from stagelens.bench.ceiling import Ceiling, bound_s, first_text_bound_s, measure_ceiling, widths_used
+from stagelens.bench.ceiling import (
+    Ceiling,
+    bound_s,
+    first_text_bound_s,
+    measure_ceiling,
+    widths_used,
+)
 from stagelens.engine import Engine, SearchSettings, StageEvent, UserTurn
-from stagelens.images import load_image
+from stagelens.images import PreparedImage, load_image
 from stagelens.settings import float_default, int_default
 
 QUESTION = "How many red cups are on the table, and where is the blue one?"
@@ -42,6 +51,8 @@ class BenchRow:
     efficiency: float | None = None  # bound_s / wall_s
     first_text_s: float | None = None  # from asking to the first streamed stage text
     first_text_bound_s: float | None = None  # the prompt read before it + one decode step at the ceiling
+    vs_logprob: float | None = None  # wall / the logprob row's wall at the same beam (batched rows)
+    repeats: list[dict[str, Any]] = field(default_factory=list)  # each repeat's wall_s, bound_s, efficiency
 
 
 def rss_mb() -> float:
@@ -65,82 +76,129 @@ class _FirstText:
             self.at = time.perf_counter()
 
 
-def run_bench(
-    engine: Engine,
-    image_path: str,
-    beams: list[int],
-    scorer: str,
-    budget: int,
-    reference: bool = True,
-    repeat: int = int_default("repeat"),
-) -> tuple[list[BenchRow], Ceiling]:
-    """Each row is run `repeat` times (same seed, so the same tokens) and the run with the
-    median wall time is kept: a shared 2-core laptop varies by ~20 % from run to run. The ceiling
-    is measured after the rows, at every batch width they used, as medians of `repeat` runs."""
-    image = load_image(image_path, max_side=engine.settings.image_max_side)
-    rows: list[BenchRow] = []
+@dataclass(frozen=True)
+class RowSpec:
+    mode: str  # greedy | beam | reference
+    beam: int
+    scorer: str
+    temperature: float
 
-    def measure(mode: str, beam: int, temperature: float) -> BenchRow:
-        runs = sorted((measure_once(mode, beam, temperature) for _ in range(max(1, repeat))), key=lambda r: r.wall_s)
-        return runs[len(runs) // 2]
 
-    def measure_once(mode: str, beam: int, temperature: float) -> BenchRow:
-        engine.reset_cache()  # every row pays for its own image encode and prefill
-        settings = SearchSettings(
-            beam=beam,
-            scorer=scorer if beam > 1 else "logprob",
-            temperature=temperature,
-            seed=1234,
-            max_stage_tokens=budget,
-            mode="reference" if mode == "reference" else "batched",
-        )
-        first = _FirstText()
-        asked = time.perf_counter()
-        trace = engine.answer(UserTurn(QUESTION, (image,)), settings=settings, on_event=first)
-        s = trace.stats
-        return BenchRow(
-            mode=mode,
-            beam=beam,
-            scorer=settings.scorer,
-            wall_s=round(s.wall_s, 3),
-            image_encodes=s.image_encodes,
-            image_chunks=s.image_chunks,
-            prefill_tokens=s.prefill_tokens,
-            decode_tokens=s.decode_tokens,
-            judge_calls=s.judge_calls,
-            tokens_per_s=round(s.decode_tokens / s.wall_s, 1) if s.wall_s else 0.0,
-            rss_mb=round(rss_mb(), 1),
-            prompt_tokens=s.prompt_tokens,
-            judge_tokens=s.judge_tokens,
-            prefill_s=s.prefill_s,
-            first_prefill_s=s.first_prefill_s,
-            judge_s=s.judge_s,
-            merged=sum(stage.merged for stage in trace.stages),
-            steps_by_width=list(s.steps_by_width),
-            first_text_s=round(first.at - asked, 4) if first.at is not None else None,
-        )
-
-    measure_once("greedy", 1, 0.0)  # warm-up: first-use allocations, page cache
-    greedy = measure("greedy", 1, 0.0)
-    greedy.vs_greedy = 1.0
-    rows.append(greedy)
+def row_specs(beams: Sequence[int], scorers: Sequence[str], reference: bool) -> list[RowSpec]:
+    """Greedy, then for each beam width and scorer the batched row and (unless left out) the reference row."""
+    specs = [RowSpec("greedy", 1, "logprob", 0.0)]
     temperature = float_default("temperature")
     for beam in beams:
         if beam == 1:
             continue
-        batched = measure("beam", beam, temperature)
-        batched.vs_greedy = round(batched.wall_s / greedy.wall_s, 2)
-        rows.append(batched)
-        if reference:
-            ref = measure("reference", beam, temperature)
-            ref.vs_greedy = round(ref.wall_s / greedy.wall_s, 2)
-            batched.batched_speedup = round(ref.wall_s / batched.wall_s, 2)
-            rows.append(ref)
-    # the prefix: as long as the prompt the rows read, so each step attends to as many cells
-    ceiling = measure_ceiling(engine, greedy.prompt_tokens, widths_used(r.steps_by_width for r in rows), repeat)
+        for scorer in scorers:
+            specs.append(RowSpec("beam", beam, scorer, temperature))
+            if reference:
+                specs.append(RowSpec("reference", beam, scorer, temperature))
+    return specs
+
+
+def run_bench(
+    engine: Engine,
+    image_path: str,
+    beams: list[int],
+    scorers: Sequence[str],
+    budget: int,
+    reference: bool = True,
+    repeat: int = int_default("repeat"),
+) -> tuple[list[BenchRow], list[Ceiling]]:
+    """Every row, then the hardware's ceiling at every batch width they used, `repeat` times in turn
+    (same seed, so the same tokens), so that load drifting on a shared machine hits rows and ceiling
+    alike. Each repeat's ratios (× greedy, batched speedup, judge / logprob, efficiency against that
+    repeat's ceiling) are taken inside the repeat; a row reports their medians and the median wall.
+    Returns the rows and each repeat's ceiling."""
+    image = load_image(image_path, max_side=engine.settings.image_max_side)
+    specs = row_specs(beams, scorers, reference)
+    measure_once(engine, image, specs[0], budget)  # warm-up: first-use allocations, page cache
+    runs: list[list[BenchRow]] = []
+    ceilings: list[Ceiling] = []
+    for _ in range(max(1, repeat)):
+        rows = [measure_once(engine, image, spec, budget) for spec in specs]
+        # the prefix: as long as the prompt the rows read, so each step attends to as many cells
+        ceiling = measure_ceiling(engine, rows[0].prompt_tokens, widths_used(r.steps_by_width for r in rows), 1)
+        for row in rows:
+            add_bounds(row, ceiling)
+        add_ratios(rows)
+        runs.append(rows)
+        ceilings.append(ceiling)
+    return [median_row([run[i] for run in runs]) for i in range(len(specs))], ceilings
+
+
+def measure_once(engine: Engine, image: PreparedImage, spec: RowSpec, budget: int) -> BenchRow:
+    engine.reset_cache()  # every row pays for its own image encode and prefill
+    settings = SearchSettings(
+        beam=spec.beam,
+        scorer=spec.scorer,
+        temperature=spec.temperature,
+        seed=1234,
+        max_stage_tokens=budget,
+        mode="reference" if spec.mode == "reference" else "batched",
+    )
+    first = _FirstText()
+    asked = time.perf_counter()
+    trace = engine.answer(UserTurn(QUESTION, (image,)), settings=settings, on_event=first)
+    s = trace.stats
+    return BenchRow(
+        mode=spec.mode,
+        beam=spec.beam,
+        scorer=settings.scorer,
+        wall_s=round(s.wall_s, 3),
+        image_encodes=s.image_encodes,
+        image_chunks=s.image_chunks,
+        prefill_tokens=s.prefill_tokens,
+        decode_tokens=s.decode_tokens,
+        judge_calls=s.judge_calls,
+        tokens_per_s=round(s.decode_tokens / s.wall_s, 1) if s.wall_s else 0.0,
+        rss_mb=round(rss_mb(), 1),
+        prompt_tokens=s.prompt_tokens,
+        judge_tokens=s.judge_tokens,
+        prefill_s=s.prefill_s,
+        first_prefill_s=s.first_prefill_s,
+        judge_s=s.judge_s,
+        merged=sum(stage.merged for stage in trace.stages),
+        steps_by_width=list(s.steps_by_width),
+        first_text_s=round(first.at - asked, 4) if first.at is not None else None,
+    )
+
+
+def add_ratios(rows: list[BenchRow]) -> None:
+    """The ratios inside one repeat: × greedy, reference / batched at the same beam and scorer, and
+    judge / logprob for batched rows at the same beam."""
+    greedy = rows[0]
     for row in rows:
-        add_bounds(row, ceiling)
-    return rows, ceiling
+        row.vs_greedy = round(row.wall_s / greedy.wall_s, 2)
+    for row in rows:
+        if row.mode != "beam":
+            continue
+        for other in rows:
+            if other.mode == "reference" and (other.beam, other.scorer) == (row.beam, row.scorer):
+                row.batched_speedup = round(other.wall_s / row.wall_s, 2)
+            if other.mode == "beam" and other.beam == row.beam and other.scorer == "logprob" and row is not other:
+                row.vs_logprob = round(row.wall_s / other.wall_s, 2)
+
+
+def _median_of(values: Sequence[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
+def median_row(runs: Sequence[BenchRow]) -> BenchRow:
+    """The repeat with the median wall time (its counts, its RSS), carrying the medians of the
+    per-repeat ratios and every repeat's own wall, bound and efficiency."""
+    middle = sorted(runs, key=lambda r: r.wall_s)[len(runs) // 2]
+    row = replace(middle)
+    row.repeats = [
+        {"wall_s": r.wall_s, "prefill_s": r.prefill_s, "bound_s": r.bound_s, "efficiency": r.efficiency} for r in runs
+    ]
+    for name in ("vs_greedy", "batched_speedup", "vs_logprob", "efficiency", "bound_s"):
+        value = _median_of([getattr(r, name) for r in runs])
+        setattr(row, name, round(value, 4 if name == "bound_s" else 3) if value is not None else None)
+    return row
 
 
 def add_bounds(row: BenchRow, ceiling: Ceiling) -> None:

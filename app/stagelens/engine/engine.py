@@ -52,7 +52,7 @@ class Engine:
             settings.n_ctx,
             settings.n_batch,
             settings.n_threads or default_threads(),
-            1 + settings.max_beam + settings.max_beam // 2,  # trunk, candidates, judges
+            2 + settings.max_beam + settings.max_beam // 2,  # trunk, candidates, judge root, judges
             flash_attn_type(settings.flash_attn),
         )
         try:
@@ -221,6 +221,10 @@ class Engine:
         return self._conversation.user_segment(
             turn, first=True, instruction=self.format_prompt(settings).instruction
         ).build()
+
+    def follow_up_units(self, turn: UserTurn) -> Units:
+        """Units of `turn`'s own segment when it follows an answer: all a follow-up has to read (for tools)."""
+        return self._conversation.user_segment(turn, first=False).build()
 
 
 def default_threads() -> int:

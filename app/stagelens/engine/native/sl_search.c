@@ -338,9 +338,9 @@ static int sl_check_params(sl_engine * eng, const sl_search_params * sp) {
         return sl_set_error(eng, SL_ERR_ARG, "beam %d needs %d sequences but this context was made with %d",
                             sp->beam, sp->beam + 1, eng->n_seq_max);
     }
-    if (sp->scorer == SL_SCORER_JUDGE && sp->beam > 1 && 1 + sp->beam + sp->beam / 2 > eng->n_seq_max) {
+    if (sp->scorer == SL_SCORER_JUDGE && sp->beam > 1 && 2 + sp->beam + sp->beam / 2 > eng->n_seq_max) {
         return sl_set_error(eng, SL_ERR_ARG, "beam %d with the judge needs %d sequences but this context has %d",
-                            sp->beam, 1 + sp->beam + sp->beam / 2, eng->n_seq_max);
+                            sp->beam, 2 + sp->beam + sp->beam / 2, eng->n_seq_max);
     }
     if (sp->beam > eng->n_batch) return sl_set_error(eng, SL_ERR_ARG, "beam %d exceeds the batch size", sp->beam);
     if (sp->max_stage_tokens < 1) return sl_set_error(eng, SL_ERR_ARG, "the stage token budget must be positive");
