@@ -64,6 +64,9 @@ def test_bench_runs_every_mode(scene_path, model_args):
     _check_bounds(json.loads(out.stdout))
     bad = run_stagelens("bench", *model_args, "--repeat", "0")
     assert bad.returncode == 2 and "--repeat" in bad.stderr
+    for flag, value in (("--scorers", "logprob,nope"), ("--image-sizes", "8")):
+        line = one_line_error(run_stagelens("bench", *model_args, flag, value))
+        assert flag in line, line
 
 
 def _check_bounds(report: dict) -> None:

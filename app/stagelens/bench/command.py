@@ -27,7 +27,16 @@ from stagelens.engine.engine import default_threads
 from stagelens.engine.specs import check_judge_usable
 from stagelens.images import ImageError, load_image
 from stagelens.models.gpu import resolve_gpu_layers
-from stagelens.settings import EXIT_BAD_INPUT, EXIT_ENGINE, EXIT_OK, float_default, int_default, max_beam_for, setting
+from stagelens.settings import (
+    EXIT_BAD_INPUT,
+    EXIT_ENGINE,
+    EXIT_OK,
+    SettingError,
+    float_default,
+    int_default,
+    max_beam_for,
+    setting,
+)
 
 DEV_PACKAGE = "stagelens_dev"
 
@@ -94,6 +103,7 @@ def _run(args: argparse.Namespace) -> int:
     if not beams or min(beams) < 1:
         raise BenchInputError("beam widths must be >= 1")
     scorers = _scorers(args.scorers, args.scorer)
+    sides = _image_sides(args.image_sizes)
     model, mmproj, label = _model_files(args)
     image = args.image or _default_image()
     try:
@@ -125,7 +135,7 @@ def _run(args: argparse.Namespace) -> int:
                 raise BenchInputError(str(exc)) from exc
         told = engine.format_prompt()
         rows, ceilings = run_bench(
-            engine, image, beams, scorers, args.max_stage_tokens, not args.no_reference, args.repeat
+            engine, image, beams, scorers, args.max_stage_tokens, not args.no_reference, args.repeat, sides
         )
         ceiling = median_ceiling(ceilings)
         turn_rows = _turns(engine, image, max(beams), scorers[0], args) if args.turns > 1 else []
@@ -174,6 +184,21 @@ def _scorers(listed: str | None, scorer: str) -> list[str]:
     if unknown or not scorers:
         raise BenchInputError(f"--scorers takes a comma-separated list of {', '.join(known)}; got {listed!r}")
     return scorers
+
+
+def _image_sides(listed: str | None) -> list[int | None]:
+    if not listed:
+        return [None]
+    side = setting("image_max_side")  # each size is a longest side, as that setting's
+    try:
+        sides = [int(s) for s in listed.split(",") if s.strip()]
+        for value in sides:
+            side.check(value)
+    except (ValueError, SettingError) as exc:
+        raise BenchInputError(f"--image-sizes takes comma-separated sides in px: {exc}") from None
+    if not sides:
+        raise BenchInputError("--image-sizes lists no size")
+    return list(dict.fromkeys(sides))
 
 
 def _turns(engine: Engine, image: str, beam: int, scorer: str, args: argparse.Namespace) -> list[TurnRow]:

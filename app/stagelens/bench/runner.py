@@ -4,11 +4,13 @@ and one run, with the same token budget per stage; then the hardware's ceiling o
 
 from __future__ import annotations
 
+import io
 import resource
 import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from stagelens.bench.ceiling import (
@@ -52,6 +54,7 @@ class BenchRow:
     first_text_s: float | None = None  # from asking to the first streamed stage text
     first_text_bound_s: float | None = None  # the prompt read before it + one decode step at the ceiling
     vs_logprob: float | None = None  # wall / the logprob row's wall at the same beam (batched rows)
+    image_side: int | None = None  # the longest side of the image as sent
     repeats: list[dict[str, Any]] = field(default_factory=list)  # each repeat's wall_s, bound_s, efficiency
 
 
@@ -82,20 +85,41 @@ class RowSpec:
     beam: int
     scorer: str
     temperature: float
+    image_side: int | None = None  # the longest side the image is sent at; None: as loaded
 
 
-def row_specs(beams: Sequence[int], scorers: Sequence[str], reference: bool) -> list[RowSpec]:
-    """Greedy, then for each beam width and scorer the batched row and (unless left out) the reference row."""
-    specs = [RowSpec("greedy", 1, "logprob", 0.0)]
+def row_specs(
+    beams: Sequence[int], scorers: Sequence[str], reference: bool, image_sides: Sequence[int | None] = (None,)
+) -> list[RowSpec]:
+    """For each image size: greedy, then for each beam width and scorer the batched row and (unless
+    left out) the reference row."""
+    specs = []
     temperature = float_default("temperature")
-    for beam in beams:
-        if beam == 1:
-            continue
-        for scorer in scorers:
-            specs.append(RowSpec("beam", beam, scorer, temperature))
-            if reference:
-                specs.append(RowSpec("reference", beam, scorer, temperature))
+    for side in image_sides:
+        specs.append(RowSpec("greedy", 1, "logprob", 0.0, side))
+        for beam in beams:
+            if beam == 1:
+                continue
+            for scorer in scorers:
+                specs.append(RowSpec("beam", beam, scorer, temperature, side))
+                if reference:
+                    specs.append(RowSpec("reference", beam, scorer, temperature, side))
     return specs
+
+
+def sized_image(path: str, side: int | None, max_side: int) -> PreparedImage:
+    """The image as the bench sends it: downscaled to `max_side`, or scaled (up or down) so that its
+    longest side is `side`."""
+    if side is None:
+        return load_image(path, max_side=max_side)
+    from PIL import Image
+
+    with Image.open(path) as img:
+        scale = side / max(img.size)
+        resized = img.convert("RGB").resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))))
+    out = io.BytesIO()
+    resized.save(out, format="PNG")
+    return load_image(out.getvalue(), max_side=side, name=f"{Path(path).name}@{side}px")
 
 
 def run_bench(
@@ -106,19 +130,20 @@ def run_bench(
     budget: int,
     reference: bool = True,
     repeat: int = int_default("repeat"),
+    image_sides: Sequence[int | None] = (None,),
 ) -> tuple[list[BenchRow], list[Ceiling]]:
     """Every row, then the hardware's ceiling at every batch width they used, `repeat` times in turn
     (same seed, so the same tokens), so that load drifting on a shared machine hits rows and ceiling
     alike. Each repeat's ratios (× greedy, batched speedup, judge / logprob, efficiency against that
     repeat's ceiling) are taken inside the repeat; a row reports their medians and the median wall.
     Returns the rows and each repeat's ceiling."""
-    image = load_image(image_path, max_side=engine.settings.image_max_side)
-    specs = row_specs(beams, scorers, reference)
-    measure_once(engine, image, specs[0], budget)  # warm-up: first-use allocations, page cache
+    images = {side: sized_image(image_path, side, engine.settings.image_max_side) for side in image_sides}
+    specs = row_specs(beams, scorers, reference, image_sides)
+    measure_once(engine, images[specs[0].image_side], specs[0], budget)  # warm-up: first-use allocations
     runs: list[list[BenchRow]] = []
     ceilings: list[Ceiling] = []
     for _ in range(max(1, repeat)):
-        rows = [measure_once(engine, image, spec, budget) for spec in specs]
+        rows = [measure_once(engine, images[spec.image_side], spec, budget) for spec in specs]
         # the prefix: as long as the prompt the rows read, so each step attends to as many cells
         ceiling = measure_ceiling(engine, rows[0].prompt_tokens, widths_used(r.steps_by_width for r in rows), 1)
         for row in rows:
@@ -146,6 +171,7 @@ def measure_once(engine: Engine, image: PreparedImage, spec: RowSpec, budget: in
     return BenchRow(
         mode=spec.mode,
         beam=spec.beam,
+        image_side=max(image.sent_size),
         scorer=settings.scorer,
         wall_s=round(s.wall_s, 3),
         image_encodes=s.image_encodes,
@@ -167,15 +193,15 @@ def measure_once(engine: Engine, image: PreparedImage, spec: RowSpec, budget: in
 
 
 def add_ratios(rows: list[BenchRow]) -> None:
-    """The ratios inside one repeat: × greedy, reference / batched at the same beam and scorer, and
-    judge / logprob for batched rows at the same beam."""
-    greedy = rows[0]
+    """The ratios inside one repeat, between rows of the same image size: × greedy, reference / batched
+    at the same beam and scorer, and judge / logprob for batched rows at the same beam."""
     for row in rows:
+        greedy = next(r for r in rows if r.mode == "greedy" and r.image_side == row.image_side)
         row.vs_greedy = round(row.wall_s / greedy.wall_s, 2)
     for row in rows:
         if row.mode != "beam":
             continue
-        for other in rows:
+        for other in (r for r in rows if r.image_side == row.image_side):
             if other.mode == "reference" and (other.beam, other.scorer) == (row.beam, row.scorer):
                 row.batched_speedup = round(other.wall_s / row.wall_s, 2)
             if other.mode == "beam" and other.beam == row.beam and other.scorer == "logprob" and row is not other:

@@ -284,6 +284,16 @@ TABLE: tuple[Setting, ...] = (
         optional=True,
     ),
     Setting(
+        "image_sizes",
+        str,
+        None,
+        "comma-separated longest sides in px to send the image at (scaled up or down), one set of rows each "
+        "(default: the image as loaded, at most 224)",
+        _groups("bench"),
+        flag="--image-sizes",
+        optional=True,
+    ),
+    Setting(
         "turns",
         int,
         1,
