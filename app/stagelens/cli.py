@@ -214,7 +214,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     if not args.question.strip():
         raise CliError("the question is empty")
 
-    session = _ask_session(args, chat, loader, settings.beam)
+    session = _ask_session(args, chat, loader, settings.width)
     saved: list[str | None] = []
     session.answer_finished.connect(lambda _turn, _answer, save_error: saved.append(save_error))
     session.store_notice.connect(lambda notice: print(_notice_line(notice.message), file=sys.stderr))
@@ -240,8 +240,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         for stage in trace.stages:
             note = f"({stage.note})\n" if stage.note else ""
             print(f"{stage.name.upper()}:\n{stage.text}\n{note}")
-        used = trace.settings
-        print(f"({trace.stats.wall_s:.2f} s, beam {used['beam']}, {used['scorer']}, seed {used['seed']})")
+        _print_search(trace)
     else:
         print(trace.conclusion)
     if trace.conclusion_note and not (args.json or trace.cancelled):
@@ -265,6 +264,26 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         print("stagelens: stopped; the answer above is partial", file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+def _score(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def _print_search(trace) -> None:
+    """--verbose: how the answer was searched for: retraces, best-of-N's answers, the settings."""
+    for r in trace.retraces:
+        print(
+            f"(retraced: the best {r.stage} scored {_score(r.best)}, under {_score(r.threshold)}; "
+            f"{r.resampled} was sampled again)"
+        )
+    for a in trace.answers:
+        kept = ", kept" if a.selected else ""
+        print(f"(answer {a.index + 1}: mean log-prob {_score(a.score)} over {a.n_tokens} tokens{kept})")
+    used = trace.settings
+    width = f"best-of {used['best_of']}" if used.get("best_of", 1) > 1 else f"beam {used['beam']}"
+    retrace = f", {len(trace.retraces)}/{used['retrace']} retraces" if used.get("retrace") else ""
+    print(f"({trace.stats.wall_s:.2f} s, {width}, {used['scorer']}{retrace}, seed {used['seed']})")
 
 
 def _notice_line(message: str) -> str:

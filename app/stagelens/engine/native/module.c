@@ -510,6 +510,7 @@ PyMODINIT_FUNC PyInit__native(void) {
         PyModule_AddIntConstant(m, "EVENT_STAGE_BEGIN", SL_EV_STAGE_BEGIN) < 0 ||
         PyModule_AddIntConstant(m, "EVENT_TEXT", SL_EV_TEXT) < 0 ||
         PyModule_AddIntConstant(m, "EVENT_STAGE_END", SL_EV_STAGE_END) < 0 ||
+        PyModule_AddIntConstant(m, "EVENT_RETRACE", SL_EV_RETRACE) < 0 ||
         PyModule_AddIntConstant(m, "SCORER_LOGPROB", SL_SCORER_LOGPROB) < 0 ||
         PyModule_AddIntConstant(m, "SCORER_JUDGE", SL_SCORER_JUDGE) < 0 ||
         PyModule_AddIntConstant(m, "SCORER_EXTERNAL", SL_SCORER_EXTERNAL) < 0 ||
