@@ -261,7 +261,7 @@ TABLE: tuple[Setting, ...] = (
         _groups("search", "window"),
         flag="--best-of",
         low=1,
-        window_high=16,
+        window_high=8,
         label="best-of",
     ),
     Setting(
