@@ -124,24 +124,27 @@ class BeamInspector(QFrame):
             self._add_candidates(top, stage, bold)
         if trace.answers:
             self._add_answers(trace, bold)
+        for col in range(5):  # before the retraces: their long titles span the row, not the first column
+            self.tree.resizeColumnToContents(col)
         for k, retrace in enumerate(trace.retraces):
             best = "—" if retrace.best is None else f"{retrace.best:+.3f}"
             threshold = "—" if retrace.threshold is None else f"{retrace.threshold:+.3f}"
             title = (
                 f"Retrace {k + 1} — the best {TITLES.get(retrace.stage, retrace.stage)} scored {best}, under "
-                f"{threshold}: {TITLES.get(retrace.resampled, retrace.resampled)} was sampled again (discarded below)"
+                f"{threshold}: {TITLES.get(retrace.resampled, retrace.resampled)} was sampled again"
             )
             top = self._heading(title, bold, "")
             self.tree.addTopLevelItem(top)
+            top.setFirstColumnSpanned(True)  # spanning takes effect once the item is in the tree
             for stage in retrace.discarded:
                 head = self._heading(f"{TITLES.get(stage.name, stage.name)} (discarded)", bold, stage.text)
                 top.addChild(head)
+                head.setFirstColumnSpanned(True)
                 self._add_candidates(head, stage, bold, retired=True)
                 head.setExpanded(True)
+            top.setToolTip(0, title)
             self._grey(top)
             top.setExpanded(True)
-        for col in range(5):
-            self.tree.resizeColumnToContents(col)
         rows = sum(1 + len(s.candidates) for s in trace.stages) + (1 + len(trace.answers) if trace.answers else 0)
         rows += sum(1 + sum(1 + len(s.candidates) for s in r.discarded) for r in trace.retraces)
         # rows are uniform: the first row's real height, so no blank space is left below the last one
@@ -173,6 +176,7 @@ class BeamInspector(QFrame):
         state = f"answer #{kept + 1} kept" if kept >= 0 else "unfinished"
         top = self._heading(f"Best of {len(trace.answers)} whole answers — {state}", bold, trace.conclusion)
         self.tree.addTopLevelItem(top)
+        top.setFirstColumnSpanned(True)
         for answer in trace.answers:
             score = "—" if answer.score is None else f"{answer.score:+.3f}"
             conclusion = trace.stages[-1].candidates[answer.index].text if trace.stages else ""

@@ -111,7 +111,7 @@ class CandidateNode(QGraphicsRectItem):
         )
         bold = QFont(font)
         bold.setBold(True)
-        kept = "  ★" if winner else "  (kept then)" if self.candidate.selected else ""
+        kept = "  ★" if winner else "  (was best)" if self.candidate.selected else ""
         head = view.scene().addSimpleText(f"#{index + 1}{kept}", bold)
         head.setBrush(colors.muted if retired else colors.text)
         head.setParentItem(self)
