@@ -8,7 +8,6 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 from tests.fixtures.qt_window import SHOTS, TIMEOUT_MS, ask, shot  # noqa: E402
 from tests.ui.test_search_tree import open_inspector  # noqa: E402
