@@ -183,7 +183,7 @@ TABLE: tuple[Setting, ...] = (
         optional=True,
         group_defaults={"eval": 0, "test-model": 0},
         group_help={
-            "eval": "sampling seed (best-of-N uses seed..seed+N-1)",
+            "eval": "sampling seed of every method",
             "test-model": "seed of the random weights",
         },
     ),

@@ -111,7 +111,8 @@ static void sl_bo_score(sl_result * out, int32_t n) {
     }
 }
 
-int sl_best_of(sl_run * run) {
+/* Every stage of run->out, its answers' scores, and the winner moved into the trunk. */
+static int sl_best_of(sl_run * run) {
     sl_engine * eng = run->eng;
     const sl_search_params * sp = run->sp;
     sl_result * out = run->out;
@@ -183,4 +184,14 @@ int sl_best_of(sl_run * run) {
     for (int32_t i = 0; i < n; i++) sl_tokens_free(&as[i].ids);
     free(as);
     return status;
+}
+
+int sl_best_of_search(sl_engine * eng, const sl_search_params * sp, const sl_hooks * hooks, sl_result * out) {
+    int32_t answer_first = -1;
+    int status = sl_search_begin(eng, sp, out, &answer_first);
+    if (answer_first < 0) return status;
+    if (status == SL_OK && sp->best_of < 2) status = sl_set_error(eng, SL_ERR_ARG, "best-of-N needs N >= 2");
+    sl_run run = {.eng = eng, .hooks = hooks, .sp = sp, .out = out, .last_flush = 0.0};
+    if (status == SL_OK) status = sl_best_of(&run);
+    return sl_search_finish(eng, sp, out, answer_first, status);
 }

@@ -6,7 +6,7 @@
 
 #include "sl_run.h"
 
-/* Every stage of run->out, its answers' scores, and the winner moved into the trunk. */
-int sl_best_of(sl_run * run);
+/* Answer the conversation held as sl_search does, with sp->best_of whole answers. */
+int sl_best_of_search(sl_engine * eng, const sl_search_params * sp, const sl_hooks * hooks, sl_result * out);
 
 #endif

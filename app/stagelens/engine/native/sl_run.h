@@ -14,6 +14,12 @@ typedef struct {
     double last_flush;
 } sl_run;
 
+/* The start and the end every search method shares: check the parameters and the context, begin the
+ * answer and read what is pending (*answer_first < 0: nothing was begun, return the status); then
+ * decode the answer's tail, copy it into `out` and seal it as a segment (or, on an error, remove it). */
+int sl_search_begin(sl_engine * eng, const sl_search_params * sp, sl_result * out, int32_t * answer_first);
+int sl_search_finish(sl_engine * eng, const sl_search_params * sp, sl_result * out, int32_t answer_first, int status);
+
 struct llama_sampler * sl_make_sampler(const sl_search_params * sp, uint32_t seed);
 /* Distinct, reproducible streams per (stage, candidate, run): run n is the n-th resampling of the
  * stage after a retrace (run 0 is the first sampling). */

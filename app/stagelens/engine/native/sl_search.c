@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sl_bestof.h"
 #include "sl_logits.h"
 #include "sl_retrace.h"
 #include "sl_run.h"
@@ -507,42 +506,23 @@ static int sl_copy_answer(sl_engine * eng, int32_t first, sl_result * out) {
     return SL_OK;
 }
 
-int sl_search(sl_engine * eng, const sl_search_params * sp, const sl_hooks * hooks, sl_result * out) {
+int sl_search_begin(sl_engine * eng, const sl_search_params * sp, sl_result * out, int32_t * answer_first) {
     memset(out, 0, sizeof *out);
-    double t0 = sl_now();
+    out->wall_s = sl_now(); /* the start, until sl_search_finish */
     eng->status = SL_OK;
     eng->err[0] = '\0';
     sl_log_clear();
-    int32_t answer_first = -1;
+    *answer_first = -1;
     int status = sl_check_params(eng, sp);
     if (status == SL_OK) status = sl_check_fits(eng, sp);
-    if (status == SL_OK) status = sl_conv_begin_answer(eng, &answer_first);
+    if (status == SL_OK) status = sl_conv_begin_answer(eng, answer_first);
     if (status != SL_OK) return status;
     status = sl_trunk_flush(eng, 1, &out->stats);
     out->stats.prompt_tokens = out->stats.prefill_tokens;
+    return status;
+}
 
-    /* last_flush 0: the first text is streamed as soon as it is safe, later text every flush_ms */
-    sl_run run = {.eng = eng, .hooks = hooks, .sp = sp, .out = out, .last_flush = 0.0};
-    if (status == SL_OK && sp->best_of > 1) status = sl_best_of(&run);
-    int32_t runs[SL_MAX_STAGES] = {0};
-    for (int32_t s = 0; sp->best_of <= 1 && s < eng->n_stages && status == SL_OK;) {
-        run.stage = s;
-        out->n_stages = s + 1;
-        sl_stage_result * res = &out->stages[s];
-        res->run = runs[s]++;
-        status = sl_run_stage(&run, &eng->stages[s], res);
-        if (status != SL_OK) break;
-        double best = 0.0, threshold = 0.0;
-        if (out->n_retraces < sp->retrace && sl_retrace_wanted(sp, out, s, &best, &threshold)) {
-            status = sl_retrace_back(eng, out, s, best, threshold);
-            run.stage = --s;
-            if (status == SL_OK) status = sl_emit(&run, SL_EV_RETRACE, s + 1, NULL, 0);
-            continue;
-        }
-        status = sl_commit(&run, res, &eng->stages[s], res->lead_pos);
-        if (status == SL_OK) status = sl_emit(&run, SL_EV_STAGE_END, res->winner, NULL, 0);
-        s++;
-    }
+int sl_search_finish(sl_engine * eng, const sl_search_params * sp, sl_result * out, int32_t answer_first, int status) {
     if (status == SL_OK && sp->mode == SL_MODE_BATCHED) {
         /* decode the answer's tail now, so a follow-up question reads only its own turn; every stage
          * is done, so a cancel arriving now must not turn the finished answer into a partial one */
@@ -568,6 +548,38 @@ int sl_search(sl_engine * eng, const sl_search_params * sp, const sl_hooks * hoo
         memcpy(eng->err, err, sizeof err);
         eng->status = failed;
     }
-    out->wall_s = sl_now() - t0;
+    out->wall_s = sl_now() - out->wall_s;
     return status;
+}
+
+int sl_search(sl_engine * eng, const sl_search_params * sp, const sl_hooks * hooks, sl_result * out) {
+    if (sp->best_of > 1) {
+        memset(out, 0, sizeof *out);
+        return sl_set_error(eng, SL_ERR_ARG, "best-of-N is its own search (sl_best_of_search)");
+    }
+    int32_t answer_first = -1;
+    int status = sl_search_begin(eng, sp, out, &answer_first);
+    if (answer_first < 0) return status;
+    /* last_flush 0: the first text is streamed as soon as it is safe, later text every flush_ms */
+    sl_run run = {.eng = eng, .hooks = hooks, .sp = sp, .out = out, .last_flush = 0.0};
+    int32_t runs[SL_MAX_STAGES] = {0};
+    for (int32_t s = 0; s < eng->n_stages && status == SL_OK;) {
+        run.stage = s;
+        out->n_stages = s + 1;
+        sl_stage_result * res = &out->stages[s];
+        res->run = runs[s]++;
+        status = sl_run_stage(&run, &eng->stages[s], res);
+        if (status != SL_OK) break;
+        double best = 0.0, threshold = 0.0;
+        if (out->n_retraces < sp->retrace && sl_retrace_wanted(sp, out, s, &best, &threshold)) {
+            status = sl_retrace_back(eng, out, s, best, threshold);
+            run.stage = --s;
+            if (status == SL_OK) status = sl_emit(&run, SL_EV_RETRACE, s + 1, NULL, 0);
+            continue;
+        }
+        status = sl_commit(&run, res, &eng->stages[s], res->lead_pos);
+        if (status == SL_OK) status = sl_emit(&run, SL_EV_STAGE_END, res->winner, NULL, 0);
+        s++;
+    }
+    return sl_search_finish(eng, sp, out, answer_first, status);
 }
