@@ -151,3 +151,27 @@ def test_retraces_survive_the_json_round_trip(scripted, scene):
 def test_best_of_n_refuses_retracing():
     with pytest.raises(ValueError, match="best-of-N has no stages to retrace"):
         SearchSettings(best_of=2, retrace=1)
+
+
+def test_the_judge_retraces_on_its_winners_log_probability(scripted, scene):
+    eng = scripted("unsure_caption")
+    if eng.judge_choices is None:
+        pytest.skip("the scripted vocabulary has no judge labels")
+    trace = eng.answer(UserTurn(QUESTION, (scene,)), settings=dataclasses.replace(SCRIPTED, scorer="judge", retrace=1))
+    (r,) = trace.retraces
+    summary, caption = r.discarded
+    assert r.stage == "caption" and r.best == pytest.approx(_winner_logprob(caption), abs=1e-6)
+    assert r.threshold == pytest.approx(_winner_logprob(summary) - SCRIPTED.retrace_margin, abs=1e-6)
+
+
+def test_a_python_scorer_retraces_on_its_own_scores(engine, scene):
+    def reasoning_is_poor(stage: str, candidates: list[dict]) -> list[float]:
+        return [-10.0 if stage == "reasoning" else 0.0 for _ in candidates]
+
+    trace = engine.answer(
+        UserTurn(QUESTION, (scene,)), settings=search(beam=2, scorer="python", retrace=2), scorer=reasoning_is_poor
+    )
+    assert [(r.stage, r.resampled, r.best, r.threshold) for r in trace.retraces] == [
+        ("reasoning", "caption", -10.0, -1.0)
+    ] * 2
+    assert trace.stats.image_encodes == 1
