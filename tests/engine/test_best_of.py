@@ -84,3 +84,22 @@ def test_best_of_n_is_scored_by_log_probability_only():
 def test_best_of_n_answers_survive_the_json_round_trip(engine, scene):
     trace = engine.answer(UserTurn(QUESTION, (scene,)), settings=search(best_of=2, max_stage_tokens=6))
     assert Trace.loads(trace.dumps()) == trace and trace.to_json()["answers"][0]["index"] == 0
+
+
+def test_a_cancelled_best_of_n_keeps_no_answer_and_the_engine_goes_on(engine, scene):
+    from stagelens.engine.native import CancelFlag
+
+    cancel = CancelFlag()
+    seen: list[str] = []
+
+    def on_event(ev) -> None:
+        seen.append(ev.kind)
+        if ev.kind == "text" and ev.stage == "caption":
+            cancel.set()
+
+    turn = UserTurn(QUESTION, (scene,))
+    trace = engine.answer(turn, settings=search(best_of=3), on_event=on_event, cancel=cancel)
+    assert trace.cancelled and not any(a.selected for a in trace.answers)
+    assert [s.name for s in trace.stages] == ["summary", "caption"] and not trace.stages[-1].complete
+    again = engine.answer(turn, settings=search(best_of=2))  # the question is still held, the partial answer gone
+    assert again.stats.image_encodes == 0 and not again.cancelled and sum(a.selected for a in again.answers) == 1

@@ -43,6 +43,8 @@ class SearchSettings:
             raise ValueError(
                 "retracing goes back one stage of a stage-level search; best-of-N has no stages to retrace"
             )
+        if self.best_of > 1 and self.mode != "batched":
+            raise ValueError("best-of-N runs in batched mode only (the reference cost model is stage-level search's)")
         if self.best_of > 1 and self.scorer != "logprob":
             raise ValueError(f"best-of-N is scored by mean log-probability; the {self.scorer} scorer is not offered")
 
