@@ -244,7 +244,7 @@ TABLE: tuple[Setting, ...] = (
     Setting(
         "retrace_margin",
         float,
-        1.0,
+        0.2,
         "how far a stage's best may fall below the stage before's (nats of mean log-probability per token) "
         "before it counts as poor and is retraced",
         _groups("search", "eval"),
