@@ -100,6 +100,8 @@ def test_a_cancelled_best_of_n_keeps_no_answer_and_the_engine_goes_on(engine, sc
     turn = UserTurn(QUESTION, (scene,))
     trace = engine.answer(turn, settings=search(best_of=3), on_event=on_event, cancel=cancel)
     assert trace.cancelled and not any(a.selected for a in trace.answers)
-    assert [s.name for s in trace.stages] == ["summary", "caption"] and not trace.stages[-1].complete
+    # the flag is read at the next step: in caption, or in reasoning when caption had just ended
+    assert [s.name for s in trace.stages][:2] == ["summary", "caption"] and len(trace.stages) <= 3
+    assert not trace.stages[-1].complete
     again = engine.answer(turn, settings=search(best_of=2))  # the question is still held, the partial answer gone
     assert again.stats.image_encodes == 0 and not again.cancelled and sum(a.selected for a in again.answers) == 1
