@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "sl_bestof.h"
+#include "sl_run.h"
 
 typedef struct {
     sl_tokens ids;      /* after the shared lead: its kept tokens and the tags written for it */

@@ -1,9 +1,10 @@
 /* Retracing (after SWIRES, LLaVA-CoT v4): when the best candidate of a stage is poor, the stage
- * before is sampled again with new seeds and the search continues from there. Includes the search. */
+ * before is sampled again with new seeds and the search continues from there. Includes the result
+ * types. */
 #ifndef SL_RETRACE_H
 #define SL_RETRACE_H
 
-#include "sl_search.h"
+#include "sl_result.h"
 
 /* What a stage's best is worth: the winner's mean log-probability (logprob and judge scorers: the
  * judge only ranks candidates against each other), or its score (external scorer). */

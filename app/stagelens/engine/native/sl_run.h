@@ -1,9 +1,10 @@
 /* One search call's state and the stage steps every search method shares (defined in sl_search.c):
- * the samplers, the streamed events, and decoding candidates until each closes. Includes the search. */
+ * the samplers, the streamed events, and decoding candidates until each closes. Includes the result
+ * types. */
 #ifndef SL_RUN_H
 #define SL_RUN_H
 
-#include "sl_search.h"
+#include "sl_result.h"
 
 typedef struct {
     sl_engine * eng;

@@ -8,6 +8,7 @@
 #include "sl_logits.h"
 #include "sl_retrace.h"
 #include "sl_run.h"
+#include "sl_search.h"
 
 struct llama_sampler * sl_make_sampler(const sl_search_params * sp, uint32_t seed) {
     struct llama_sampler_chain_params cp = llama_sampler_chain_default_params();
