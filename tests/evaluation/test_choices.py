@@ -30,8 +30,9 @@ OPTIONS = ["red circle", "blue square", "green triangle", "yellow star"]  # A, B
         ("(B) blue", 1),
         ("I pick (B) because it is blue", 1),
         ("It is the blue square.", 1),  # the option text
-        ("the answer is a red circle", 0),  # "a" is the article: the text decides
-        ("A red circle", 0),  # the article again, then the text
+        ("the answer is a blue square", 1),  # "a" is the article, not option A: the text decides
+        ("A blue square", 1),  # the article again, then the text
+        ("A big one", None),  # an article and no option: no pick
         ("A", 0),
         ("answer: a", 0),
         ("I think it's C.", 2),  # one capital letter alone ("I" is a word)

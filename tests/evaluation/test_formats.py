@@ -4,6 +4,7 @@ stagelens.images."""
 
 from __future__ import annotations
 
+import argparse
 import base64
 import builtins
 import io
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from stagelens.evaluation import cli as eval_cli
 from stagelens.evaluation.dataset import DatasetError, EmbeddedImage, dataset_format, load_dataset
 from stagelens.images import load_image
 
@@ -84,6 +86,22 @@ def test_bad_tsv_rows_are_named(tmp_path: Path, row: list[str], message: str) ->
     row = [base64.b64encode(_png((1, 2, 3))).decode() if cell == "IMG" else cell for cell in row]
     with pytest.raises(DatasetError, match=message):
         load_dataset(_tsv(tmp_path, [row]))
+
+
+def test_eval_runs_a_tsv_end_to_end(tiny_model, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    parser = argparse.ArgumentParser()
+    eval_cli.register(parser.add_subparsers())
+    image = base64.b64encode(_png((200, 20, 20))).decode()
+    path = _tsv(tmp_path, [[str(i), image, "What colour?", "", "red", "blue", "", "", "A", "colour"] for i in range(2)])
+    argv = ["eval", "--dataset", str(path), "--methods", "greedy", "--model", str(tiny_model.text)]
+    argv += ["--mmproj", str(tiny_model.mmproj), "--max-stage-tokens", "4", "--threads", "1", "--quiet", "--json"]
+    argv += ["--out", str(tmp_path / "r.jsonl")]
+    assert eval_cli.run(parser.parse_args(argv)) == 0
+    (row,) = json.loads(capsys.readouterr().out)["results"]
+    assert row["items"] == 2 and row["by_kind"]["colour"]["items"] == 2
+    records = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert records[0]["image"] == "bench.tsv index 0"
+    assert records[0]["traces"][0]["images"][0]["sent_size"] == [40, 30]
 
 
 def test_tsv_without_options_is_free_form(tmp_path: Path) -> None:

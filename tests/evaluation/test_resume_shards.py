@@ -52,8 +52,11 @@ def test_shards_merge_into_the_single_runs_summary(tiny_model, tmp_path: Path, c
         capsys.readouterr()
     assert sorted({r["index"] for r in _records(shards[0])}) == [0, 2, 4]
     assert sorted({r["index"] for r in _records(shards[1])}) == [1, 3, 5]
-    assert eval_cli.run_merge(_parse(["eval", "merge", *map(str, shards), "--json"])) == 0
+    report = tmp_path / "merged.md"
+    assert eval_cli.run_merge(_parse(["eval", "merge", *map(str, shards), "--json", "--report", str(report)])) == 0
     assert _summary(capsys) == single
+    text = report.read_text(encoding="utf-8")
+    assert "6 of its 6 items" in text and "| bestofn:2 | 6 |" in text and (tmp_path / "merged-kinds.svg").is_file()
     # a missing shard is said, not hidden
     merged = merge_results(shards[:1])
     assert merged.notes == ["the files cover 3 of the run's 6 items (is a shard missing?)"]
