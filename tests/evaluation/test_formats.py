@@ -104,12 +104,16 @@ def test_eval_runs_a_tsv_end_to_end(tiny_model, tmp_path: Path, capsys: pytest.C
     assert records[0]["traces"][0]["images"][0]["sent_size"] == [40, 30]
 
 
-def test_tsv_without_options_is_free_form(tmp_path: Path) -> None:
+def test_tsv_without_options_is_free_form_and_may_name_image_files(tmp_path: Path) -> None:
     image = base64.b64encode(_png((9, 9, 9))).decode()
-    path = _tsv(tmp_path, [["5", image, "How many?", "3"]], header=["index", "image", "question", "answer"])
-    (item,) = load_dataset(path)
-    assert item.question == "How many?" and item.choices == () and not item.lettered
-    assert item.is_correct("three") and not item.is_correct("C")
+    (tmp_path / "grey.png").write_bytes(_png((9, 9, 9)))
+    header = ["index", "image", "image_path", "question", "answer"]
+    path = _tsv(tmp_path, [["5", image, "", "How many?", "3"], ["6", "", "grey.png", "And now?", "2"]], header=header)
+    first, second = load_dataset(path)
+    assert first.question == "How many?" and first.choices == () and not first.lettered
+    assert first.is_correct("three") and not first.is_correct("C")
+    assert second.image == (tmp_path / "grey.png").resolve()
+    assert second.prepared_image(336).digest == first.prepared_image(336).digest
 
 
 def _hf_lines(tmp_path: Path, records: list[dict]) -> Path:

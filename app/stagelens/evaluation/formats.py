@@ -4,8 +4,9 @@
 ``index``, ``image`` (the image file, base64; a short value naming another row's ``index`` reuses
 that row's image, as VLMEvalKit writes repeated images), ``question``, the options ``A``, ``B``, ...
 (empty or ``nan`` where an item has fewer), ``answer`` (the option's letter), and optionally
-``category`` (reported as the question kind) and ``hint``. Without option columns an item is
-free-form: ``answer`` is the answer's text.
+``category`` (reported as the question kind) and ``hint``; VLMEvalKit's custom-dataset form with an
+``image_path`` column (a file relative to the TSV) instead of ``image`` is read too. Without option
+columns an item is free-form: ``answer`` is the answer's text.
 
 **Hugging Face datasets export** (``--format hf``: ``Dataset.to_json`` JSONL, or ``.parquet`` from
 ``Dataset.to_parquet``; parquet needs pyarrow: ``pip install 'stagelens[research]'``): one record
@@ -115,6 +116,13 @@ def _item(
     return EvalItem(image, prompt, answer, tuple(options), line, kind, {}, lettered=bool(options))
 
 
+def _image_file(base: Path, name: str, where: str) -> Path:
+    image = (base / name.strip()).resolve()
+    if not image.is_file():
+        raise DatasetError(f"{where}: image {name.strip()} not found (looked at {image})")
+    return image
+
+
 def _decode_base64(text: str, where: str) -> bytes:
     try:
         data = base64.b64decode(text.strip(), validate=True)
@@ -148,6 +156,11 @@ def load_tsv(path: Path, limit: int | None = None) -> list[EvalItem]:
     for line, row in rows[:limit]:
         where = f"{path}:{line}"
         cell = (row.get("image") or "").strip()
+        if not cell and (row.get("image_path") or "").strip():
+            items.append(
+                _item(row, _image_file(path.parent, row["image_path"], where), where, line, _column_options(row, where))
+            )
+            continue
         if len(cell) <= _SHORT_IMAGE:
             if cell not in images:
                 raise DatasetError(f"{where}: no image (the 'image' cell is neither base64 nor another row's index)")
@@ -180,12 +193,9 @@ def _hf_image(record: Mapping[str, object], base: Path, where: str, name: str) -
             return EmbeddedImage(name, _decode_base64(data, where))
         value = value.get("path")
     if isinstance(value, str) and value.strip():
-        path = (base / value).resolve()
-        if path.is_file():
-            return path
-        if len(value) > _SHORT_IMAGE:
+        if len(value) > _SHORT_IMAGE and not (base / value).is_file():
             return EmbeddedImage(name, _decode_base64(value, where))
-        raise DatasetError(f"{where}: image {value} not found (looked at {path})")
+        return _image_file(base, value, where)
     raise DatasetError(f"{where}: no image ('image' must be bytes, base64 text, a path or {{'bytes', 'path'}})")
 
 

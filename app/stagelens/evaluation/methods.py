@@ -2,7 +2,9 @@
 
 A method is written ``kind[:arg[:arg]]`` (``greedy``, ``bestofn:4``, ``beam:4:judge``). Each kind is
 one row of ``METHOD_KINDS``: how its arguments parse, how its name is written back, and the syntax
-shown in errors. A new method is one new row (and its branch in ``evaluate.run_item``).
+shown in errors. A new method is one new row (and its branch in ``evaluate.run_item``); a kind's
+further arguments go in ``Method.options`` (``retrace:4:2`` -> ``options=(("retraces", 2),)``). A new
+scorer needs no row: ``beam:N:<scorer>`` accepts every choice of the ``scorer`` setting.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The results file of `stagelens eval --out`: one JSON line per item and method, enough to resume a run,
 merge shards and rebuild the summary without the dataset.
 
-Each line carries the run's key (the dataset file's SHA-256, how many items the run has, the search
+Each line carries the run's key (the dataset file's SHA-256: of the file itself, so image files a
+JSONL names are not in it, while a TSV's or parquet's embedded images are; how many items the run has, the search
 settings, the model files' keys) beside the method, the item's index and its outcome (correct,
 tokens, seconds, which reference stages the kept answer matched) and the traces. Re-running with
 the same ``--out`` skips the (method, item) pairs already there; a file written by another key is an
