@@ -11,7 +11,7 @@ import pytest
 from stagelens.evaluation.report import summarize
 from stagelens.evaluation.report_files import ReportError, md_escape, write_report
 from stagelens.evaluation.results import Outcome
-from stagelens.evaluation.svg import accuracy_by_kind, accuracy_vs_tokens, nice_ticks
+from stagelens.evaluation.svg import accuracy_by_kind, accuracy_vs_tokens, dodge, nice_ticks
 
 EVIL_KIND = '<script>alert("kind")</script>'
 EVIL_QUESTION = "Which | one? <img src=x onerror=alert(1)> [link](javascript:alert(2)) **bold**"
@@ -101,6 +101,7 @@ def test_charts_place_each_method(tmp_path: Path) -> None:
     assert ys[0] > ys[1]  # and is less accurate here (37.5 % vs 50 %): lower on the page
     bars = ET.fromstring(accuracy_by_kind(report)).findall(f".//{ns}rect[@fill]")
     assert len([b for b in bars if b.find(f"{ns}title") is not None]) == 4  # 2 kinds x 2 methods
+    assert dodge([100.0, 100.0, 300.0]) == [95.5, 104.5, 300.0]  # the same budget: both bars still show
     assert nice_ticks(0, 342) == [0, 100, 200, 300, 400] and nice_ticks(35, 62) == [30, 40, 50, 60, 70]
 
 

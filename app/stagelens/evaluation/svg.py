@@ -64,6 +64,38 @@ def _y_axis(ticks: Sequence[float], to_y, left: float, right: float, label: str,
     return out
 
 
+DODGE_PX = 9.0  # methods that spend (nearly) the same tokens are drawn this far apart, so their bars show
+LABEL_GAP_PX = 14.0
+
+
+def dodge(xs: Sequence[float]) -> list[float]:
+    """x positions, with points closer than DODGE_PX spread symmetrically around their cluster's middle."""
+    order = sorted(range(len(xs)), key=lambda i: xs[i])
+    out = list(xs)
+    cluster: list[int] = []
+    for i in [*order, None]:
+        if i is not None and (not cluster or xs[i] - xs[cluster[-1]] < DODGE_PX):
+            cluster.append(i)
+            continue
+        middle = sum(xs[j] for j in cluster) / len(cluster)
+        for k, j in enumerate(cluster):
+            out[j] = middle + (k - (len(cluster) - 1) / 2) * DODGE_PX
+        cluster = [i] if i is not None else []
+    return out
+
+
+def spread(ys: Sequence[float], xs: Sequence[float], near_px: float = 120.0) -> list[float]:
+    """Label baselines moved apart (downwards) so labels of nearby points do not overlap."""
+    out = list(ys)
+    placed: list[int] = []
+    for i in sorted(range(len(ys)), key=lambda i: ys[i]):
+        for j in placed:
+            if abs(xs[i] - xs[j]) < near_px and abs(out[i] - out[j]) < LABEL_GAP_PX:
+                out[i] = out[j] + LABEL_GAP_PX
+        placed.append(i)
+    return out
+
+
 def accuracy_vs_tokens(report: EvalReport, width: int = 640, height: int = 400) -> str:
     """Each method at (mean tokens per question, accuracy), with its interval as a vertical bar."""
     left, right, top, bottom = 60.0, width - 20.0, 40.0, height - 50.0
@@ -85,8 +117,10 @@ def accuracy_vs_tokens(report: EvalReport, width: int = 640, height: int = 400) 
         body.append(_text(to_x(t), bottom + 18, f"{t:g}"))
     body.append(_text((left + right) / 2, height - 12, "tokens generated per question (mean)"))
     body.append(f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#888"/>')
+    xs_px = dodge([to_x(m.mean_tokens) for m in methods])
+    label_ys = spread([to_y(100 * m.accuracy.estimate) - 6 for m in methods], xs_px)
     for i, m in enumerate(methods):
-        x, color = to_x(m.mean_tokens), _color(i)
+        x, color = xs_px[i], _color(i)
         y, y_low, y_high = to_y(100 * m.accuracy.estimate), to_y(100 * m.accuracy.low), to_y(100 * m.accuracy.high)
         body.append(f'<g class="method"><title>{escape(_point_title(m))}</title>')
         body.append(
@@ -96,7 +130,9 @@ def accuracy_vs_tokens(report: EvalReport, width: int = 640, height: int = 400) 
             body.append(f'<line x1="{x - 5:.1f}" y1="{cap:.1f}" x2="{x + 5:.1f}" y2="{cap:.1f}" stroke="{color}"/>')
         body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{color}"/>')
         anchor = "end" if x > (left + right) / 2 else "start"
-        body.append(_text(x + (-9 if anchor == "end" else 9), y - 6, m.method, anchor, f'fill="{color}"'))
+        near = [p for p in xs_px if abs(p - x) <= DODGE_PX * len(methods)]  # its cluster: labels clear every bar
+        label_x = min(near) - 9 if anchor == "end" else max(near) + 9
+        body.append(_text(label_x, label_ys[i], m.method, anchor, f'fill="{color}"'))
         body.append("</g>")
     return _frame(width, height, "Accuracy against tokens per question", body)
 
