@@ -52,6 +52,13 @@ def test_shards_merge_into_the_single_runs_summary(tiny_model, tmp_path: Path, c
         capsys.readouterr()
     assert sorted({r["index"] for r in _records(shards[0])}) == [0, 2, 4]
     assert sorted({r["index"] for r in _records(shards[1])}) == [1, 3, 5]
+    # another baseline: the paired columns are against it
+    argv = ["eval", "merge", *map(str, shards), "--json", "--baseline", "bestofn:2"]
+    assert eval_cli.run_merge(_parse(argv)) == 0
+    by_name = {row["method"]: row for row in _summary(capsys)}
+    assert by_name["bestofn:2"]["versus_baseline"] is None and by_name["greedy"]["versus_baseline"] is not None
+    assert eval_cli.run_merge(_parse(["eval", "merge", *map(str, shards), "--baseline", "beam:9"])) == 2
+    assert "--baseline beam:9 is not one of the methods" in capsys.readouterr().err
     report = tmp_path / "merged.md"
     assert eval_cli.run_merge(_parse(["eval", "merge", *map(str, shards), "--json", "--report", str(report)])) == 0
     assert _summary(capsys) == single
