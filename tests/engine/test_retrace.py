@@ -169,7 +169,9 @@ def test_a_python_scorer_retraces_on_its_own_scores(engine, scene):
         return [-10.0 if stage == "reasoning" else 0.0 for _ in candidates]
 
     trace = engine.answer(
-        UserTurn(QUESTION, (scene,)), settings=search(beam=2, scorer="python", retrace=2, retrace_margin=1.0), scorer=reasoning_is_poor
+        UserTurn(QUESTION, (scene,)),
+        settings=search(beam=2, scorer="python", retrace=2, retrace_margin=1.0),
+        scorer=reasoning_is_poor,
     )
     assert [(r.stage, r.resampled, r.best, r.threshold) for r in trace.retraces] == [
         ("reasoning", "caption", -10.0, -1.0)
