@@ -8,7 +8,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from stagelens.settings import (
     EXIT_BAD_INPUT,
@@ -34,7 +34,12 @@ class CliError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     """Bad arguments give one line and exit code 2, like every other bad input (subcommands too:
-    add_subparsers makes its parsers with the class of the parser it is called on)."""
+    add_subparsers makes its parsers with the class of the parser it is called on). Flags are never
+    abbreviated: `--image x.png` would otherwise be read as `--image-max-side x.png`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_BAD_INPUT, f"stagelens: error: {message}\n")

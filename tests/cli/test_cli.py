@@ -156,6 +156,9 @@ def test_engine_refusing_its_settings_is_a_one_line_error(scene_path, model_args
         (["eval", "--dataset", "d.jsonl", "--limit", "0"], "--limit"),
         (["models", "gpu", "--n-ctx", "big"], "--n-ctx"),
         (["bench", "--n-gpu-layers", "lots"], "GPU layers"),
+        # never abbreviated: `--image` is not `--image-max-side`, `--ret` is not `--retrace`
+        (["ask", "-q", "What?", "--image", "x.png"], "unrecognized arguments: --image"),
+        (["ask", "x.png", "-q", "What?", "--ret", "2"], "unrecognized arguments: --ret"),
     ],
 )
 def test_bad_arguments_are_one_line_errors(args, needle):
