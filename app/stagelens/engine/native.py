@@ -28,6 +28,7 @@ InvalidNumbersError = _native.InvalidNumbersError
 EVENT_STAGE_BEGIN = _native.EVENT_STAGE_BEGIN
 EVENT_TEXT = _native.EVENT_TEXT
 EVENT_STAGE_END = _native.EVENT_STAGE_END
+EVENT_RETRACE = _native.EVENT_RETRACE
 
 SCORERS = {"logprob": _native.SCORER_LOGPROB, "judge": _native.SCORER_JUDGE, "python": _native.SCORER_EXTERNAL}
 MODES = {"batched": _native.MODE_BATCHED, "reference": _native.MODE_REFERENCE}
