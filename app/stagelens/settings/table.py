@@ -4,7 +4,8 @@ the command-line parsers, the window's settings file and the Settings dialog are
 Groups say where a setting appears: ``load`` (LoadSettings, `ask`'s model options), ``search``
 (SearchSettings, `ask`'s search options), ``window`` (AppSettings: the settings file and the
 Settings dialog), ``engine`` (Engine.answer's own options), ``bench``, ``eval``, ``gpu``
-(`models gpu`) and ``test-model`` (`make-test-model`). A setting without a flag is not on the
+(`models gpu`), ``test-model`` (`make-test-model`) and ``verifier`` (VerifierSettings: the
+verifier scorer's model, for `ask` and `eval`). A setting without a flag is not on the
 command line.
 """
 
@@ -139,11 +140,16 @@ TABLE: tuple[Setting, ...] = (
         "scorer",
         str,
         "logprob",
-        "how a stage's candidates are compared: mean log-probability, or the model as judge",
+        "how a stage's candidates are compared: mean log-probability, the model as judge, or a verifier model "
+        "(--verifier)",
         _groups("search", "window", "bench"),
         flag="--scorer",
-        choices=("logprob", "judge"),
-        choice_labels=("Log-probability (fast)", "Judge (the model compares candidates)"),
+        choices=("logprob", "judge", "verifier"),
+        choice_labels=(
+            "Log-probability (fast)",
+            "Judge (the model compares candidates)",
+            "Verifier (a second model scores candidates)",
+        ),
         code_choices=("python",),  # a Python function passed to Engine.answer (tests, research)
     ),
     Setting(
@@ -235,6 +241,54 @@ TABLE: tuple[Setting, ...] = (
         _groups("engine"),
         low=0,
     ),
+    # -- the verifier scorer (--scorer verifier) ------------------------------------------------
+    Setting(
+        "verifier",
+        str,
+        None,
+        "verifier model GGUF for --scorer verifier: a process/outcome reward model, or any model as a judge",
+        _groups("verifier"),
+        flag="--verifier",
+        optional=True,
+    ),
+    Setting(
+        "verifier_mmproj",
+        str,
+        None,
+        "the verifier's vision projector GGUF (without one the verifier reads the text only)",
+        _groups("verifier"),
+        flag="--verifier-mmproj",
+        optional=True,
+    ),
+    Setting(
+        "verifier_mode",
+        str,
+        "process",
+        "process: each stage's candidates are scored as the next step of the answer; outcome: each is scored "
+        "as the answer so far, read as one piece",
+        _groups("verifier", "window"),
+        flag="--verifier-mode",
+        choices=("process", "outcome"),
+        choice_labels=("Process (step by step)", "Outcome (the answer as a whole)"),
+        label="verifier mode",
+    ),
+    Setting(
+        "verifier_format",
+        str,
+        "auto",
+        "the verifier's prompt: prm (VisualPRM / VL-PRM: steps as turns, scored by p(+) vs p(-)), judge (any "
+        "model asked whether the last step is correct, p(Yes) vs p(No)); auto: prm when the model's name says "
+        "PRM, else judge",
+        _groups("verifier", "window"),
+        flag="--verifier-format",
+        choices=("auto", "prm", "judge"),
+        choice_labels=("From the model's name", "Reward model (+/-)", "Judge (Yes/No)"),
+        label="verifier format",
+    ),
+    Setting("verifier_text", str, "", "the verifier model file (empty: none chosen)", _groups("window")),
+    Setting(
+        "verifier_projector", str, "", "the verifier's vision projector file (empty: text only)", _groups("window")
+    ),
     # -- the window only --------------------------------------------------------------------
     Setting(
         "preset",
@@ -295,7 +349,7 @@ TABLE: tuple[Setting, ...] = (
 )
 
 SETTINGS: dict[str, Setting] = {s.name: s for s in TABLE}
-GROUPS = ("load", "search", "window", "engine", "bench", "eval", "gpu", "test-model")
+GROUPS = ("load", "search", "window", "engine", "bench", "eval", "gpu", "test-model", "verifier")
 
 
 def setting(name: str) -> Setting:
