@@ -28,6 +28,7 @@ from stagelens.engine.turns import PastTurn, UserTurn
 from stagelens.engine.verifier import Verifier, record_cost
 from stagelens.images import PreparedImage, load_image
 from stagelens.settings import flash_attn_type, int_default
+from stagelens.settings.verifier import VerifierSettings
 
 
 class Engine:
@@ -197,6 +198,13 @@ class Engine:
             record_cost(trace.stats, verifier.cost.since(verifier_cost))
             trace.prompt["verifier"] = {"model": verifier.name, "format": verifier.format, "mode": verifier.mode}
         return trace
+
+    def load_verifier(self, settings: VerifierSettings) -> Verifier:
+        """Load a verifier model beside this one (same context size, threads and GPU layers) for the scorer
+        "verifier"; VerifierError says why it cannot be used."""
+        verifier = Verifier(settings, self.settings, self.settings.n_threads or default_threads())
+        self.attach_verifier(verifier)
+        return verifier
 
     def attach_verifier(self, verifier: Verifier | None) -> None:
         """The verifier the scorer "verifier" uses; the engine closes it when it closes."""

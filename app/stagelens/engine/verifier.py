@@ -80,6 +80,16 @@ def record_cost(stats: Stats, cost: VerifierCost) -> None:
     stats.verifier_encode_s = round(cost.encode_s, 4)
 
 
+def cost_line(stats: Stats) -> str:
+    """The verifier's cost beside the answering model's, in one line."""
+    return (
+        f"verifier: {stats.verifier_prompts} candidates in {stats.verifier_calls} calls, {stats.verifier_tokens} "
+        f"tokens, {stats.verifier_image_encodes} image encodes, {stats.verifier_s:.2f} s (encoding "
+        f"{stats.verifier_encode_s:.2f} s); answering model: {stats.prefill_tokens + stats.decode_tokens} tokens, "
+        f"{stats.image_encodes} image encodes, {stats.wall_s - stats.verifier_s:.2f} s"
+    )
+
+
 def _check_file(label: str, path: str | None) -> None:
     if path is not None and Path(path).is_dir():
         raise VerifierError(f"the {label} {path} is a folder, not a GGUF file")

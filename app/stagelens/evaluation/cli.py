@@ -21,6 +21,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--dataset", type=Path, required=True, help="JSONL file of items")
     add_arguments(p, "eval")
+    add_arguments(p.add_argument_group("verifier (methods beam:N:verifier)"), "verifier")
     p.add_argument("--out", type=Path, help="write one JSON line per item and method (traces)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -76,6 +77,15 @@ def run(args: argparse.Namespace) -> int:
         )
     except EngineError as exc:
         return _error(f"could not load the model: {exc}")
+    if any(m.scorer == "verifier" for m in methods):
+        from stagelens.engine.verifier import VerifierError
+        from stagelens.settings.verifier import VerifierSettings
+
+        try:
+            engine.load_verifier(from_args(VerifierSettings, args))
+        except (VerifierError, ValueError) as exc:
+            engine.close()
+            return _error(str(exc))
 
     out_file = open(args.out, "w", encoding="utf-8") if args.out else None  # noqa: SIM115 - closed below
     done = 0
