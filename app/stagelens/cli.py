@@ -260,12 +260,12 @@ def _cmd_ask(args: argparse.Namespace) -> int:
             print(f"{stage.name.upper()}:\n{stage.text}\n{note}")
         used = trace.settings
         print(f"({trace.stats.wall_s:.2f} s, beam {used['beam']}, {used['scorer']}, seed {used['seed']})")
+    else:
+        print(trace.conclusion)
     if trace.stats.verifier_calls and not args.json:
         from stagelens.engine.verifier import cost_line
 
         print(cost_line(trace.stats), file=sys.stderr)
-    else:
-        print(trace.conclusion)
     if trace.conclusion_note and not (args.json or trace.cancelled):
         print(f"stagelens: no conclusion: {trace.conclusion_note}", file=sys.stderr)
     if chat is not None:
