@@ -61,6 +61,9 @@ class Engine:
         try:
             damage.check_text_model(self._native, settings.model)
             self._setup()
+            chosen = settings.extra.get("verifier")  # the window's choice (Settings: Verifier)
+            if isinstance(chosen, VerifierSettings) and chosen.verifier:
+                self.load_verifier(chosen)
         except BaseException:
             self._native.close()
             raise

@@ -22,8 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stagelens.engine.prompt import ChatTemplate, Message, TemplateError, without_marker
+from stagelens.settings import setting
 
-FORMATS = ("prm", "judge")
+FORMATS = tuple(c for c in setting("verifier_format").choices if c != "auto")
 
 PRM_SYSTEM = (
     "You check solutions to questions about images, one step at a time. The first turn gives the image, the "
