@@ -119,6 +119,16 @@ class Engine:
     def info(self) -> dict[str, Any]: ...
     # for tests
     def fork_logits(self, units: Sequence[Unit], branches: Sequence[Sequence[int]]) -> list[bytes]: ...
+    def verify(
+        self,
+        steps: Sequence[bytes],
+        candidates: Sequence[bytes],
+        between: Sequence[int],
+        tail: Sequence[int],
+        good: int,
+        bad: int,
+        cancel: CancelFlag | None,
+    ) -> tuple[list[float], dict[str, float]]: ...
     def _inject_fault(self, kind: str, after: int) -> None: ...
     def _trunk_units(self) -> list[Unit]: ...
 
