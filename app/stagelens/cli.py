@@ -231,6 +231,8 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         raise CliError("the question is empty")
     if settings.scorer == "verifier" and not args.verifier:
         raise CliError("--scorer verifier needs a verifier model: pass --verifier MODEL.gguf (and --verifier-mmproj)")
+    if args.verifier and settings.scorer != "verifier":
+        print("stagelens: --verifier is used only with --scorer verifier; it is not loaded", file=sys.stderr)
 
     session = _ask_session(args, chat, loader, settings.beam)
     saved: list[str | None] = []
