@@ -133,29 +133,36 @@ def test_the_pieces_are_the_familys_template_rendered_in_one_go_token_for_token(
     assert built == expected
 
 
-def test_process_mode_picks_the_best_verifier_score_after_the_stages_chosen(engine: Engine, vlm_verifier, scene):
-    engine.attach_verifier(vlm_verifier)
+@pytest.mark.parametrize("mode", ["process", "outcome"])
+def test_each_mode_picks_the_best_verifier_score_given_the_stages_chosen(engine: Engine, scene, mode: str) -> None:
+    verifier = _verifier(mmproj=True, mode=mode)
+    engine.attach_verifier(verifier)  # closed with attach_verifier(None)
     try:
         engine.reset_cache()
-        trace = engine.answer(UserTurn(QUESTION, (scene,)), settings=SearchSettings(beam=3, scorer="verifier", seed=3))
+        settings = SearchSettings(beam=3, scorer="verifier", seed=3)
+        trace = engine.answer(UserTurn(QUESTION, (scene,)), settings=settings)
+        chosen: list[str] = []
+        decided = 0
+        for stage in trace.stages:
+            scores = [c.score for c in stage.candidates]
+            assert all(s is not None for s in scores)
+            best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+            assert stage.candidates[best].selected
+            # recomputed afresh: the search chose by the verifier's scores, given the stages chosen before
+            verifier.read(UserTurn(QUESTION, (scene,)))
+            texts = [c.text for c in stage.candidates]
+            if mode == "process":
+                again = verifier.score(chosen, texts)
+            else:
+                again = verifier.score([], ["\n\n".join([*chosen, t]) for t in texts])
+            assert again == pytest.approx(scores, abs=ATOL)
+            by_logprob = max(range(len(scores)), key=lambda i: stage.candidates[i].mean_logprob or -math.inf)
+            decided += by_logprob != best
+            chosen.append(texts[best])
     finally:
-        engine.verifier = None  # the module's fixture closes it
-    chosen: list[str] = []
-    decided = 0
-    for stage in trace.stages:
-        scores = [c.score for c in stage.candidates]
-        assert all(s is not None for s in scores)
-        best = max(range(len(scores)), key=lambda i: (scores[i], -i))
-        assert stage.candidates[best].selected
-        # recomputed afresh: the scores the search chose by are the verifier's, with the chosen stages before
-        vlm_verifier.read(UserTurn(QUESTION, (scene,)))
-        again = vlm_verifier.score(chosen, [c.text for c in stage.candidates])
-        assert again == pytest.approx(scores, abs=ATOL)
-        by_logprob = max(range(len(scores)), key=lambda i: stage.candidates[i].mean_logprob or -math.inf)
-        decided += by_logprob != best
-        chosen.append(stage.candidates[best].text)
+        engine.attach_verifier(None)
     assert decided >= 1  # the verifier, not the log-probability, made at least one choice
-    assert trace.prompt["verifier"]["mode"] == "process"
+    assert trace.prompt["verifier"]["mode"] == mode
 
 
 def test_outcome_mode_scores_the_answer_so_far_as_one_piece(scene) -> None:
