@@ -493,3 +493,30 @@ def test_load_images_is_all_or_nothing(tmp_path: Path, red_png: Path) -> None:
 
 def test_load_images_accepts_a_generator(red_png: Path) -> None:
     assert len(load_images(p for p in [red_png, red_png])) == 2
+
+
+def test_first_decode_loads_only_the_allowed_formats_decoders(tmp_path: Path) -> None:
+    # Pillow's Image.init() imports every plugin (~120 ms of interpreter time on the first image,
+    # which stalled the window's Send click); only the allowlisted formats' plugins may load.
+    import subprocess
+    import sys
+
+    Image.new("RGB", (8, 8), RED).save(tmp_path / "red.png")
+    Image.new("RGB", (8, 8), BLUE).save(tmp_path / "blue.webp")
+    script = (
+        "import sys\n"
+        "from stagelens.images import load_image\n"
+        f"for name in ('red.png', 'blue.webp'): load_image({str(tmp_path)!r} + '/' + name)\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('PIL.') and m.endswith('ImagePlugin'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    assert "PIL.PngImagePlugin" in out and "PIL.WebPImagePlugin" in out
+    assert "PIL.EpsImagePlugin" not in out and "PIL.PdfImagePlugin" not in out and "PIL.XbmImagePlugin" not in out
+
+
+def test_warm_up_makes_every_allowed_format_openable() -> None:
+    images.warm_up_decoders()
+    formats = images._readable_formats()
+    assert {"PNG", "JPEG", "GIF", "BMP", "TIFF"} <= set(formats)
+    assert features.check("webp") is False or "WEBP" in formats
+    assert set(formats) <= set(Image.OPEN)

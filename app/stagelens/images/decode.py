@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import io
 import os
 import stat
@@ -34,6 +35,7 @@ __all__ = [
     "load_images",
     "prepare_bytes",
     "read_image_file",
+    "warm_up_decoders",
 ]
 
 DEFAULT_MAX_SIDE = int_default("image_max_side")
@@ -48,6 +50,10 @@ _Source = str | os.PathLike[str] | bytes
 # away from plugins that shell out (EPS runs Ghostscript) or that claim almost
 # any input (TGA has no magic number).
 _WANTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "DIB", "TIFF", "ICO", "PPM", "QOI", "AVIF")
+# The Pillow plugin modules that register them (BMP registers DIB too). Importing only these, not
+# Pillow's `Image.init()` (every plugin, ~120 ms of the first decode), keeps the first image of a
+# session from holding the interpreter while the window builds its answer.
+_FORMAT_PLUGINS = ("Png", "Jpeg", "WebP", "Gif", "Bmp", "Tiff", "Ico", "Ppm", "Qoi", "Avif")
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 _WHITE = (255, 255, 255, 255)
 # What users are told they may give; the decoder accepts a few more (ICO, PPM, QOI, AVIF).
@@ -181,8 +187,17 @@ def _prepare(fp: BinaryIO, label: str, path: str | None, max_side: int) -> Prepa
 
 @functools.cache
 def _readable_formats() -> tuple[str, ...]:
-    Image.init()
+    for plugin in _FORMAT_PLUGINS:
+        try:
+            importlib.import_module(f"PIL.{plugin}ImagePlugin")
+        except ImportError:  # a Pillow built without that codec: its format is simply not offered
+            continue
     return tuple(fmt for fmt in _WANTED_FORMATS if fmt in Image.OPEN)
+
+
+def warm_up_decoders() -> None:
+    """Load the decoders now (a background thread at startup), not on the first image."""
+    _readable_formats()
 
 
 def _decode(fp: BinaryIO, label: str) -> Image.Image:

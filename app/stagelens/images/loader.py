@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
-from stagelens.images.decode import ImageError, prepare_bytes, read_image_file
+from stagelens.images.decode import ImageError, prepare_bytes, read_image_file, warm_up_decoders
 from stagelens.images.image import ChatImage, ImageContent
 from stagelens.images.web import (
     MAX_WEB_BYTES,
@@ -73,6 +73,8 @@ class ImageLoader:
         self.max_web_bytes = MAX_WEB_BYTES
         self.web_timeout_s = TIMEOUT_S
         self._pool = _DaemonPool(workers, "stagelens-image-decode")
+        if not inline:
+            threading.Thread(target=_warm_up, name="stagelens-image-warm-up", daemon=True).start()
 
     # ------------------------------------------------------------ sources
     def from_file(self, path: str | Path, max_side: int) -> ChatImage:
@@ -163,6 +165,13 @@ class ImageLoader:
         else:
             self._pool.submit(job, future)
         return image
+
+
+def _warm_up() -> None:
+    try:
+        warm_up_decoders()
+    except Exception:  # the first decode will load them, and report what fails
+        log.exception("loading the image decoders failed")
 
 
 def failed_image(name: str, suffix: str, error: str, *, url: str = "") -> ChatImage:
