@@ -117,6 +117,22 @@ def test_with_its_projector_scores_equal_the_engines_own_logits(vlm_verifier: Ve
         assert score == pytest.approx(float(logits[vlm_verifier.good] - logits[vlm_verifier.bad]), abs=ATOL)
 
 
+def test_an_m_rope_twin_with_its_projector_scores_equal_its_own_logits(tmp_path_factory, scene) -> None:
+    """Qwen2.5-VL advances fewer positions than its image takes cells: the steps continue from the
+    projector's positions, as the candidates do."""
+    files = twin_files(tmp_path_factory.getbasetemp() / "twins", "qwen2.5-vl")
+    settings = VerifierSettings(str(files.text), str(files.mmproj), "process", "prm")
+    with Verifier(settings, _load(), 1) as v:
+        assert v.sees_images
+        v.read(UserTurn(QUESTION, (scene,)))
+        scores = v.score(STEPS, CANDIDATES[:2])
+        prefix = v.units()
+        branches = [_branch(v, STEPS, c) for c in CANDIDATES[:2]]
+        for raw, score in zip(v.fork_logits(prefix, branches), scores, strict=True):
+            logits = np.frombuffer(raw, dtype=np.float32)
+            assert score == pytest.approx(float(logits[v.good] - logits[v.bad]), abs=ATOL)
+
+
 @pytest.mark.parametrize("family", ["internvl", "qwen2.5-vl"])
 @pytest.mark.parametrize("mode", ["process", "outcome"])
 def test_the_pieces_are_the_familys_template_rendered_in_one_go_token_for_token(
