@@ -67,3 +67,9 @@ def test_eval_runs_the_verifier_method(tmp_path: Path) -> None:
     missing = run_stagelens("eval", "--dataset", str(Path(DEMO.text).parent / "heldout.jsonl"), "--limit", "1",
                             "--methods", "beam:2:verifier", "--quiet")  # fmt: skip
     assert "needs a verifier model" in one_line_error(missing)
+
+
+def test_ask_with_a_verifier_lacking_its_score_tokens_is_one_line(tiny_model) -> None:
+    out = run_stagelens("ask", _image(), "-q", "?", "--beam", "2", "--scorer", "verifier", "--verifier",
+                        str(tiny_model.text), "--verifier-format", "judge", *FAST)  # fmt: skip
+    assert "has no single tokens for 'Yes'/'No' or 'yes'/'no' (try --verifier-format prm)" in one_line_error(out)
