@@ -341,7 +341,7 @@ TABLE: tuple[Setting, ...] = (
         "methods",
         str,
         "greedy,bestofn:4,beam:4:logprob,beam:4:judge",
-        "comma-separated: greedy, bestofn:N, beam:N[:logprob|judge|verifier] (verifier: --verifier)",
+        "comma-separated: greedy, bestofn:N, beam:N[:logprob|judge]",
         _groups("eval"),
         flag="--methods",
     ),
