@@ -230,3 +230,21 @@ def test_a_bad_verifier_file_is_one_line(path: str, says: str) -> None:
 def test_the_verifier_scorer_without_a_verifier_is_refused(engine: Engine, scene) -> None:
     with pytest.raises(ValueError, match="needs a verifier model"):
         engine.answer(UserTurn(QUESTION, (scene,)), settings=SearchSettings(beam=2, scorer="verifier", seed=1))
+
+
+def test_a_cancel_mid_answer_gives_a_partial_trace(engine: Engine, vlm_verifier, scene) -> None:
+    from stagelens.engine import native
+
+    cancel = native.CancelFlag()
+    engine.attach_verifier(vlm_verifier)
+    try:
+        engine.reset_cache()
+        trace = engine.answer(
+            UserTurn(QUESTION, (scene,)),
+            settings=SearchSettings(beam=2, scorer="verifier", seed=2),
+            on_event=lambda e: cancel.set() if e.kind == "stage_end" else None,
+            cancel=cancel,
+        )
+    finally:
+        engine.verifier = None  # the module's fixture closes it
+    assert trace.cancelled and trace.stats.verifier_calls >= 1 and len(trace.stages) < 4
