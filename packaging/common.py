@@ -62,6 +62,7 @@ PY_EXCLUDES = [
     "stagelens_dev",
     "tkinter",
     "torch",
+    "pyarrow",  # `stagelens eval` reads parquet with it when installed (the `research` extra); never shipped
     "IPython",
     "matplotlib",
     "pytest",

@@ -1,6 +1,6 @@
-"""Evaluate decoding methods on a JSONL dataset of image questions (``stagelens.evaluation.dataset``).
+"""Evaluate decoding methods on a dataset of image questions (``stagelens.evaluation.dataset``).
 
-Methods:
+Methods (parsed by ``stagelens.evaluation.methods``):
 
 - ``greedy``: beam 1, temperature 0.
 - ``bestofn:N``: N whole answers sampled independently (beam 1, temperature/top-p of the
@@ -17,13 +17,12 @@ paired comparisons and per-kind / per-stage tables are in ``stagelens.evaluation
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field, replace
 
 from stagelens.engine import Engine, SearchSettings, Trace, UserTurn
 from stagelens.evaluation.dataset import DatasetError, EvalItem, load_dataset
-from stagelens.evaluation.matching import is_correct
-from stagelens.settings import setting, str_default
+from stagelens.evaluation.methods import Method, MethodError, parse_method, parse_methods
 
 __all__ = [
     "DatasetError",
@@ -34,30 +33,10 @@ __all__ = [
     "MethodRun",
     "evaluate",
     "load_dataset",
+    "parse_method",
     "parse_methods",
     "run_item",
 ]
-
-SCORERS = setting("scorer").choices
-
-
-class MethodError(ValueError):
-    """A method spec does not parse."""
-
-
-@dataclass(frozen=True)
-class Method:
-    kind: str  # greedy | bestofn | beam
-    n: int = 1
-    scorer: str = str_default("scorer")
-
-    @property
-    def name(self) -> str:
-        if self.kind == "greedy":
-            return "greedy"
-        if self.kind == "bestofn":
-            return f"bestofn:{self.n}"
-        return f"beam:{self.n}:{self.scorer}"
 
 
 @dataclass
@@ -74,39 +53,10 @@ class ItemResult:
 
 @dataclass
 class MethodRun:
-    """One method's results on every item, in dataset order."""
+    """One method's results on the items it ran, in dataset order."""
 
     method: Method
     results: list[ItemResult]
-
-
-# ------------------------------------------------------------------------------------ parsing
-
-
-def parse_methods(spec: str) -> list[Method]:
-    methods = [parse_method(part.strip()) for part in spec.split(",") if part.strip()]
-    if not methods:
-        raise MethodError("no methods given")
-    return methods
-
-
-def parse_method(text: str) -> Method:
-    parts = text.lower().split(":")
-    try:
-        if parts == ["greedy"]:
-            return Method("greedy")
-        if parts[0] == "bestofn" and len(parts) == 2:
-            n = int(parts[1])
-            if n >= 1:
-                return Method("bestofn", n)
-        if parts[0] == "beam" and len(parts) in (2, 3):
-            n = int(parts[1])
-            scorer = parts[2] if len(parts) == 3 else str_default("scorer")
-            if n >= 1 and scorer in SCORERS:
-                return Method("beam", n, scorer)
-    except ValueError:
-        pass
-    raise MethodError(f"unknown method {text!r}: use greedy, bestofn:N or beam:N[:logprob|judge] with N >= 1")
 
 
 # --------------------------------------------------------------------------------- evaluating
@@ -134,7 +84,7 @@ def answer_logprob(trace: Trace) -> float:
 
 def run_item(engine: Engine, method: Method, item: EvalItem, base: SearchSettings, index: int) -> ItemResult:
     started = time.perf_counter()
-    turn = UserTurn(item.question, tuple(engine.prepare_images([item.image])))
+    turn = UserTurn(item.question, (item.prepared_image(engine.settings.image_max_side),))
     if method.kind == "greedy":
         traces = [engine.answer(turn, settings=replace(base, beam=1, temperature=0.0))]
         chosen = 0
@@ -150,7 +100,7 @@ def run_item(engine: Engine, method: Method, item: EvalItem, base: SearchSetting
     return ItemResult(
         index=index,
         prediction=trace.conclusion,
-        correct=is_correct(trace.conclusion, item.answer, list(item.choices) or None),
+        correct=item.is_correct(trace.conclusion),
         follows_format=follows_format(trace),
         decode_tokens=sum(t.stats.decode_tokens for t in traces),
         seconds=time.perf_counter() - started,
@@ -172,33 +122,21 @@ def evaluate(
     methods: Iterable[Method],
     base: SearchSettings,
     on_result: Callable[[Method, EvalItem, ItemResult], None] | None = None,
+    *,
+    indices: Iterable[int] | None = None,
+    done: Container[tuple[str, int]] = (),
 ) -> list[MethodRun]:
+    """Each method on the items at `indices` (default: all), skipping the (method name, index) pairs in `done`."""
+    chosen = list(range(len(items)) if indices is None else indices)
     runs = []
     for method in methods:
         results = []
-        for index, item in enumerate(items):
-            result = run_item(engine, method, item, base, index)
+        for index in chosen:
+            if (method.name, index) in done:
+                continue
+            result = run_item(engine, method, items[index], base, index)
             results.append(result)
             if on_result:
-                on_result(method, item, result)
+                on_result(method, items[index], result)
         runs.append(MethodRun(method, results))
     return runs
-
-
-def trace_record(method: Method, item: EvalItem, result: ItemResult) -> dict:
-    return {
-        "method": method.name,
-        "index": result.index,
-        "line": item.line,
-        "image": str(item.image),
-        "question": item.question,
-        "answer": item.answer,
-        "kind": item.kind,
-        "prediction": result.prediction,
-        "correct": result.correct,
-        "follows_format": result.follows_format,
-        "decode_tokens": result.decode_tokens,
-        "seconds": round(result.seconds, 4),
-        "chosen": result.chosen,
-        "traces": [t.to_json() for t in result.traces],
-    }

@@ -2,16 +2,18 @@
 comparison against a baseline method; accuracy per question kind; per stage, how often the kept
 stage equals the dataset's reference text (where the dataset gives one).
 
-Stage texts are compared after collapsing whitespace; nothing else is normalised.
+Stage texts are compared after collapsing whitespace; nothing else is normalised (results.outcome_of).
+Methods are compared on the items every one of them has (a note says how many were left out).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from stagelens.evaluation.dataset import REFERENCE_STAGES, EvalItem
-from stagelens.evaluation.evaluate import MethodRun, chosen_stage_texts
+from stagelens.evaluation.evaluate import MethodRun
+from stagelens.evaluation.results import Outcome, outcome_of
 from stagelens.evaluation.statistics import (
     DEFAULT_RESAMPLES,
     Interval,
@@ -53,18 +55,20 @@ class EvalReport:
     baseline: str
     methods: list[MethodReport]
     level: float = 0.95
+    notes: list[str] = field(default_factory=list)  # what a reader should know (items left out)
 
     def to_json(self) -> dict[str, object]:
-        return {"baseline": self.baseline, "level": self.level, "methods": [m.to_json() for m in self.methods]}
+        return {
+            "baseline": self.baseline,
+            "level": self.level,
+            "methods": [m.to_json() for m in self.methods],
+            "notes": self.notes,
+        }
 
 
 def choose_baseline(names: Sequence[str]) -> str:
     """``greedy`` when it was run, else the first method."""
     return "greedy" if "greedy" in names else names[0]
-
-
-def _normalised(text: str) -> str:
-    return " ".join(text.split())
 
 
 def build_report(
@@ -74,40 +78,68 @@ def build_report(
     bootstrap_seed: int = 0,
     resamples: int = DEFAULT_RESAMPLES,
 ) -> EvalReport:
-    names = [run.method.name for run in runs]
+    """The report of methods run in this process (``evaluate``'s results)."""
+    outcomes = [outcome_of(run.method, items[r.index], r) for run in runs for r in run.results]
+    return summarize(outcomes, [run.method.name for run in runs], baseline, bootstrap_seed, resamples)
+
+
+def by_method(outcomes: Iterable[Outcome], names: Sequence[str]) -> tuple[dict[str, list[Outcome]], list[str]]:
+    """Each method's outcomes on the items every method has, in item order; and notes on what was left out."""
+    grouped: dict[str, dict[int, Outcome]] = {name: {} for name in names}
+    for o in outcomes:
+        if o.method in grouped:
+            grouped[o.method][o.index] = o
+    common = set.intersection(*(set(g) for g in grouped.values())) if grouped else set()
+    notes = [
+        f"{name}: {len(g) - len(common)} items left out (not every method has them)"
+        for name, g in grouped.items()
+        if len(g) > len(common)
+    ]
+    return {name: [g[i] for i in sorted(common)] for name, g in grouped.items()}, notes
+
+
+def summarize(
+    outcomes: Iterable[Outcome],
+    names: Sequence[str],
+    baseline: str | None = None,
+    bootstrap_seed: int = 0,
+    resamples: int = DEFAULT_RESAMPLES,
+) -> EvalReport:
+    """The report of methods `names` from their outcomes (this run's, or a results file's)."""
+    if not names:
+        raise ValueError("no methods to report")
     baseline = baseline or choose_baseline(names)
     if baseline not in names:
         raise ValueError(f"baseline {baseline!r} was not run")
-    base_correct = [r.correct for r in runs[names.index(baseline)].results]
-    kinds = sorted({item.kind for item in items if item.kind})
+    grouped, notes = by_method(outcomes, names)
+    if not grouped[baseline]:
+        raise ValueError("no item has results of every method")
+    base_correct = [o.correct for o in grouped[baseline]]
+    kinds = sorted({o.kind for o in grouped[baseline] if o.kind})
     reports = []
-    for run in runs:
-        results = run.results
+    for name in names:
+        results = grouped[name]
         n = len(results)
         correct = [r.correct for r in results]
         report = MethodReport(
-            method=run.method.name,
+            method=name,
             n_items=n,
             accuracy=bootstrap_interval(correct, resamples, bootstrap_seed=bootstrap_seed),
             format_rate=sum(r.follows_format for r in results) / n,
             mean_tokens=sum(r.decode_tokens for r in results) / n,
             mean_seconds=sum(r.seconds for r in results) / n,
         )
-        if run.method.name != baseline:
+        if name != baseline:
             report.versus_baseline = paired_comparison(correct, base_correct, resamples, bootstrap_seed=bootstrap_seed)
         for kind in kinds:
-            mine = [r.correct for r, item in zip(results, items, strict=True) if item.kind == kind]
+            mine = [r.correct for r in results if r.kind == kind]
             report.by_kind[kind] = (len(mine), sum(mine) / len(mine))
         for stage in REFERENCE_STAGES:
-            checked = [
-                _normalised(chosen_stage_texts(r).get(stage, "")) == _normalised(item.stages[stage])
-                for r, item in zip(results, items, strict=True)
-                if stage in item.stages
-            ]
+            checked = [r.stage_matches[stage] for r in results if stage in r.stage_matches]
             if checked:
                 report.by_stage[stage] = (len(checked), sum(checked) / len(checked))
         reports.append(report)
-    return EvalReport(baseline, reports)
+    return EvalReport(baseline, reports, notes=notes)
 
 
 def _pct(x: float) -> str:
@@ -156,4 +188,5 @@ def format_report(report: EvalReport) -> str:
         lines.append(f"{'method':<{width}} " + " ".join(f"{s:>10}" for s in stages))
         for m in report.methods:
             lines.append(f"{m.method:<{width}} " + " ".join(f"{_pct(m.by_stage[s][1]):>10}" for s in stages))
+    lines += [f"note: {note}" for note in report.notes]
     return "\n".join(lines)

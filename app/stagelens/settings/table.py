@@ -341,11 +341,40 @@ TABLE: tuple[Setting, ...] = (
         "methods",
         str,
         "greedy,bestofn:4,beam:4:logprob,beam:4:judge",
-        "comma-separated: greedy, bestofn:N, beam:N[:logprob|judge]",
+        "comma-separated: greedy, bestofn:N, beam:N[:logprob|judge] (stagelens/evaluation/methods.py)",
         _groups("eval"),
         flag="--methods",
     ),
     Setting("limit", int, None, "use only the first N items", _groups("eval"), flag="--limit", low=1, optional=True),
+    Setting(
+        "dataset_format",
+        str,
+        None,
+        "the dataset's format: jsonl (StageLens's), tsv (VLMEvalKit), hf (a Hugging Face datasets export, "
+        "JSONL or parquet) (default: from the file's suffix)",
+        _groups("eval"),
+        flag="--format",
+        choices=("jsonl", "tsv", "hf"),
+        optional=True,
+    ),
+    Setting(
+        "baseline",
+        str,
+        None,
+        "the method others are compared with, item by item (default: greedy when it is run, else the first)",
+        _groups("eval"),
+        flag="--baseline",
+        optional=True,
+    ),
+    Setting(
+        "shard",
+        str,
+        None,
+        "run only shard I of N (items I-1, I-1+N, ...; I from 1 to N); combine with `stagelens eval merge`",
+        _groups("eval"),
+        flag="--shard",
+        optional=True,
+    ),
 )
 
 SETTINGS: dict[str, Setting] = {s.name: s for s in TABLE}
