@@ -8,7 +8,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from stagelens.settings import (
     EXIT_BAD_INPUT,
@@ -34,7 +34,12 @@ class CliError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     """Bad arguments give one line and exit code 2, like every other bad input (subcommands too:
-    add_subparsers makes its parsers with the class of the parser it is called on)."""
+    add_subparsers makes its parsers with the class of the parser it is called on). Flags are never
+    abbreviated: `--image x.png` would otherwise be read as `--image-max-side x.png`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_BAD_INPUT, f"stagelens: error: {message}\n")
@@ -234,7 +239,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     if args.verifier and settings.scorer != "verifier":
         print("stagelens: --verifier is used only with --scorer verifier; it is not loaded", file=sys.stderr)
 
-    session = _ask_session(args, chat, loader, settings.beam)
+    session = _ask_session(args, chat, loader, settings.width)
     saved: list[str | None] = []
     session.answer_finished.connect(lambda _turn, _answer, save_error: saved.append(save_error))
     session.store_notice.connect(lambda notice: print(_notice_line(notice.message), file=sys.stderr))
@@ -260,8 +265,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         for stage in trace.stages:
             note = f"({stage.note})\n" if stage.note else ""
             print(f"{stage.name.upper()}:\n{stage.text}\n{note}")
-        used = trace.settings
-        print(f"({trace.stats.wall_s:.2f} s, beam {used['beam']}, {used['scorer']}, seed {used['seed']})")
+        _print_search(trace)
     else:
         print(trace.conclusion)
     if trace.stats.verifier_calls and not args.json:
@@ -289,6 +293,26 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         print("stagelens: stopped; the answer above is partial", file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+def _score(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def _print_search(trace) -> None:
+    """--verbose: how the answer was searched for: retraces, best-of-N's answers, the settings."""
+    for r in trace.retraces:
+        print(
+            f"(retraced: the best {r.stage} scored {_score(r.best)}, under {_score(r.threshold)}; "
+            f"{r.resampled} was sampled again)"
+        )
+    for a in trace.answers:
+        kept = ", kept" if a.selected else ""
+        print(f"(answer {a.index + 1}: mean log-prob {_score(a.score)} over {a.n_tokens} tokens{kept})")
+    used = trace.settings
+    width = f"best-of {used['best_of']}" if used.get("best_of", 1) > 1 else f"beam {used['beam']}"
+    retrace = f", {len(trace.retraces)}/{used['retrace']} retraces" if used.get("retrace") else ""
+    print(f"({trace.stats.wall_s:.2f} s, {width}, {used['scorer']}{retrace}, seed {used['seed']})")
 
 
 def _notice_line(message: str) -> str:

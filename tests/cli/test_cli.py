@@ -37,7 +37,7 @@ def test_ask_prints_the_conclusion_of_the_trace(scene_path, model_args):
     traced = run(*common, "--json")
     assert traced.returncode == 0, traced.stderr
     trace = json.loads(traced.stdout)
-    assert trace["schema"] == 3 and trace["settings"]["beam"] == 2 and trace["settings"]["seed"] == 5
+    assert trace["schema"] == 4 and trace["settings"]["beam"] == 2 and trace["settings"]["seed"] == 5
     assert [s["name"] for s in trace["stages"]] == ["summary", "caption", "reasoning", "conclusion"]
     assert plain.stdout == trace["conclusion"] + "\n"
 
@@ -60,6 +60,22 @@ def test_ask_verbose_prints_all_four_stages(scene_path, model_args):
     assert [line for line in out.stdout.splitlines() if line in wanted] == wanted
     footer = out.stdout.strip().splitlines()[-1]
     assert "beam 1" in footer and "seed None" not in footer
+
+
+def test_ask_retraces_and_answers_best_of_n(scene_path, model_args):
+    common = ["ask", str(scene_path), "-q", "How many red circles?", *model_args, "--max-stage-tokens", "6"]
+    retraced = run(*common, "--beam", "2", "--seed", "3", "--retrace", "2", "--retrace-margin", "0", "--verbose")
+    assert retraced.returncode == 0, retraced.stderr
+    lines = retraced.stdout.strip().splitlines()
+    said = [line for line in lines if line.startswith("(retraced: the best ")]
+    assert 1 <= len(said) <= 2 and lines[-1].endswith(f"{len(said)}/2 retraces, seed 3)")
+    best = run(*common, "--best-of", "3", "--seed", "3", "--json")
+    assert best.returncode == 0, best.stderr
+    trace = json.loads(best.stdout)
+    assert len(trace["answers"]) == 3 and sum(a["selected"] for a in trace["answers"]) == 1
+    assert trace["stats"]["image_encodes"] == 1 and all(len(s["candidates"]) == 3 for s in trace["stages"])
+    both = run(*common, "--best-of", "3", "--retrace", "1")
+    assert both.returncode == 2 and "best-of-N has no stages to retrace" in both.stderr
 
 
 @pytest.mark.parametrize(
@@ -140,6 +156,9 @@ def test_engine_refusing_its_settings_is_a_one_line_error(scene_path, model_args
         (["eval", "--dataset", "d.jsonl", "--limit", "0"], "--limit"),
         (["models", "gpu", "--n-ctx", "big"], "--n-ctx"),
         (["bench", "--n-gpu-layers", "lots"], "GPU layers"),
+        # never abbreviated: `--image` is not `--image-max-side`, `--ret` is not `--retrace`
+        (["ask", "-q", "What?", "--image", "x.png"], "unrecognized arguments: --image"),
+        (["ask", "x.png", "-q", "What?", "--ret", "2"], "unrecognized arguments: --ret"),
     ],
 )
 def test_bad_arguments_are_one_line_errors(args, needle):

@@ -166,7 +166,9 @@ def test_native_types_take_no_defaults(tiny_model):
         native_module.NativeEngine(str(tiny_model.text), None)
     with pytest.raises(TypeError, match="required argument"):
         native_module.SearchParams(2, 12)
-    params = native_module.SearchParams(2, 12, 0.6, 0.9, 40, 7, native_module.SCORERS["judge"], 0, True, 50)
+    with pytest.raises(TypeError, match="required argument"):  # retrace, its margin and best-of too
+        native_module.SearchParams(2, 12, 0.6, 0.9, 40, 7, native_module.SCORERS["judge"], 0, True, 50)
+    params = native_module.SearchParams(2, 12, 0.6, 0.9, 40, 7, native_module.SCORERS["judge"], 0, True, 50, 2, 0.5, 1)
     assert (params.beam, params.max_stage_tokens, params.top_k, params.seed, params.force_stages) == (
         2,
         12,
@@ -174,8 +176,9 @@ def test_native_types_take_no_defaults(tiny_model):
         7,
         True,
     )
+    assert (params.retrace, params.retrace_margin, params.best_of) == (2, 0.5, 1)
     with pytest.raises(ValueError, match="32 bits"):
-        native_module.SearchParams(2, 12, 0.6, 0.9, 40, 2**32, 0, 0, True, 50)
+        native_module.SearchParams(2, 12, 0.6, 0.9, 40, 2**32, 0, 0, True, 50, 0, 1.0, 1)
 
 
 def test_judge_choices_are_only_checked_when_the_judge_is_used(make_engine, ask, monkeypatch):

@@ -1,5 +1,5 @@
 """The trace: JSON round trip, schema 2's answer ids and model key, schema 3's stage reports and prompt,
-schema-1 traces still load."""
+schema 4's retraces and best-of-N answers, schema-1 traces still load."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ SCHEMA_1 = Path(__file__).parent.parent / "fixtures" / "trace-schema1.json"
 def test_trace_json_round_trips(engine, scene):
     trace = engine.answer(UserTurn(QUESTION, (scene,)), settings=search(beam=2))
     data = json.loads(trace.dumps())
-    assert data["schema"] == 3
+    assert data["schema"] == 4
+    assert data["retraces"] == [] and data["answers"] == []  # a stage-level search without retracing
     assert set(data) >= {"question", "images", "settings", "stages", "conclusion", "cancelled", "stats", "model"}
     assert set(data["settings"]) >= {"beam", "scorer", "temperature", "top_p", "seed", "max_stage_tokens"}
     assert set(data["stats"]) >= {"image_encodes", "image_chunks", "prefill_tokens", "decode_tokens", "judge_calls"}
@@ -41,7 +42,7 @@ def test_a_schema_1_trace_still_loads():
     assert trace.assistant_tokens == [] and trace.model.key is None
     assert trace.assistant_text == data["assistant_text"] and trace.assistant_text
     assert [s.name for s in trace.stages] == ["summary", "caption", "reasoning", "conclusion"]
-    assert Trace.loads(trace.dumps()) == trace  # written again as schema 3
+    assert Trace.loads(trace.dumps()) == trace  # written again as schema 4
 
 
 def test_an_unknown_schema_is_refused():

@@ -268,3 +268,46 @@ def _png(image: PreparedImage) -> bytes:
     buf = io.BytesIO()
     Image.frombytes("RGB", image.sent_size, image.rgb).save(buf, "PNG")
     return buf.getvalue()
+
+
+# ------------------------------------------------------------------------------ search methods
+
+
+def test_best_of_n_answers_each_equal_llama_cpp_decoding_them_from_scratch(twin):
+    twin.answer_first()  # the first turn is held
+    trace = twin.answer_first(search(best_of=3, max_stage_tokens=6))
+    assert trace.stats.image_encodes == 0 and trace.stats.prompt_tokens == 0 and len(trace.answers) == 3
+    specs = twin.engine.stage_specs
+    checked = 0
+    for answer in trace.answers:  # each answer continues its own stages, in its own sequence
+        prefix = twin.tail_after_image(twin.prompt)
+        for spec, stage in zip(specs, trace.stages, strict=True):
+            cand = stage.candidates[answer.index]
+            prefix += spec.open_tokens
+            if cand.tokens and len(cand.tokens) == cand.n_tokens:
+                twin.ref.from_image(prefix)
+                logprobs = []
+                for tok in cand.tokens:
+                    row = twin.ref.logits()
+                    logprobs.append(row[tok] - row.max() - np.log(np.exp(row - row.max()).sum()))
+                    twin.ref.decode([tok])
+                assert cand.mean_logprob == pytest.approx(float(np.mean(logprobs)), abs=LOGPROB_ATOL), stage.name
+                checked += 1
+            prefix += cand.tokens + ([] if cand.closed_by == "tag" else spec.close_tokens)
+        if answer.selected:
+            assert prefix == twin.tail_after_image(twin.prompt) + trace.assistant_tokens
+    assert checked >= 4
+
+
+def test_a_retraced_answer_leaves_the_kv_as_the_trunk(twin):
+    from tests.fixtures.engine import assert_kv_is_the_trunk
+
+    twin.answer_first()
+    trace = twin.answer_first(search(beam=2, max_stage_tokens=6, retrace=2, retrace_margin=0.0))
+    assert len(trace.retraces) >= 1 and len(trace.stages) == 4
+    # a sliding-window cache may refuse going back (then everything is read again, the image too)
+    assert trace.stats.image_encodes == (0 if twin.engine.info["n_swa"] <= 0 else trace.stats.image_encodes)
+    assert_kv_is_the_trunk(twin.engine)
+    follow = twin.engine.answer(UserTurn(FOLLOW_UP), [past(twin.first_turn, trace)], settings=GREEDY)
+    assert follow.stats.image_encodes == 0
+    assert_kv_is_the_trunk(twin.engine)

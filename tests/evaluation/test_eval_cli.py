@@ -153,7 +153,7 @@ def test_eval_runs_every_method_on_a_few_items(tmp_path: Path, capsys: pytest.Ca
     records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(records) == 20
     bestofn = [r for r in records if r["method"] == "bestofn:2"]
-    assert all(len(r["traces"]) == 2 for r in bestofn)
+    assert all(len(r["traces"]) == 1 and len(r["traces"][0]["answers"]) == 2 for r in bestofn)  # one batched search
     greedy = [r for r in records if r["method"] == "greedy"]
     assert all(r["traces"][0]["settings"]["temperature"] == 0.0 for r in greedy)
     beam = [r for r in records if r["method"] == "beam:2:judge"]

@@ -156,8 +156,9 @@ class Engine:
         candidate every `stream_interval_ms` (0: every token)."""
         started = time.perf_counter()
         settings = (settings or SearchSettings()).with_seed()
-        if settings.beam > self.settings.max_beam:
-            raise ValueError(f"beam {settings.beam} is more than this engine was loaded for ({self.settings.max_beam})")
+        if settings.width > self.settings.max_beam:
+            what = f"best-of {settings.best_of}" if settings.best_of > 1 else f"beam {settings.beam}"
+            raise ValueError(f"{what} is more than this engine was loaded for ({self.settings.max_beam})")
         if not turn.question.strip():
             raise ValueError("the question is empty")
         if settings.scorer == "judge" and settings.beam > 1:
@@ -182,6 +183,9 @@ class Engine:
             native.MODES[settings.mode],
             settings.force_stages,
             max(0, stream_interval_ms),
+            settings.retrace,
+            settings.retrace_margin,
+            settings.best_of,
         )
         names = [s.name for s in self.stage_specs]
         relay = EventRelay(names, on_event) if on_event else None

@@ -12,9 +12,11 @@ from stagelens.engine import native
 
 @dataclass(frozen=True)
 class StageEvent:
-    kind: str  # "reading" (once, before the search) | "stage_begin" | "text" | "stage_end"
-    stage: str  # "" for "reading"
-    candidate: int  # text: which candidate; stage_begin: how many; stage_end: the winner; reading: images
+    kind: str  # "reading" (once, before the search) | "stage_begin" | "text" | "stage_end" | "retrace"
+    stage: str  # "" for "reading"; retrace: the stage sampled again (its text and the next one's are dropped)
+    # text: which candidate; stage_begin: how many; stage_end: the winner (-1: best-of-N, chosen at the end);
+    # reading: images; retrace: the index of the stage whose best was poor
+    candidate: int
     text: str = ""
     image_tokens: int = 0  # reading: tokens of the images the model is about to read
     text_tokens: int = 0  # reading: tokens of the text it is about to read
@@ -60,6 +62,10 @@ class EventRelay:
                 if rest:
                     self._handler(StageEvent("text", name, c, rest))
             self._handler(StageEvent("stage_end", name, cand))
+        elif kind == native.EVENT_RETRACE:
+            for key in [k for k in self._decoders if k[0] >= stage]:
+                del self._decoders[key]
+            self._handler(StageEvent("retrace", name, cand))
 
 
 def native_scorer(scorer: Scorer, stage_names: Sequence[str]) -> NativeScorer:

@@ -28,6 +28,7 @@ InvalidNumbersError = _native.InvalidNumbersError
 EVENT_STAGE_BEGIN = _native.EVENT_STAGE_BEGIN
 EVENT_TEXT = _native.EVENT_TEXT
 EVENT_STAGE_END = _native.EVENT_STAGE_END
+EVENT_RETRACE = _native.EVENT_RETRACE
 
 # the verifier scorer runs through the external hook: its model scores each stage's candidates (engine/verifier.py)
 SCORERS = {

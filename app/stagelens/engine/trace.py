@@ -1,10 +1,13 @@
-"""The record of one answered question (JSON schema 3; schema-1 and -2 traces still load).
+"""The record of one answered question (JSON schema 4; schema-1, -2 and -3 traces still load).
 
 Schema 2 added `assistant_tokens` (the ids of the model's turn, so a follow-up gives the model back
 exactly what it produced) and `model.key` (which text model those ids belong to). Schema 3 added
 what the stage machine saw (each stage's `status` and `note`, each candidate's `stop` and openings),
 `conclusion_note` (why the conclusion is empty, when it is), `prompt` (the format instruction the
-model was told and where, the judge's answer labels) and `stats.image_chunks`.
+model was told and where, the judge's answer labels) and `stats.image_chunks`. Schema 4 added
+`retraces` (each retrace of a retracing search: which stage was poor, its best and the threshold, the
+two stages it discarded) and `answers` (best-of-N: each whole answer's score; the winner is the
+selected candidate of every stage). A trace of an older schema loads with neither.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SCHEMA = 3
-READABLE_SCHEMAS = (1, 2, 3)
+SCHEMA = 4
+READABLE_SCHEMAS = (1, 2, 3, 4)
 
 # Stage.status: what ended the stage (the note says it for people)
 STATUSES = ("ok", "cut", "ended", "jumped", "restarted", "looped", "cancelled")
@@ -71,6 +74,30 @@ class Stage:
 
 
 @dataclass
+class Retrace:
+    """One retrace: the best candidate of `stage` scored `best`, below `threshold` (the stage before's
+    best minus the retrace margin), so `resampled`, the stage before, was sampled again with new seeds.
+    `discarded`: the two stages as they were (`resampled` with its winner, `stage` with its candidates)."""
+
+    stage: str
+    resampled: str
+    best: float | None
+    threshold: float | None
+    discarded: list[Stage] = field(default_factory=list)
+
+
+@dataclass
+class AnswerScore:
+    """One whole answer of best-of-N (candidate `index` of every stage): its mean log-probability over
+    every token it sampled, and whether it was kept."""
+
+    index: int
+    score: float | None
+    n_tokens: int
+    selected: bool
+
+
+@dataclass
 class Stats:
     image_encodes: int = 0  # images encoded (a tiled image counts once)
     image_chunks: int = 0  # image chunks encoded (tiles, slices, overviews)
@@ -119,6 +146,8 @@ class Trace:
     assistant_tokens: list[int] = field(default_factory=list)  # its ids, for follow-ups with this model
     conclusion_note: str = ""  # why the conclusion is empty (empty when it is not)
     prompt: dict[str, Any] = field(default_factory=dict)  # format_instruction, placement, reason, judge_choices
+    retraces: list[Retrace] = field(default_factory=list)  # in the order they happened
+    answers: list[AnswerScore] = field(default_factory=list)  # best-of-N's whole answers (else empty)
     schema: int = SCHEMA
 
     def stage(self, name: str) -> Stage | None:
@@ -126,12 +155,17 @@ class Trace:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        for stage in data["stages"]:
+        for stage in [*data["stages"], *(s for r in data["retraces"] for s in r["discarded"])]:
             for cand in stage["candidates"]:
                 cand["mean_logprob"] = _finite(cand["mean_logprob"])
                 cand["score"] = _finite(cand["score"])
             for pairing in stage["bracket"]:
                 pairing["margin"] = _finite(pairing["margin"])
+        for retrace in data["retraces"]:
+            retrace["best"] = _finite(retrace["best"])
+            retrace["threshold"] = _finite(retrace["threshold"])
+        for answer in data["answers"]:
+            answer["score"] = _finite(answer["score"])
         return data
 
     def dumps(self, indent: int | None = 2) -> str:
@@ -141,20 +175,16 @@ class Trace:
     def from_json(cls, data: dict[str, Any]) -> Trace:
         if data.get("schema") not in READABLE_SCHEMAS:
             raise ValueError(f"unsupported trace schema {data.get('schema')!r} (expected one of {READABLE_SCHEMAS})")
-        stages = [
-            Stage(
-                name=s["name"],
-                text=s["text"],
-                candidates=[Candidate(**c) for c in s.get("candidates", [])],
-                forced_open=s.get("forced_open", False),
-                forced_close=s.get("forced_close", False),
-                complete=s.get("complete", True),
-                bracket=[Pairing(**p) for p in s.get("bracket", []) if p.get("margin") is not None],
-                status=s.get("status", "ok"),
-                note=s.get("note", ""),
-                merged=s.get("merged", 0),
+        stages = [_stage_from_json(s) for s in data["stages"]]
+        retraces = [
+            Retrace(
+                stage=r["stage"],
+                resampled=r["resampled"],
+                best=r.get("best"),
+                threshold=r.get("threshold"),
+                discarded=[_stage_from_json(s) for s in r.get("discarded", [])],
             )
-            for s in data["stages"]
+            for r in data.get("retraces", [])
         ]
         return cls(
             question=data["question"],
@@ -169,8 +199,25 @@ class Trace:
             assistant_tokens=[int(t) for t in data.get("assistant_tokens", [])],
             conclusion_note=data.get("conclusion_note", ""),
             prompt=dict(data.get("prompt", {})),
+            retraces=retraces,
+            answers=[AnswerScore(**a) for a in data.get("answers", [])],
         )
 
     @classmethod
     def loads(cls, text: str) -> Trace:
         return cls.from_json(json.loads(text))
+
+
+def _stage_from_json(s: dict[str, Any]) -> Stage:
+    return Stage(
+        name=s["name"],
+        text=s["text"],
+        candidates=[Candidate(**c) for c in s.get("candidates", [])],
+        forced_open=s.get("forced_open", False),
+        forced_close=s.get("forced_close", False),
+        complete=s.get("complete", True),
+        bracket=[Pairing(**p) for p in s.get("bracket", []) if p.get("margin") is not None],
+        status=s.get("status", "ok"),
+        note=s.get("note", ""),
+        merged=s.get("merged", 0),
+    )

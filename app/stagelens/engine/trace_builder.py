@@ -11,7 +11,7 @@ from typing import Any
 from stagelens.engine.settings import SearchSettings
 from stagelens.engine.specs import StageSpec
 from stagelens.engine.stage_report import conclusion_note, verdict
-from stagelens.engine.trace import Candidate, ModelInfo, Pairing, Stage, Stats, Trace
+from stagelens.engine.trace import AnswerScore, Candidate, ModelInfo, Pairing, Retrace, Stage, Stats, Trace
 from stagelens.engine.turns import UserTurn
 
 
@@ -88,9 +88,12 @@ def build_trace(
     by_name = {s.name: s for s in specs}
     stages = [_stage(st, by_name.get(st["name"])) for st in result["stages"]]
     cancelled = bool(result["cancelled"])
+    retraces = [_retrace(r, by_name, settings.max_stage_tokens) for r in result.get("retraces", [])]
     for stage in stages:
         judged = verdict(stage, settings.max_stage_tokens, cancelled)
         stage.status, stage.note = judged.status, judged.note
+    answers = result.get("answers", [])
+    winner = next((i for i, c in enumerate(stages[0].candidates) if c.selected), -1) if stages else -1
     conclusion = next((s.text for s in stages if s.name == "conclusion"), "")
     used = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
     return Trace(
@@ -106,4 +109,20 @@ def build_trace(
         assistant_tokens=list(result["answer_tokens"]),
         conclusion_note=conclusion_note(stages, cancelled),
         prompt=dict(prompt or {}),
+        retraces=retraces,
+        answers=[AnswerScore(i, _finite(a["score"]), a["n_tokens"], i == winner) for i, a in enumerate(answers)],
+    )
+
+
+def _retrace(raw: dict[str, Any], by_name: dict[str, StageSpec], max_stage_tokens: int) -> Retrace:
+    discarded = [_stage(st, by_name.get(st["name"])) for st in raw["discarded"]]
+    for stage in discarded:
+        judged = verdict(stage, max_stage_tokens, False)
+        stage.status, stage.note = judged.status, judged.note
+    return Retrace(
+        stage=discarded[1].name,
+        resampled=discarded[0].name,
+        best=_finite(raw["best"]),
+        threshold=_finite(raw["threshold"]),
+        discarded=discarded,
     )

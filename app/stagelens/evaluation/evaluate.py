@@ -3,10 +3,11 @@
 Methods (parsed by ``stagelens.evaluation.methods``):
 
 - ``greedy``: beam 1, temperature 0.
-- ``bestofn:N``: N whole answers sampled independently (beam 1, temperature/top-p of the
-  search settings, seeds ``seed .. seed+N-1``); the one with the highest mean token
-  log-probability over its generated tokens wins. Each stage gets the same token budget as a
-  stage-beam candidate, so N samples cost what stage-beam N costs in generated tokens.
+- ``bestofn:N``: the engine's best-of-N (``SearchSettings.best_of``): N whole answers sampled
+  together (temperature/top-p of the search settings), each through every stage in its own
+  sequence; the one with the highest mean token log-probability over its generated tokens wins.
+  Each stage gets the same token budget as a stage-beam candidate, so N samples cost what
+  stage-beam N costs in generated tokens.
 - ``beam:N[:scorer]``: the engine's stage-level beam search, N candidates per stage, scorer
   ``logprob`` (default) or ``judge``.
 
@@ -86,14 +87,12 @@ def run_item(engine: Engine, method: Method, item: EvalItem, base: SearchSetting
     started = time.perf_counter()
     turn = UserTurn(item.question, (item.prepared_image(engine.settings.image_max_side),))
     if method.kind == "greedy":
-        traces = [engine.answer(turn, settings=replace(base, beam=1, temperature=0.0))]
+        traces = [engine.answer(turn, settings=replace(base, beam=1, temperature=0.0, retrace=0))]
         chosen = 0
-    elif method.kind == "bestofn":
-        seed = base.seed or 0
-        traces = [engine.answer(turn, settings=replace(base, beam=1, seed=(seed + k) % 2**32)) for k in range(method.n)]
-        scores = [answer_logprob(t) for t in traces]
-        chosen = max(range(len(traces)), key=lambda k: scores[k])
-    else:
+    elif method.kind == "bestofn":  # the engine's best-of-N: the N answers in one batch, the likeliest kept
+        traces = [engine.answer(turn, settings=replace(base, beam=1, retrace=0, best_of=method.n, scorer="logprob"))]
+        chosen = 0
+    else:  # stage-level search, retracing when --retrace asks for it
         traces = [engine.answer(turn, settings=replace(base, beam=method.n, scorer=method.scorer))]
         chosen = 0
     trace = traces[chosen]

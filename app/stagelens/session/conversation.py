@@ -80,6 +80,12 @@ class Answer:
             winner = candidate if (stage, candidate) in self.texts else 0
             self.finished[stage] = self.texts.get((stage, winner), "")
             self.thinking_ended_at = at
+        elif kind == "retrace":  # `stage` is sampled again: its text and the later stages' so far are dropped
+            order = list(STAGE_TITLES)
+            dropped = set(order[order.index(stage) :]) if stage in order else {stage}
+            self.texts = {key: text for key, text in self.texts.items() if key[0] not in dropped}
+            for name in dropped:
+                self.finished.pop(name, None)
 
     def live_text(self, stage: str) -> str:
         if stage in self.finished:

@@ -74,7 +74,7 @@ def load_settings_for(settings: AppSettings, model: ModelChoice) -> LoadSettings
         n_gpu_layers=gpu_layers(settings, model),
         n_ctx=settings.n_ctx,
         n_threads=settings.n_threads,
-        max_beam=max_beam_for(settings.beam, *preset_beams()),  # switching presets needs no reload
+        max_beam=max_beam_for(settings.beam, settings.best_of, *preset_beams()),  # switching presets needs no reload
         image_max_side=settings.image_max_side,
         extra={"verifier": verifier_settings_for(settings)} if settings.verifier_text else {},
     )

@@ -84,11 +84,14 @@ class ThinkingTimes:
         if answer.thinking_started_at and answer.thinking_ended_at and not trace.cancelled:
             steps = sum(max((c.n_tokens for c in s.candidates), default=0) for s in trace.stages)
             seconds = answer.thinking_ended_at - answer.thinking_started_at
-            self.add(model, SearchKey.of(search.beam, search.scorer), seconds, steps)
+            scorer = "logprob" if search.best_of > 1 else search.scorer  # best-of-N decodes as beam N does
+            self.add(model, SearchKey.of(search.width, scorer), seconds, steps)
 
     def estimate_preset(self, model: str, settings: AppSettings, preset: str | None = None) -> Estimate:
         """Preset `preset`'s (default: the settings') thinking time relative to Fast on `model`."""
         choice = search_choice(settings, preset)
+        if choice.best_of > 1:  # best-of-N decodes as stage-beam N with the log-probability does
+            return self.estimate(model, SearchKey.of(choice.best_of, "logprob"))
         return self.estimate(model, SearchKey.of(choice.beam, choice.scorer))
 
     def answers(self, model: str, key: SearchKey) -> int:

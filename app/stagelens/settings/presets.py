@@ -2,8 +2,9 @@
 rather not set a beam width. The window shows the label, the one-line explanation and an estimate
 of the time relative to Fast (stagelens.session.timing measures it on the current model).
 
-Each preset fixes the beam, the scorer and the temperature; the stage token budget stays the
-user's. Custom uses the numbers in the settings (what StageLens asked before there were presets).
+Each preset fixes the beam, the scorer and the temperature (and searches without retracing or
+best-of-N); the stage token budget stays the user's. Custom uses the numbers in the settings (what
+StageLens asked before there were presets), retracing and best-of-N included.
 Balanced is the table's default search, so a new user's answers are searched as before.
 """
 
@@ -34,6 +35,8 @@ class Preset:
     beam: int | None = None  # None: the settings' own number (custom)
     scorer: str | None = None
     temperature: float | None = None
+    retrace: int | None = None
+    best_of: int | None = None
 
     @property
     def label(self) -> str:
@@ -41,13 +44,15 @@ class Preset:
 
 
 PRESETS: tuple[Preset, ...] = (
-    Preset("fast", "One candidate per stage, the likeliest words (greedy).", 1, "logprob", 0.0),
+    Preset("fast", "One candidate per stage, the likeliest words (greedy).", 1, "logprob", 0.0, 0, 1),
     Preset(
         "balanced",
         "Two candidates per stage; the likelier one goes on.",
         int_default("beam"),
         str_default("scorer"),
         float_default("temperature"),
+        int_default("retrace"),
+        int_default("best_of"),
     ),
     Preset(
         "thorough",
@@ -55,8 +60,10 @@ PRESETS: tuple[Preset, ...] = (
         4,
         "judge",
         float_default("temperature"),
+        int_default("retrace"),
+        int_default("best_of"),
     ),
-    Preset("custom", "Your own beam width, scorer and temperature (Settings)."),
+    Preset("custom", "Your own beam width, scorer, temperature, retracing or best-of-N (Settings)."),
 )
 PRESET_NAMES = tuple(p.name for p in PRESETS)
 FAST = PRESETS[0]
@@ -78,25 +85,32 @@ class SearchChoice:
     beam: int
     scorer: str
     temperature: float
+    retrace: int = int_default("retrace")
+    best_of: int = int_default("best_of")
 
 
 def search_choice(settings: AppSettings, name: str | None = None) -> SearchChoice:
-    """The beam, scorer and temperature of preset `name` (default: the settings' preset)."""
+    """The beam, scorer, temperature, retraces and best-of of preset `name` (default: the settings' preset)."""
     chosen = preset(name or settings.preset)
     return SearchChoice(
         chosen.beam if chosen.beam is not None else settings.beam,
         chosen.scorer if chosen.scorer is not None else settings.scorer,
         chosen.temperature if chosen.temperature is not None else settings.temperature,
+        chosen.retrace if chosen.retrace is not None else settings.retrace,
+        chosen.best_of if chosen.best_of is not None else settings.best_of,
     )
 
 
 def search_settings(settings: AppSettings, name: str | None = None) -> SearchSettings:
     choice = search_choice(settings, name)
+    best_of = choice.best_of
     return replace(
         SearchSettings(),
         beam=choice.beam,
-        scorer=choice.scorer,
+        scorer="logprob" if best_of > 1 else choice.scorer,  # best-of-N keeps the likeliest whole answer
         temperature=choice.temperature,
+        retrace=0 if best_of > 1 else choice.retrace,  # best-of-N has no stage to go back to
+        best_of=best_of,
         max_stage_tokens=settings.max_stage_tokens,
         format_instruction=settings.format_instruction,
     )
@@ -109,9 +123,9 @@ def preset_beams() -> tuple[int, ...]:
 
 def preset_named_by(settings: AppSettings) -> str:
     """The preset whose numbers these settings hold (custom when none does)."""
-    numbers = (settings.beam, settings.scorer, settings.temperature)
+    numbers = (settings.beam, settings.scorer, settings.temperature, settings.retrace, settings.best_of)
     for p in PRESETS:
-        if p.beam is not None and (p.beam, p.scorer, p.temperature) == numbers:
+        if p.beam is not None and (p.beam, p.scorer, p.temperature, p.retrace, p.best_of) == numbers:
             return p.name
     return "custom"
 

@@ -33,9 +33,25 @@ class SearchSettings:
     force_stages: bool = bool_default("force_stages")
     format_instruction: str = str_default("format_instruction")  # "": none (see Engine: trained models get none)
     mode: str = str_default("mode")
+    retrace: int = int_default("retrace")  # at most this many retraces per answer (stage-level search only)
+    retrace_margin: float = float_default("retrace_margin")
+    best_of: int = int_default("best_of")  # > 1: best-of-N whole answers; beam is then not used
 
     def __post_init__(self) -> None:
         check_fields(self)
+        if self.best_of > 1 and self.retrace > 0:
+            raise ValueError(
+                "retracing goes back one stage of a stage-level search; best-of-N has no stages to retrace"
+            )
+        if self.best_of > 1 and self.mode != "batched":
+            raise ValueError("best-of-N runs in batched mode only (the reference cost model is stage-level search's)")
+        if self.best_of > 1 and self.scorer != "logprob":
+            raise ValueError(f"best-of-N is scored by mean log-probability; the {self.scorer} scorer is not offered")
+
+    @property
+    def width(self) -> int:
+        """Sequences the search decodes together: the beam, or best-of-N's answers."""
+        return self.best_of if self.best_of > 1 else self.beam
 
     def with_seed(self) -> SearchSettings:
         """The same settings with a concrete seed."""

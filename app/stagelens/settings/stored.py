@@ -35,6 +35,8 @@ class AppSettings:
     beam: int = int_default("beam")
     scorer: str = str_default("scorer")
     temperature: float = float_default("temperature")
+    retrace: int = int_default("retrace")  # Custom's retraces per answer
+    best_of: int = int_default("best_of")  # Custom's best-of-N (1: stage-level search)
     max_stage_tokens: int = int_default("max_stage_tokens")
     format_instruction: str = str_default("format_instruction")  # the Settings dialog edits it (with a reset)
     n_gpu_layers: int = int_default("n_gpu_layers")

@@ -189,7 +189,7 @@ TABLE: tuple[Setting, ...] = (
         optional=True,
         group_defaults={"eval": 0, "test-model": 0},
         group_help={
-            "eval": "sampling seed (best-of-N uses seed..seed+N-1)",
+            "eval": "sampling seed of every method",
             "test-model": "seed of the random weights",
         },
     ),
@@ -232,6 +232,43 @@ TABLE: tuple[Setting, ...] = (
         flag="--mode",
         choices=("batched", "reference"),
         hidden=True,
+    ),
+    Setting(
+        "retrace",
+        int,
+        0,
+        "retracing: when a stage's best candidate is poor (its mean log-probability, or a Python scorer's score, "
+        "falls more than the retrace margin below the stage before's; with the judge, the judged winner's "
+        "mean log-probability), sample the stage before again with new seeds; at most this many times per answer "
+        "(0: never)",
+        _groups("search", "window", "eval"),
+        flag="--retrace",
+        low=0,
+        window_high=8,
+        label="retraces",
+    ),
+    Setting(
+        "retrace_margin",
+        float,
+        0.2,
+        "how far a stage's best may fall below the stage before's (nats of mean log-probability per token) "
+        "before it counts as poor and is retraced",
+        _groups("search", "eval"),
+        flag="--retrace-margin",
+        low=0.0,
+        label="retrace margin",
+    ),
+    Setting(
+        "best_of",
+        int,
+        1,
+        "best-of-N: N whole answers decoded together, each through every stage with no choice between stages, "
+        "the one with the best mean log-probability kept (1: stage-level search with --beam)",
+        _groups("search", "window"),
+        flag="--best-of",
+        low=1,
+        window_high=8,
+        label="best-of",
     ),
     Setting(
         "stream_interval_ms",

@@ -1,13 +1,14 @@
 """The search inspector of one answer, in two tabs: the search tree (ui/search_tree.py: zoom,
 export as PNG or SVG) and the table (per stage, every candidate with its score, tokens, time
-and what ended it, the winner marked). A candidate clicked in either shows its full text below."""
+and what ended it, the winner marked; best-of-N's whole answers with their scores; each retrace
+with the stages it discarded, greyed). A candidate clicked in either shows its full text below."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from stagelens.engine import Trace
+from stagelens.engine.trace import Stage
 from stagelens.ui.answer_actions import tool
 from stagelens.ui.search_tree import SCORE_NAMES, ZOOM_STEP, SearchTreeView
 from stagelens.ui.stage_panel import TITLES, format_duration
@@ -115,48 +117,108 @@ class BeamInspector(QFrame):
         for stage in trace.stages:
             n = len(stage.candidates)
             winner = next((i for i, c in enumerate(stage.candidates) if c.selected), -1)
-            state = f"winner #{winner + 1} of {n}" if winner >= 0 else f"{n} candidates, unfinished"
-            top = QTreeWidgetItem([f"{TITLES.get(stage.name, stage.name)} — {state}", "", "", "", "", ""])
-            top.setFirstColumnSpanned(True)
-            top.setFont(0, bold)
-            top.setData(0, Qt.ItemDataRole.UserRole, stage.text)
+            kept = f"answer #{winner + 1} of {n}" if trace.answers else f"winner #{winner + 1} of {n}"
+            state = kept if winner >= 0 else f"{n} candidates, unfinished"
+            top = self._heading(f"{TITLES.get(stage.name, stage.name)} — {state}", bold, stage.text)
             self.tree.addTopLevelItem(top)
-            for i, cand in enumerate(stage.candidates):
-                mark = "★ " if cand.selected else "   "
-                score = "—" if cand.score is None else f"{cand.score:+.3f}"
-                item = QTreeWidgetItem(
-                    [
-                        f"{mark}#{i + 1}",
-                        score,
-                        str(cand.n_tokens),
-                        format_duration(cand.wall_s, digits=2),
-                        cand.closed_by,
-                        " ".join(cand.text.split()),
-                    ]
-                )
-                item.setData(0, Qt.ItemDataRole.UserRole, cand.text)
-                item.setToolTip(5, cand.text[:2000])
-                for col in (1, 2, 3):
-                    item.setTextAlignment(col, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                if cand.selected:
-                    for col in range(len(COLUMNS)):
-                        item.setFont(col, bold)
-                item.setData(
-                    1,
-                    Qt.ItemDataRole.AccessibleTextRole,
-                    f"candidate {i + 1}{', winner' if cand.selected else ''}, score {score}",
-                )
-                top.addChild(item)
-            top.setExpanded(True)
-        for col in range(5):
+            self._add_candidates(top, stage, bold)
+        if trace.answers:
+            self._add_answers(trace, bold)
+        for col in range(5):  # before the retraces: their long titles span the row, not the first column
             self.tree.resizeColumnToContents(col)
-        rows = sum(1 + len(s.candidates) for s in trace.stages)
+        for k, retrace in enumerate(trace.retraces):
+            best = "—" if retrace.best is None else f"{retrace.best:+.3f}"
+            threshold = "—" if retrace.threshold is None else f"{retrace.threshold:+.3f}"
+            title = (
+                f"Retrace {k + 1} — the best {TITLES.get(retrace.stage, retrace.stage)} scored {best}, under "
+                f"{threshold}: {TITLES.get(retrace.resampled, retrace.resampled)} was sampled again"
+            )
+            top = self._heading(title, bold, "")
+            self.tree.addTopLevelItem(top)
+            top.setFirstColumnSpanned(True)  # spanning takes effect once the item is in the tree
+            for stage in retrace.discarded:
+                head = self._heading(f"{TITLES.get(stage.name, stage.name)} (discarded)", bold, stage.text)
+                top.addChild(head)
+                head.setFirstColumnSpanned(True)
+                self._add_candidates(head, stage, bold, retired=True)
+                head.setExpanded(True)
+            top.setToolTip(0, title)
+            self._grey(top)
+            top.setExpanded(True)
+        rows = sum(1 + len(s.candidates) for s in trace.stages) + (1 + len(trace.answers) if trace.answers else 0)
+        rows += sum(1 + sum(1 + len(s.candidates) for s in r.discarded) for r in trace.retraces)
         # rows are uniform: the first row's real height, so no blank space is left below the last one
         row_height = self.tree.sizeHintForRow(0)
         if row_height <= 0:
             row_height = self.fontMetrics().height() + 2
         header = self.tree.header().sizeHint().height()
         self.tree.setMinimumHeight(min(TREE_HEIGHT, header + rows * row_height + 2 * self.tree.frameWidth()))
+
+    def _heading(self, title: str, bold: QFont, text: str) -> QTreeWidgetItem:
+        top = QTreeWidgetItem([title, "", "", "", "", ""])
+        top.setFirstColumnSpanned(True)
+        top.setFont(0, bold)
+        top.setData(0, Qt.ItemDataRole.UserRole, text)
+        return top
+
+    def _grey(self, item: QTreeWidgetItem) -> None:
+        muted = self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+        for col in range(len(COLUMNS)):
+            item.setForeground(col, muted)
+        for i in range(item.childCount()):
+            child = item.child(i)
+            if child is not None:
+                self._grey(child)
+
+    def _add_answers(self, trace: Trace, bold: QFont) -> None:
+        """Best-of-N: one row per whole answer (candidate i of every stage), its score, the one kept."""
+        kept = next((a.index for a in trace.answers if a.selected), -1)
+        state = f"answer #{kept + 1} kept" if kept >= 0 else "unfinished"
+        top = self._heading(f"Best of {len(trace.answers)} whole answers — {state}", bold, trace.conclusion)
+        self.tree.addTopLevelItem(top)
+        top.setFirstColumnSpanned(True)
+        for answer in trace.answers:
+            score = "—" if answer.score is None else f"{answer.score:+.3f}"
+            conclusion = trace.stages[-1].candidates[answer.index].text if trace.stages else ""
+            mark = "★ " if answer.selected else "   "
+            item = QTreeWidgetItem(
+                [f"{mark}answer #{answer.index + 1}", score, str(answer.n_tokens), "", "", conclusion]
+            )
+            item.setData(0, Qt.ItemDataRole.UserRole, conclusion)
+            if answer.selected:
+                for col in range(len(COLUMNS)):
+                    item.setFont(col, bold)
+            top.addChild(item)
+        top.setExpanded(True)
+
+    def _add_candidates(self, top: QTreeWidgetItem, stage: Stage, bold: QFont, retired: bool = False) -> None:
+        for i, cand in enumerate(stage.candidates):
+            mark = "★ " if cand.selected and not retired else "   "
+            score = "—" if cand.score is None else f"{cand.score:+.3f}"
+            item = QTreeWidgetItem(
+                [
+                    f"{mark}#{i + 1}",
+                    score,
+                    str(cand.n_tokens),
+                    format_duration(cand.wall_s, digits=2),
+                    cand.closed_by,
+                    " ".join(cand.text.split()),
+                ]
+            )
+            item.setData(0, Qt.ItemDataRole.UserRole, cand.text)
+            item.setToolTip(5, cand.text[:2000])
+            for col in (1, 2, 3):
+                item.setTextAlignment(col, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if cand.selected and not retired:
+                for col in range(len(COLUMNS)):
+                    item.setFont(col, bold)
+            item.setData(
+                1,
+                Qt.ItemDataRole.AccessibleTextRole,
+                f"candidate {i + 1}{', winner' if cand.selected else ''}, score {score}",
+            )
+            top.addChild(item)
+        top.setExpanded(True)
 
     def candidate_rows(self) -> list[tuple[str, int, bool]]:
         """(stage title, candidate count, whether a winner is marked) for each stage shown."""

@@ -1,8 +1,11 @@
 """The search of one answer drawn as a tree: the stages left to right, each stage's candidates
 with their scores, the judge's knockout as a bracket with each comparison's margin, and the path
 that won in the accent colour. Every candidate grows from the winner of the stage before (that
-is how stage-level beam search works). Zoomable; a node shows its text on hover and its full
-text when clicked; the drawing exports as PNG or SVG."""
+is how stage-level beam search works); in best-of-N, candidate i of every stage is whole answer i,
+so each grows from its own answer's stage before, and each answer's score ends its row. Branches a
+retrace discarded are drawn greyed and dashed below the tree, labelled with the score that sent the
+search back. Zoomable; a node shows its text on hover and its full text when clicked; the drawing
+exports as PNG or SVG."""
 
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from stagelens.engine import Trace
-from stagelens.engine.trace import Candidate, Stage
+from stagelens.engine.trace import Candidate, Retrace, Stage
 from stagelens.session.conversation import STAGE_TITLES
 from stagelens.ui.markdown import plain_text
 from stagelens.ui.theme import is_dark, mix
@@ -84,26 +87,33 @@ class TreeColors:
 class CandidateNode(QGraphicsRectItem):
     """One candidate: "#n", its score, the start of its text; hover: its text; click: chosen."""
 
-    def __init__(self, view: SearchTreeView, stage: Stage, index: int, colors: TreeColors, font: QFont) -> None:
+    def __init__(
+        self, view: SearchTreeView, stage: Stage, index: int, colors: TreeColors, font: QFont, retired: bool = False
+    ) -> None:
         super().__init__(0, 0, NODE_W, NODE_H)
-        self.stage, self.index = stage, index
+        self.stage, self.index, self.retired = stage, index, retired
         self.candidate: Candidate = stage.candidates[index]
         self._view = view
-        winner = self.candidate.selected
-        self.setBrush(QBrush(colors.winner if winner else colors.node))
-        self.setPen(QPen(colors.winner_border if winner else colors.node_border, 2.0 if winner else 1.0))
+        winner = self.candidate.selected and not retired
+        self.setBrush(QBrush(colors.background if retired else colors.winner if winner else colors.node))
+        pen = QPen(colors.winner_border if winner else colors.node_border, 2.0 if winner else 1.0)
+        if retired:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        self.setPen(pen)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setAcceptHoverEvents(True)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
         score = "—" if self.candidate.score is None else f"{self.candidate.score:+.3f}"
+        gone = " · discarded by a retrace" if retired else ""
         self.setToolTip(
-            f"{STAGE_TITLES.get(stage.name, stage.name)} #{index + 1}{' · the winner' if winner else ''}\n"
+            f"{STAGE_TITLES.get(stage.name, stage.name)} #{index + 1}{' · the winner' if winner else ''}{gone}\n"
             f"score {score} · {self.candidate.n_tokens} tokens\n\n{_tip(self.candidate.text)}"
         )
         bold = QFont(font)
         bold.setBold(True)
-        head = view.scene().addSimpleText(f"#{index + 1}{'  ★' if winner else ''}", bold)
-        head.setBrush(colors.text)
+        kept = "  ★" if winner else "  (was best)" if self.candidate.selected else ""
+        head = view.scene().addSimpleText(f"#{index + 1}{kept}", bold)
+        head.setBrush(colors.muted if retired else colors.text)
         head.setParentItem(self)
         head.setPos(8, 6)
         score_item = view.scene().addSimpleText(score, font)
@@ -135,6 +145,9 @@ class Layout:
     outlets: dict[str, QPointF] = field(default_factory=dict)  # where a stage's winner leaves it
     margins: list[tuple[str, int, int, float]] = field(default_factory=list)  # (stage, a, b, margin) drawn
     path: list[tuple[str, int]] = field(default_factory=list)  # the winning path: (stage, candidate)
+    columns: dict[str, float] = field(default_factory=dict)  # each stage's x
+    retraced: list[list[CandidateNode]] = field(default_factory=list)  # per retrace, the discarded nodes
+    answer_labels: list[str] = field(default_factory=list)  # best-of-N: each answer's score, as drawn
 
 
 class SearchTreeView(QGraphicsView):
@@ -169,21 +182,26 @@ class SearchTreeView(QGraphicsView):
         outlet = QPointF(root.right(), middle)
         x = ROOT_W + COLUMN_GAP
         scorer = str(trace.settings.get("scorer", "logprob"))
+        previous: Stage | None = None
         for stage in trace.stages:
             n = len(stage.candidates)
             top = TOP + (height - (n * NODE_H + (n - 1) * NODE_GAP)) / 2
             title = scene.addSimpleText(STAGE_TITLES.get(stage.name, stage.name), _bold(font))
             title.setBrush(colors.text)
             title.setPos(x, 6)
+            layout.columns[stage.name] = x
             for i in range(n):
                 node = CandidateNode(self, stage, i, colors, font)
                 scene.addItem(node)
                 node.setPos(x, top + i * (NODE_H + NODE_GAP))
                 layout.nodes[(stage.name, i)] = node
                 winner = stage.candidates[i].selected
-                self._edge(outlet, QPointF(x, node.pos().y() + NODE_H / 2), colors, winner)
+                own = layout.nodes.get((previous.name, i)) if trace.answers and previous is not None else None
+                start = QPointF(own.pos().x() + NODE_W, own.pos().y() + NODE_H / 2) if own is not None else outlet
+                self._edge(start, QPointF(x, node.pos().y() + NODE_H / 2), colors, winner)
                 if winner:
                     layout.path.append((stage.name, i))
+            previous = stage
             width = NODE_W
             if stage.bracket:
                 end, rounds = self._bracket(stage, x + NODE_W, layout, colors, font)
@@ -200,13 +218,24 @@ class SearchTreeView(QGraphicsView):
                 note.setBrush(colors.muted)
                 note.setPos(x, TOP + height + 8)
             x += width + COLUMN_GAP
+        if trace.answers and previous is not None:
+            self._answer_scores(trace, previous, x - COLUMN_GAP + 8, layout, colors, font)
+        below = TOP + height + 28
+        for k, retrace in enumerate(trace.retraces):
+            below = self._retrace_band(k, retrace, below, layout, colors, font)
+        what = (
+            "★ the answer kept (best-of-N: each row is one whole answer)"
+            if trace.answers
+            else "★ the winner of its stage"
+        )
         legend = scene.addSimpleText(
-            f"Scores: {SCORE_NAMES.get(scorer, scorer)}  ·  ★ the winner of its stage  ·  "
-            "the thick line is the path that won" + ("  ·  Δ: the judge's margin" if scorer == "judge" else ""),
+            f"Scores: {SCORE_NAMES.get(scorer, scorer)}  ·  {what}  ·  the thick line is the path that won"
+            + ("  ·  Δ: the judge's margin" if scorer == "judge" else "")
+            + ("  ·  dashed: discarded by a retrace" if trace.retraces else ""),
             font,
         )
         legend.setBrush(colors.muted)
-        legend.setPos(0, TOP + height + 28)
+        legend.setPos(0, below)
         self.layout_ = layout
         scene.setSceneRect(scene.itemsBoundingRect().adjusted(-12, -8, 12, 8))
         self.fit()
@@ -221,6 +250,54 @@ class SearchTreeView(QGraphicsView):
         text.setPos(10, middle - text.boundingRect().height() / 2)
         box.setToolTip(_tip(trace.question))
         return rect
+
+    def _answer_scores(
+        self, trace: Trace, last: Stage, x: float, layout: Layout, colors: TreeColors, font: QFont
+    ) -> None:
+        """Best-of-N: each whole answer's score at the end of its row."""
+        for answer in trace.answers:
+            node = layout.nodes.get((last.name, answer.index))
+            if node is None:
+                continue
+            score = "—" if answer.score is None else f"{answer.score:+.3f}"
+            text = f"answer {score}{'  ★' if answer.selected else ''}"
+            label = self.scene().addSimpleText(text, _bold(font) if answer.selected else font)
+            label.setBrush(colors.text if answer.selected else colors.muted)
+            label.setPos(x, node.pos().y() + NODE_H / 2 - label.boundingRect().height() / 2)
+            layout.answer_labels.append(text)
+
+    def _retrace_band(
+        self, k: int, retrace: Retrace, y: float, layout: Layout, colors: TreeColors, font: QFont
+    ) -> float:
+        """The two stages retrace k discarded, greyed, under their columns; returns the next free y."""
+        best = "—" if retrace.best is None else f"{retrace.best:+.2f}"
+        threshold = "—" if retrace.threshold is None else f"{retrace.threshold:+.2f}"
+        label = self.scene().addSimpleText(
+            f"Retrace {k + 1}\n{STAGE_TITLES.get(retrace.stage, retrace.stage)}'s best {best}\n"
+            f"under {threshold}: {STAGE_TITLES.get(retrace.resampled, retrace.resampled)}\nsampled again",
+            font,
+        )
+        label.setBrush(colors.muted)
+        label.setPos(0, y)
+        nodes: list[CandidateNode] = []
+        tallest = 1
+        outlet: QPointF | None = None
+        for stage in retrace.discarded:
+            x = layout.columns.get(stage.name)
+            if x is None:
+                continue
+            tallest = max(tallest, len(stage.candidates))
+            for i in range(len(stage.candidates)):
+                node = CandidateNode(self, stage, i, colors, font, retired=True)
+                self.scene().addItem(node)
+                node.setPos(x, y + i * (NODE_H + NODE_GAP))
+                nodes.append(node)
+                if outlet is not None:
+                    self._edge(outlet, QPointF(x, node.pos().y() + NODE_H / 2), colors, False)
+            chosen = next((i for i, c in enumerate(stage.candidates) if c.selected), 0)
+            outlet = QPointF(x + NODE_W, y + chosen * (NODE_H + NODE_GAP) + NODE_H / 2)
+        layout.retraced.append(nodes)
+        return y + max(tallest * (NODE_H + NODE_GAP), label.boundingRect().height()) + NODE_GAP
 
     def _edge(self, start: QPointF, end: QPointF, colors: TreeColors, on_path: bool) -> None:
         path = QPainterPath(start)

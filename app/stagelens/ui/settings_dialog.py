@@ -128,6 +128,11 @@ class SettingsDialog(QDialog):
         self.temperature.setSingleStep(0.05)
         self.temperature.setValue(settings.temperature)
         self.temperature.setAccessibleName("Temperature")
+        self.retrace = self._spin("retrace", settings.retrace, "Retraces", setting("retrace").help)
+        self.retrace.setSpecialValueText("Off")
+        self.best_of = self._spin("best_of", settings.best_of, "Best of N", setting("best_of").help)
+        self.best_of.setSpecialValueText("Off (stage-level search)")
+        self.best_of.setSuffix(" whole answers")
         self.stage_tokens = self._spin(
             "max_stage_tokens", settings.max_stage_tokens, "Stage token budget", "Most tokens each stage may use"
         )
@@ -140,6 +145,8 @@ class SettingsDialog(QDialog):
         _add_row(search_form, "Beam width:", self.beam)
         _add_row(search_form, "Scorer:", self.scorer)
         _add_row(search_form, "Temperature:", self.temperature)
+        _add_row(search_form, "Retracing:", self.retrace)
+        _add_row(search_form, "Best of N:", self.best_of)
         _add_row(search_form, "Stage token budget:", self.stage_tokens)
         _add_row(search_form, "", self.expanded)
         format_box = QWidget(search_box)
@@ -202,11 +209,11 @@ class SettingsDialog(QDialog):
         _add_row(load_form, "Image max side:", self.image_side)
         layout.addWidget(load_box)
 
-        self._custom = (settings.beam, settings.scorer, settings.temperature)  # Custom's own numbers
+        self._custom = self._numbers_of(settings)  # Custom's own numbers
         self._showing_preset = False
         self._show_preset(settings.preset)
         self.preset.activated.connect(lambda i: self._show_preset(str(self.preset.itemData(i))))
-        for field in (self.beam, self.temperature):
+        for field in (self.beam, self.temperature, self.retrace, self.best_of):
             field.valueChanged.connect(self._numbers_edited)
         self.scorer.currentIndexChanged.connect(self._numbers_edited)
 
@@ -253,11 +260,16 @@ class SettingsDialog(QDialog):
         self._showing_preset = True
         try:
             self.preset.setCurrentIndex(max(0, self.preset.findData(name)))
-            numbers = replace(self._settings, beam=self._custom[0], scorer=self._custom[1], temperature=self._custom[2])
+            beam, scorer, temperature, retrace, best_of = self._custom
+            numbers = replace(
+                self._settings, beam=beam, scorer=scorer, temperature=temperature, retrace=retrace, best_of=best_of
+            )
             choice = search_choice(numbers, name)
             self.beam.setValue(choice.beam)
             self.scorer.setCurrentIndex(max(0, self.scorer.findData(choice.scorer)))
             self.temperature.setValue(choice.temperature)
+            self.retrace.setValue(choice.retrace)
+            self.best_of.setValue(choice.best_of)
             self.preset_hint.setText(preset(name).explanation)
         finally:
             self._showing_preset = False
@@ -266,9 +278,19 @@ class SettingsDialog(QDialog):
         """Numbers of one's own are the Custom preset."""
         if self._showing_preset:
             return
-        self._custom = (self.beam.value(), str(self.scorer.currentData()), round(self.temperature.value(), 3))
+        self._custom = (
+            self.beam.value(),
+            str(self.scorer.currentData()),
+            round(self.temperature.value(), 3),
+            self.retrace.value(),
+            self.best_of.value(),
+        )
         if self.preset.currentData() != "custom":
             self._show_preset("custom")
+
+    @staticmethod
+    def _numbers_of(settings: AppSettings) -> tuple[int, str, float, int, int]:
+        return (settings.beam, settings.scorer, settings.temperature, settings.retrace, settings.best_of)
 
     def chosen_preset(self) -> str:
         return str(self.preset.currentData())
@@ -313,7 +335,7 @@ class SettingsDialog(QDialog):
         d = AppSettings()
         self.text_field.edit.setText(d.model_text)
         self.mmproj_field.edit.setText(d.model_mmproj)
-        self._custom = (d.beam, d.scorer, d.temperature)
+        self._custom = self._numbers_of(d)
         self._show_preset(d.preset)
         self.stage_tokens.setValue(d.max_stage_tokens)
         self.format_instruction.setPlainText(d.format_instruction)
@@ -350,6 +372,8 @@ class SettingsDialog(QDialog):
             beam=self._custom[0],
             scorer=self._custom[1],
             temperature=self._custom[2],
+            retrace=self._custom[3],
+            best_of=self._custom[4],
             max_stage_tokens=self.stage_tokens.value(),
             format_instruction=self.format_instruction.toPlainText(),
             reasoning_expanded=self.expanded.isChecked(),

@@ -24,7 +24,7 @@ from stagelens_dev.gguf_write import GeneratorStamp
 from stagelens_dev.testmodels import vocab as test_vocab
 from stagelens_dev.testmodels.llava import TensorStream, TextSpec, write_mmproj, write_text_gguf
 from stagelens_dev.testmodels.presets import TINY, TestModelFiles
-from stagelens_dev.testmodels.scripts import BY_NAME, EOS, TAGS, Script, pieces, successors
+from stagelens_dev.testmodels.scripts import ANY_BY_NAME, EOS, TAGS, Script, pieces, successors
 from stagelens_dev.tokenizer import Vocab, build_vocab, byte_encode
 
 __all__ = ["SCRIPTED_GENERATOR_VERSION", "make_scripted_model", "scripted_vocab"]
@@ -92,9 +92,9 @@ def _tensors(script: Script, vocab: Vocab, seed: int) -> TensorStream:
 
 def make_scripted_model(name: str, out_dir: Path, *, seed: int = 0) -> TestModelFiles:
     """Write (or reuse) ``scripted-{name}-text.gguf`` and its projector in ``out_dir``."""
-    if name not in BY_NAME:
-        raise ValueError(f"no scripted model is called {name!r}; scripts: {', '.join(BY_NAME)}")
-    script = BY_NAME[name]
+    if name not in ANY_BY_NAME:
+        raise ValueError(f"no scripted model is called {name!r}; scripts: {', '.join(ANY_BY_NAME)}")
+    script = ANY_BY_NAME[name]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     files = TestModelFiles(text=out_dir / f"scripted-{name}-text.gguf", mmproj=out_dir / f"scripted-{name}-mmproj.gguf")

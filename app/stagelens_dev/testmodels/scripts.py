@@ -118,6 +118,23 @@ SCRIPTS: tuple[Script, ...] = (
 
 BY_NAME: dict[str, Script] = {s.name: s for s in SCRIPTS}
 
+# Models for the search's own tests (not misbehaviours of the format, so not in SCRIPTS). A piece that
+# ends a chain without a closing tag is followed by nothing the model is sure of: its logits are
+# nearly flat, so every token after it costs about log(vocabulary) nats.
+SEARCH_SCRIPTS: tuple[Script, ...] = (
+    Script(
+        "unsure_caption",
+        "writes SUMMARY, REASONING and CONCLUSION surely, but CAPTION after its first word unsurely",
+        (
+            (S, SUMMARY_TEXT, S_END),
+            (C, " Maybe"),
+            (R, REASONING_TEXT, R_END),
+            (K, CONCLUSION_TEXT, K_END, EOS),
+        ),
+    ),
+)
+ANY_BY_NAME: dict[str, Script] = {s.name: s for s in SCRIPTS + SEARCH_SCRIPTS}
+
 
 def successors(script: Script) -> dict[str, str]:
     """Each piece's next piece; ValueError when a piece would be followed by two different ones."""

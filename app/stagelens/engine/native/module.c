@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ggml-backend.h"
+#include "sl_bestof.h"
 #include "sl_ceiling.h"
 #include "sl_engine.h"
 #include "sl_probe.h"
@@ -338,7 +339,7 @@ static PyObject * Engine_search(EngineObject * self, PyObject * args, PyObject *
     PyObject * result = NULL;
     self->eng.cancel = cancel != Py_None ? &((CancelFlagObject *) cancel)->flag : NULL;
     Py_BEGIN_ALLOW_THREADS
-    st = sl_search(&self->eng, sp, &hooks, &res);
+    st = sp->best_of > 1 ? sl_best_of_search(&self->eng, sp, &hooks, &res) : sl_search(&self->eng, sp, &hooks, &res);
     Py_END_ALLOW_THREADS
     self->eng.cancel = NULL;
     if (h.exc_type) {
@@ -512,6 +513,7 @@ PyMODINIT_FUNC PyInit__native(void) {
         PyModule_AddIntConstant(m, "EVENT_STAGE_BEGIN", SL_EV_STAGE_BEGIN) < 0 ||
         PyModule_AddIntConstant(m, "EVENT_TEXT", SL_EV_TEXT) < 0 ||
         PyModule_AddIntConstant(m, "EVENT_STAGE_END", SL_EV_STAGE_END) < 0 ||
+        PyModule_AddIntConstant(m, "EVENT_RETRACE", SL_EV_RETRACE) < 0 ||
         PyModule_AddIntConstant(m, "SCORER_LOGPROB", SL_SCORER_LOGPROB) < 0 ||
         PyModule_AddIntConstant(m, "SCORER_JUDGE", SL_SCORER_JUDGE) < 0 ||
         PyModule_AddIntConstant(m, "SCORER_EXTERNAL", SL_SCORER_EXTERNAL) < 0 ||

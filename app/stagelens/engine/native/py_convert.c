@@ -527,35 +527,71 @@ static PyObject * bracket_to_list(const sl_stage_result * sr) {
     return list;
 }
 
+static PyObject * stage_to_dict(const sl_engine * eng, const sl_stage_result * sr, int32_t s, bool complete) {
+    PyObject * cands = PyList_New(sr->n_cands);
+    for (int32_t i = 0; cands && i < sr->n_cands; i++) {
+        PyObject * d = candidate_to_dict(&sr->cands[i]);
+        if (!d) Py_CLEAR(cands);
+        else PyList_SET_ITEM(cands, i, d);
+    }
+    PyObject * bracket = cands ? bracket_to_list(sr) : NULL;
+    if (!bracket) Py_CLEAR(cands);
+    return cands ? Py_BuildValue("{s:s,s:i,s:O,s:O,s:N,s:N,s:i}", "name", eng->stages[s].name, "winner",
+                                 complete ? sr->winner : -1, "forced_open", sr->forced_open ? Py_True : Py_False,
+                                 "forced_close", sr->forced_close ? Py_True : Py_False, "candidates", cands,
+                                 "bracket", bracket, "run", sr->run)
+                 : NULL;
+}
+
+/* retraces: [{"at": stage index, "best", "threshold", "discarded": [stage at - 1, stage at]}] */
+static PyObject * retraces_to_list(const sl_engine * eng, const sl_result * res) {
+    PyObject * list = PyList_New(res->n_retraces);
+    for (int32_t r = 0; list && r < res->n_retraces; r++) {
+        const sl_retrace * rt = &res->retraces[r];
+        PyObject * before = stage_to_dict(eng, &rt->discarded[0], rt->at - 1, true);
+        PyObject * at = before ? stage_to_dict(eng, &rt->discarded[1], rt->at, true) : NULL;
+        PyObject * d = at ? Py_BuildValue("{s:i,s:d,s:d,s:[NN]}", "at", rt->at, "best", rt->best, "threshold",
+                                          rt->threshold, "discarded", before, at)
+                          : NULL;
+        if (!at) Py_XDECREF(before);
+        if (!d) Py_CLEAR(list);
+        else PyList_SET_ITEM(list, r, d);
+    }
+    return list;
+}
+
+static PyObject * answers_to_list(const sl_result * res) {
+    PyObject * list = PyList_New(res->n_answers);
+    for (int32_t i = 0; list && i < res->n_answers; i++) {
+        PyObject * d = Py_BuildValue("{s:d,s:i}", "score", res->answers[i].score, "n_tokens", res->answers[i].n_tokens);
+        if (!d) Py_CLEAR(list);
+        else PyList_SET_ITEM(list, i, d);
+    }
+    return list;
+}
+
 PyObject * result_to_dict(const sl_engine * eng, const sl_result * res) {
     PyObject * stages = PyList_New(0);
     for (int32_t s = 0; stages && s < res->n_stages; s++) {
         const sl_stage_result * sr = &res->stages[s];
-        PyObject * cands = PyList_New(sr->n_cands);
-        for (int32_t i = 0; cands && i < sr->n_cands; i++) {
-            PyObject * d = candidate_to_dict(&sr->cands[i]);
-            if (!d) Py_CLEAR(cands);
-            else PyList_SET_ITEM(cands, i, d);
-        }
         bool complete = sr->cands && sr->winner >= 0 && (s < res->n_stages - 1 || !res->cancelled);
-        PyObject * bracket = cands ? bracket_to_list(sr) : NULL;
-        if (!bracket) Py_CLEAR(cands);
-        PyObject * d = cands ? Py_BuildValue("{s:s,s:i,s:O,s:O,s:N,s:N}", "name", eng->stages[s].name, "winner",
-                                             complete ? sr->winner : -1, "forced_open",
-                                             sr->forced_open ? Py_True : Py_False, "forced_close",
-                                             sr->forced_close ? Py_True : Py_False, "candidates", cands,
-                                             "bracket", bracket)
-                             : NULL;
+        PyObject * d = stage_to_dict(eng, sr, s, complete);
         if (!d || PyList_Append(stages, d) < 0) Py_CLEAR(stages);
         Py_XDECREF(d);
     }
     if (!stages) return NULL;
     PyObject * stats = stats_to_dict(&res->stats, res->wall_s);
-    if (!stats) {
+    PyObject * retraces = stats ? retraces_to_list(eng, res) : NULL;
+    PyObject * answers = retraces ? answers_to_list(res) : NULL;
+    if (!answers) {
         Py_DECREF(stages);
+        Py_XDECREF(stats);
+        Py_XDECREF(retraces);
         return NULL;
     }
-    return Py_BuildValue("{s:N,s:O,s:N,s:y#,s:N}", "stages", stages, "cancelled", res->cancelled ? Py_True : Py_False,
-                         "answer_tokens", tokens_to_list(res->answer.toks, res->answer.n), "answer_text",
-                         res->answer_text ? res->answer_text : "", (Py_ssize_t) res->answer_len, "stats", stats);
+    return Py_BuildValue("{s:N,s:O,s:N,s:y#,s:N,s:N,s:N}", "stages", stages, "cancelled",
+                         res->cancelled ? Py_True : Py_False, "answer_tokens",
+                         tokens_to_list(res->answer.toks, res->answer.n), "answer_text",
+                         res->answer_text ? res->answer_text : "", (Py_ssize_t) res->answer_len, "stats", stats,
+                         "retraces", retraces, "answers", answers);
 }

@@ -128,14 +128,15 @@ PyObject * ImageChunk_wrap(const mtmd_input_chunk * chunk, const char * id, int3
 
 static int SearchParams_init(SearchParamsObject * self, PyObject * args, PyObject * kwds) {
     static char * kwlist[] = {"beam", "max_stage_tokens", "temperature", "top_p", "top_k", "seed",
-                              "scorer", "mode", "force_stages", "flush_ms", NULL};
+                              "scorer", "mode", "force_stages", "flush_ms", "retrace", "retrace_margin",
+                              "best_of", NULL};
     sl_search_params * sp = &self->sp;
     unsigned long long seed;
     int force;
     /* every field required: the defaults live in stagelens.settings, not here */
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "iiffiKiipi", kwlist, &sp->beam, &sp->max_stage_tokens,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "iiffiKiipiifi", kwlist, &sp->beam, &sp->max_stage_tokens,
                                      &sp->temperature, &sp->top_p, &sp->top_k, &seed, &sp->scorer, &sp->mode,
-                                     &force, &sp->flush_ms)) {
+                                     &force, &sp->flush_ms, &sp->retrace, &sp->retrace_margin, &sp->best_of)) {
         return -1;
     }
     if (seed > UINT32_MAX) {
@@ -149,12 +150,12 @@ static int SearchParams_init(SearchParamsObject * self, PyObject * args, PyObjec
 
 static PyObject * SearchParams_repr(SearchParamsObject * self) {
     const sl_search_params * sp = &self->sp;
-    char buf[320];
+    char buf[400];
     snprintf(buf, sizeof buf,
              "SearchParams(beam=%d, max_stage_tokens=%d, temperature=%g, top_p=%g, top_k=%d, seed=%u, scorer=%d, "
-             "mode=%d, force_stages=%s, flush_ms=%d)",
+             "mode=%d, force_stages=%s, flush_ms=%d, retrace=%d, retrace_margin=%g, best_of=%d)",
              sp->beam, sp->max_stage_tokens, sp->temperature, sp->top_p, sp->top_k, sp->seed, sp->scorer, sp->mode,
-             sp->force_stages ? "True" : "False", sp->flush_ms);
+             sp->force_stages ? "True" : "False", sp->flush_ms, sp->retrace, sp->retrace_margin, sp->best_of);
     return PyUnicode_FromString(buf);
 }
 
@@ -171,6 +172,9 @@ static PyMemberDef SearchParams_members[] = {
     SP_MEMBER(mode, T_INT, "MODE_BATCHED or MODE_REFERENCE"),
     SP_MEMBER(force_stages, T_BOOL, "write each stage's opening tag"),
     SP_MEMBER(flush_ms, T_INT, "coalescing interval of streamed text"),
+    SP_MEMBER(retrace, T_INT, "at most this many retraces per answer"),
+    SP_MEMBER(retrace_margin, T_FLOAT, "a stage is poor when its best is this far below the stage before's"),
+    SP_MEMBER(best_of, T_INT, "> 1: best-of-N whole answers instead of stage-level search"),
     {NULL}};
 
 PyTypeObject SearchParamsType = {
@@ -182,7 +186,7 @@ PyTypeObject SearchParamsType = {
     .tp_repr = (reprfunc) SearchParams_repr,
     .tp_members = SearchParams_members,
     .tp_doc = "SearchParams(beam, max_stage_tokens, temperature, top_p, top_k, seed, scorer, mode, force_stages, "
-              "flush_ms): one search's parameters, every field required.",
+              "flush_ms, retrace, retrace_margin, best_of): one search's parameters, every field required.",
 };
 
 /* ================================================================= init */

@@ -83,6 +83,17 @@ PyObject * Engine_inject_fault(EngineObject * self, PyObject * args) {
     Py_RETURN_NONE;
 }
 
+PyObject * Engine_kv_state(EngineObject * self, PyObject * unused) {
+    if (Engine_enter(self) < 0) return NULL;
+    const sl_trunk * t = &self->eng.trunk;
+    llama_memory_t mem = llama_get_memory(self->eng.ctx);
+    PyObject * d = Py_BuildValue("{s:i,s:i,s:i,s:i,s:i}", "seq0_pos_max", (int) llama_memory_seq_pos_max(mem, 0),
+                                 "seq1_pos_max", (int) llama_memory_seq_pos_max(mem, 1), "kv_pos", (int) t->kv_pos,
+                                 "kv_cells", t->kv_cells, "n_kv", t->n_kv);
+    Engine_leave(self);
+    return d;
+}
+
 PyObject * Engine_trunk_units(EngineObject * self, PyObject * unused) {
     if (Engine_enter(self) < 0) return NULL;
     const sl_trunk * t = &self->eng.trunk;

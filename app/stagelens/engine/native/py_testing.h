@@ -10,6 +10,7 @@ PyObject * mod_logits_pass(PyObject * m, PyObject * args);
 PyObject * Engine_fork_logits(EngineObject * self, PyObject * args);
 PyObject * Engine_inject_fault(EngineObject * self, PyObject * args);
 PyObject * Engine_trunk_units(EngineObject * self, PyObject * unused);
+PyObject * Engine_kv_state(EngineObject * self, PyObject * unused);
 
 #define PY_TESTING_ENGINE_METHODS                                                                                 \
     {"fork_logits", (PyCFunction) Engine_fork_logits, METH_VARARGS,                                               \
@@ -19,7 +20,9 @@ PyObject * Engine_trunk_units(EngineObject * self, PyObject * unused);
      "_inject_fault(kind, n): for tests, the n-th next 'decode', 'image' encode or partial KV removal "          \
      "('seq_rm') fails (0: off)."},                                                                                \
     {"_trunk_units", (PyCFunction) Engine_trunk_units, METH_NOARGS,                                               \
-     "For tests: every unit the conversation holds, list[int | ImageChunk]."},
+     "For tests: every unit the conversation holds, list[int | ImageChunk]."},                                  \
+    {"_kv_state", (PyCFunction) Engine_kv_state, METH_NOARGS,                                                     \
+     "For tests: the KV as the trunk sees it (kv_pos, kv_cells, n_kv) and as llama.cpp holds it (pos max)."},
 
 #define PY_TESTING_MODULE_METHODS                                                                   \
     {"scan_tags", mod_scan_tags, METH_VARARGS, "Run the stage-tag detector over pieces (for tests)."},  \

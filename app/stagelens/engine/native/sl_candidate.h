@@ -42,6 +42,7 @@ typedef struct {
     double t0, wall_s;
     llama_pos pos;                                   /* next position in its sequence */
     int32_t logits_idx;                              /* row of its logits in the last batch */
+    llama_token lead;                                /* best-of-N: its own first token, decoded at pos */
     int32_t same_as;                                 /* merged into this earlier candidate (same text), or -1 */
     struct llama_sampler * sampler;
 } sl_candidate;

@@ -122,6 +122,9 @@ typedef struct {
     int mode;                   /* enum sl_mode */
     bool force_stages;
     int32_t flush_ms;           /* coalescing interval for streamed text */
+    int32_t retrace;            /* at most this many retraces per answer (sl_retrace.h); 0: none */
+    float retrace_margin;       /* a stage is poor when its best falls more than this below the stage before */
+    int32_t best_of;            /* > 1: best-of-N, `best_of` whole answers in parallel (sl_bestof.h); beam unused */
 } sl_search_params;
 
 #define SL_MAX_STEP_WIDTH 64 /* candidate steps wider than this are counted at this width */

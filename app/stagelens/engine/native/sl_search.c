@@ -6,9 +6,11 @@
 #include <string.h>
 
 #include "sl_logits.h"
+#include "sl_retrace.h"
+#include "sl_run.h"
 #include "sl_search.h"
 
-static struct llama_sampler * sl_make_sampler(const sl_search_params * sp, uint32_t seed) {
+struct llama_sampler * sl_make_sampler(const sl_search_params * sp, uint32_t seed) {
     struct llama_sampler_chain_params cp = llama_sampler_chain_default_params();
     cp.no_perf = true;
     struct llama_sampler * chain = llama_sampler_chain_init(cp);
@@ -24,40 +26,47 @@ static struct llama_sampler * sl_make_sampler(const sl_search_params * sp, uint3
     return chain;
 }
 
-static uint32_t sl_candidate_seed(uint32_t seed, int32_t stage, int32_t cand) {
-    /* distinct, reproducible streams per (stage, candidate) */
+uint32_t sl_candidate_seed(uint32_t seed, int32_t stage, int32_t cand, int32_t run) {
     uint64_t x = (uint64_t) seed * 0x9E3779B97F4A7C15ull + (uint64_t) (stage + 1) * 0xBF58476D1CE4E5B9ull +
                  (uint64_t) (cand + 1) * 0x94D049BB133111EBull;
     x ^= x >> 31;
+    if (run > 0) { /* run 0 keeps the streams answers had before retracing existed */
+        x += (uint64_t) run * 0xD6E8FEB86659FD93ull;
+        x ^= x >> 29;
+        x *= 0x9E3779B97F4A7C15ull;
+        x ^= x >> 32;
+    }
     return (uint32_t) (x ^ (x >> 32));
+}
+
+void sl_stage_result_free(sl_stage_result * sr) {
+    for (int32_t i = 0; i < sr->n_cands; i++) sl_candidate_free(&sr->cands[i]);
+    free(sr->cands);
+    sr->cands = NULL;
+    sr->n_cands = 0;
+    free(sr->pairs);
+    sr->pairs = NULL;
+    sr->n_pairs = 0;
 }
 
 void sl_result_free(sl_result * res) {
     sl_tokens_free(&res->answer);
     free(res->answer_text);
     res->answer_text = NULL;
-    for (int32_t s = 0; s < SL_MAX_STAGES; s++) {
-        for (int32_t i = 0; i < res->stages[s].n_cands; i++) sl_candidate_free(&res->stages[s].cands[i]);
-        free(res->stages[s].cands);
-        res->stages[s].cands = NULL;
-        res->stages[s].n_cands = 0;
-        free(res->stages[s].pairs);
-        res->stages[s].pairs = NULL;
-        res->stages[s].n_pairs = 0;
+    for (int32_t s = 0; s < SL_MAX_STAGES; s++) sl_stage_result_free(&res->stages[s]);
+    for (int32_t r = 0; r < res->n_retraces; r++) {
+        sl_stage_result_free(&res->retraces[r].discarded[0]);
+        sl_stage_result_free(&res->retraces[r].discarded[1]);
     }
+    free(res->retraces);
+    res->retraces = NULL;
+    res->n_retraces = 0;
+    free(res->answers);
+    res->answers = NULL;
+    res->n_answers = 0;
 }
 
-
-typedef struct {
-    sl_engine * eng;
-    const sl_hooks * hooks;
-    const sl_search_params * sp;
-    sl_result * out;
-    int32_t stage;
-    double last_flush;
-} sl_run;
-
-static int sl_emit(sl_run * run, int kind, int32_t cand, const char * bytes, size_t len) {
+int sl_emit(sl_run * run, int kind, int32_t cand, const char * bytes, size_t len) {
     if (!run->hooks || !run->hooks->on_event) return SL_OK;
     if (run->hooks->on_event(run->hooks->ud, kind, run->stage, cand, bytes, len) != 0) {
         return sl_set_error(run->eng, SL_ERR_CALLBACK, "an event handler raised");
@@ -85,10 +94,8 @@ static void sl_count_step(sl_stats * stats, int32_t width) {
     stats->steps_by_width[width < SL_MAX_STEP_WIDTH ? width : SL_MAX_STEP_WIDTH]++;
 }
 
-/* Decode `lead` then sample every candidate until each closes. Candidates
- * already hold their forked sequence and sampler. `base` is the index of
- * cands[0] in the stage (reference mode runs them one at a time). */
-static int sl_generate(sl_run * run, sl_candidate * cands, int32_t n, int32_t base, llama_token lead,
+/* Candidates already hold their forked sequence and sampler (sl_run.h). */
+int sl_generate(sl_run * run, sl_candidate * cands, int32_t n, int32_t base, llama_token lead,
                        llama_pos lead_pos, const sl_stage_spec * st) {
     sl_engine * eng = run->eng;
     const sl_search_params * sp = run->sp;
@@ -100,8 +107,10 @@ static int sl_generate(sl_run * run, sl_candidate * cands, int32_t n, int32_t ba
     int status = safe && piece && top ? SL_OK : sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
     if (run->stage == 0 && base == 0) run->out->stats.first_prefill_s = run->out->stats.prefill_s;
     for (int32_t i = 0; i < n && status == SL_OK; i++) {
-        cands[i].logits_idx = sl_batch_add(&batch, lead, lead_pos, cands[i].seq, true);
-        cands[i].pos = lead_pos + 1;
+        llama_token first = lead >= 0 ? lead : cands[i].lead;
+        llama_pos first_pos = lead >= 0 ? lead_pos : cands[i].pos;
+        cands[i].logits_idx = sl_batch_add(&batch, first, first_pos, cands[i].seq, true);
+        cands[i].pos = first_pos + 1;
         cands[i].t0 = sl_now();
     }
     sl_count_step(&run->out->stats, batch.n_tokens);
@@ -318,6 +327,7 @@ static int sl_check_fits(sl_engine * eng, const sl_search_params * sp) {
         }
     }
     int64_t need = prompt_cells + n_stages * per_stage + live;
+    if (sp->best_of > 1) need = prompt_cells + (int64_t) sp->best_of * n_stages * per_stage; /* each its own */
     if (need > eng->n_ctx) {
         return sl_set_error(eng, SL_ERR_CONTEXT,
                             "this search needs up to %lld tokens of context (prompt %lld, %d stages of up to "
@@ -343,6 +353,15 @@ static int sl_check_params(sl_engine * eng, const sl_search_params * sp) {
                             sp->beam, 1 + sp->beam + sp->beam / 2, eng->n_seq_max);
     }
     if (sp->beam > eng->n_batch) return sl_set_error(eng, SL_ERR_ARG, "beam %d exceeds the batch size", sp->beam);
+    if (sp->retrace < 0) return sl_set_error(eng, SL_ERR_ARG, "retrace must not be negative, got %d", sp->retrace);
+    if (sp->best_of < 1) return sl_set_error(eng, SL_ERR_ARG, "best-of must be at least 1, got %d", sp->best_of);
+    if (sp->best_of > 1 && (sp->best_of > eng->n_seq_max - 1 || sp->best_of > eng->n_batch)) {
+        return sl_set_error(eng, SL_ERR_ARG, "best-of %d needs %d sequences but this context was made with %d",
+                            sp->best_of, sp->best_of + 1, eng->n_seq_max);
+    }
+    if (sp->best_of > 1 && (sp->scorer != SL_SCORER_LOGPROB || sp->mode != SL_MODE_BATCHED)) {
+        return sl_set_error(eng, SL_ERR_ARG, "best-of-N is scored by mean log-probability, in batched mode only");
+    }
     if (sp->max_stage_tokens < 1) return sl_set_error(eng, SL_ERR_ARG, "the stage token budget must be positive");
     if (sp->scorer < SL_SCORER_LOGPROB || sp->scorer > SL_SCORER_EXTERNAL) {
         return sl_set_error(eng, SL_ERR_ARG, "unknown scorer %d", sp->scorer);
@@ -393,6 +412,7 @@ static int sl_run_stage(sl_run * run, const sl_stage_spec * st, sl_stage_result 
     /* what the judge sees: the trunk before this stage's opening tag */
     llama_pos pre_pos = t->kv_pos;
     int32_t units_before_open = t->n_units;
+    res->units_before = units_before_open;
     int32_t n_pending = batched ? t->n_units - t->n_kv : 0;
     llama_token pending[SL_MAX_PENDING];
     if (n_pending > SL_MAX_PENDING) {
@@ -416,7 +436,7 @@ static int sl_run_stage(sl_run * run, const sl_stage_spec * st, sl_stage_result 
         res->cands[i].seq = batched ? 1 + i : 1;
         res->cands[i].stop_index = -1;
         res->cands[i].same_as = -1;
-        res->cands[i].sampler = sl_make_sampler(sp, sl_candidate_seed(sp->seed, run->stage, i));
+        res->cands[i].sampler = sl_make_sampler(sp, sl_candidate_seed(sp->seed, run->stage, i, res->run));
         if (!res->cands[i].sampler) return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
     }
     status = sl_emit(run, SL_EV_STAGE_BEGIN, n, NULL, 0);
@@ -446,9 +466,8 @@ static int sl_run_stage(sl_run * run, const sl_stage_spec * st, sl_stage_result 
     }
     /* batched: candidates keep their cells until the winner is committed */
     int32_t ref_keep = batched ? -1 : t->n_units - units_before_open;
-    status = sl_score(run, st, res, pending, n_pending, pre_pos, ref_keep);
-    if (status != SL_OK) return status;
-    return sl_commit(run, res, st, lead_pos);
+    res->lead_pos = lead_pos;
+    return sl_score(run, st, res, pending, n_pending, pre_pos, ref_keep);
 }
 
 /* The answer's ids and their bytes, for the caller. */
@@ -488,31 +507,23 @@ static int sl_copy_answer(sl_engine * eng, int32_t first, sl_result * out) {
     return SL_OK;
 }
 
-int sl_search(sl_engine * eng, const sl_search_params * sp, const sl_hooks * hooks, sl_result * out) {
+int sl_search_begin(sl_engine * eng, const sl_search_params * sp, sl_result * out, int32_t * answer_first) {
     memset(out, 0, sizeof *out);
-    double t0 = sl_now();
+    out->wall_s = sl_now(); /* the start, until sl_search_finish */
     eng->status = SL_OK;
     eng->err[0] = '\0';
     sl_log_clear();
-    int32_t answer_first = -1;
+    *answer_first = -1;
     int status = sl_check_params(eng, sp);
     if (status == SL_OK) status = sl_check_fits(eng, sp);
-    if (status == SL_OK) status = sl_conv_begin_answer(eng, &answer_first);
+    if (status == SL_OK) status = sl_conv_begin_answer(eng, answer_first);
     if (status != SL_OK) return status;
     status = sl_trunk_flush(eng, 1, &out->stats);
     out->stats.prompt_tokens = out->stats.prefill_tokens;
+    return status;
+}
 
-    /* last_flush 0: the first text is streamed as soon as it is safe, later text every flush_ms */
-    sl_run run = {.eng = eng, .hooks = hooks, .sp = sp, .out = out, .last_flush = 0.0};
-    for (int32_t s = 0; s < eng->n_stages && status == SL_OK; s++) {
-        run.stage = s;
-        out->n_stages = s + 1;
-        status = sl_run_stage(&run, &eng->stages[s], &out->stages[s]);
-        if (status == SL_OK) {
-            int32_t w = out->stages[s].winner;
-            status = sl_emit(&run, SL_EV_STAGE_END, w, NULL, 0);
-        }
-    }
+int sl_search_finish(sl_engine * eng, const sl_search_params * sp, sl_result * out, int32_t answer_first, int status) {
     if (status == SL_OK && sp->mode == SL_MODE_BATCHED) {
         /* decode the answer's tail now, so a follow-up question reads only its own turn; every stage
          * is done, so a cancel arriving now must not turn the finished answer into a partial one */
@@ -538,6 +549,38 @@ int sl_search(sl_engine * eng, const sl_search_params * sp, const sl_hooks * hoo
         memcpy(eng->err, err, sizeof err);
         eng->status = failed;
     }
-    out->wall_s = sl_now() - t0;
+    out->wall_s = sl_now() - out->wall_s;
     return status;
+}
+
+int sl_search(sl_engine * eng, const sl_search_params * sp, const sl_hooks * hooks, sl_result * out) {
+    if (sp->best_of > 1) {
+        memset(out, 0, sizeof *out);
+        return sl_set_error(eng, SL_ERR_ARG, "best-of-N is its own search (sl_best_of_search)");
+    }
+    int32_t answer_first = -1;
+    int status = sl_search_begin(eng, sp, out, &answer_first);
+    if (answer_first < 0) return status;
+    /* last_flush 0: the first text is streamed as soon as it is safe, later text every flush_ms */
+    sl_run run = {.eng = eng, .hooks = hooks, .sp = sp, .out = out, .last_flush = 0.0};
+    int32_t runs[SL_MAX_STAGES] = {0};
+    for (int32_t s = 0; s < eng->n_stages && status == SL_OK;) {
+        run.stage = s;
+        out->n_stages = s + 1;
+        sl_stage_result * res = &out->stages[s];
+        res->run = runs[s]++;
+        status = sl_run_stage(&run, &eng->stages[s], res);
+        if (status != SL_OK) break;
+        double best = 0.0, threshold = 0.0;
+        if (out->n_retraces < sp->retrace && sl_retrace_wanted(sp, out, s, &best, &threshold)) {
+            status = sl_retrace_back(eng, out, s, best, threshold);
+            run.stage = --s;
+            if (status == SL_OK) status = sl_emit(&run, SL_EV_RETRACE, s + 1, NULL, 0);
+            continue;
+        }
+        status = sl_commit(&run, res, &eng->stages[s], res->lead_pos);
+        if (status == SL_OK) status = sl_emit(&run, SL_EV_STAGE_END, res->winner, NULL, 0);
+        s++;
+    }
+    return sl_search_finish(eng, sp, out, answer_first, status);
 }

@@ -78,6 +78,12 @@ void sl_trunk_cut(sl_engine * eng, int32_t n) {
     t->n_units = n;
 }
 
+void sl_trunk_rewind(sl_engine * eng, int32_t n) {
+    sl_trunk * t = &eng->trunk;
+    sl_trunk_cut(eng, n);
+    if (t->n_units > 0 && t->n_kv == t->n_units) sl_trunk_uncache_from(eng, t->n_units - 1);
+}
+
 /* Undo a failed evaluation: remove whatever it wrote after the cached units. */
 static void sl_trunk_rollback(sl_engine * eng) {
     sl_trunk_uncache_from(eng, eng->trunk.n_kv);

@@ -17,6 +17,9 @@ void sl_trunk_drop_kv(sl_engine * eng);   /* clear the KV, keep the units (all p
 void sl_trunk_uncache_from(sl_engine * eng, int32_t first);
 /* Keep units[0..n): the rest are freed and their cells removed. Segments are not touched. */
 void sl_trunk_cut(sl_engine * eng, int32_t n);
+/* Go back to units[0..n) to continue from there again (a retrace): cut the rest, and leave the
+ * last unit kept pending (a stage starts by decoding the trunk's last unit in its candidates). */
+void sl_trunk_rewind(sl_engine * eng, int32_t n);
 
 /* Evaluate pending units except the last `keep_pending` ones. */
 int  sl_trunk_flush(sl_engine * eng, int32_t keep_pending, sl_stats * stats);
