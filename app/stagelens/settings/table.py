@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from stagelens.settings.definition import Setting, Value
+from stagelens.settings.verifier_rows import VERIFIER_ROWS
 
 THREADS_HELP = "CPU threads (0: one per core up to 4 cores, else half the cores)"
 
@@ -278,54 +279,7 @@ TABLE: tuple[Setting, ...] = (
         _groups("engine"),
         low=0,
     ),
-    # -- the verifier scorer (--scorer verifier) ------------------------------------------------
-    Setting(
-        "verifier",
-        str,
-        None,
-        "verifier model GGUF for --scorer verifier: a process/outcome reward model, or any model as a judge",
-        _groups("verifier"),
-        flag="--verifier",
-        optional=True,
-    ),
-    Setting(
-        "verifier_mmproj",
-        str,
-        None,
-        "the verifier's vision projector GGUF (without one the verifier reads the text only)",
-        _groups("verifier"),
-        flag="--verifier-mmproj",
-        optional=True,
-    ),
-    Setting(
-        "verifier_mode",
-        str,
-        "process",
-        "process: each stage's candidates are scored as the next step of the answer; outcome: each is scored "
-        "as the answer so far, read as one piece",
-        _groups("verifier", "window"),
-        flag="--verifier-mode",
-        choices=("process", "outcome"),
-        choice_labels=("Process (step by step)", "Outcome (the answer as a whole)"),
-        label="verifier mode",
-    ),
-    Setting(
-        "verifier_format",
-        str,
-        "auto",
-        "the verifier's prompt: prm (VisualPRM / VL-PRM: steps as turns, scored by p(+) vs p(-)), judge (any "
-        "model asked whether the last step is correct, p(Yes) vs p(No)); auto: prm when the model's name says "
-        "PRM, else judge",
-        _groups("verifier", "window"),
-        flag="--verifier-format",
-        choices=("auto", "prm", "judge"),
-        choice_labels=("From the model's name", "Reward model (+/-)", "Judge (Yes/No)"),
-        label="verifier format",
-    ),
-    Setting("verifier_text", str, "", "the verifier model file (empty: none chosen)", _groups("window")),
-    Setting(
-        "verifier_projector", str, "", "the verifier's vision projector file (empty: text only)", _groups("window")
-    ),
+    *VERIFIER_ROWS,  # the verifier scorer (--scorer verifier): settings/verifier_rows.py
     # -- the window only --------------------------------------------------------------------
     Setting(
         "preset",
