@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_arguments(ask.add_argument_group("model"), "load")
     add_arguments(ask.add_argument_group("search"), "search")
+    add_arguments(ask.add_argument_group("verifier (--scorer verifier)"), "verifier")
     out = ask.add_mutually_exclusive_group()
     out.add_argument("--verbose", "-v", action="store_true", help="also print SUMMARY, CAPTION and REASONING")
     out.add_argument("--json", action="store_true", help="print the whole trace as JSON")
@@ -193,11 +194,26 @@ def _load_engine(args: argparse.Namespace, max_beam: int):
         image_max_side=args.image_max_side,
     )
     try:
-        return Engine(settings)
+        engine = Engine(settings)
     except (ModelLoadError, NoVisionError, TemplateError, ValueError) as exc:
         raise CliError(str(exc)) from exc
     except EngineError as exc:
         raise CliError(f"could not start the engine: {exc}") from exc
+    if args.scorer == "verifier":
+        _load_verifier(engine, args)
+    return engine
+
+
+def _load_verifier(engine, args: argparse.Namespace) -> None:
+    """The verifier model beside the engine, for --scorer verifier; a bad one is one line, exit code 2."""
+    from stagelens.engine.verifier import VerifierError
+    from stagelens.settings.verifier import VerifierSettings
+
+    try:
+        engine.load_verifier(from_args(VerifierSettings, args))
+    except VerifierError as exc:
+        engine.close()
+        raise CliError(str(exc)) from exc
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
@@ -218,6 +234,10 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         raise CliError(str(bad.error))
     if not args.question.strip():
         raise CliError("the question is empty")
+    if settings.scorer == "verifier" and not args.verifier:
+        raise CliError("--scorer verifier needs a verifier model: pass --verifier MODEL.gguf (and --verifier-mmproj)")
+    if args.verifier and settings.scorer != "verifier":
+        print("stagelens: --verifier is used only with --scorer verifier; it is not loaded", file=sys.stderr)
 
     session = _ask_session(args, chat, loader, settings.width)
     saved: list[str | None] = []
@@ -248,6 +268,10 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         _print_search(trace)
     else:
         print(trace.conclusion)
+    if trace.stats.verifier_calls and not args.json:
+        from stagelens.engine.verifier import cost_line
+
+        print(cost_line(trace.stats), file=sys.stderr)
     if trace.conclusion_note and not (args.json or trace.cancelled):
         print(f"stagelens: no conclusion: {trace.conclusion_note}", file=sys.stderr)
     if chat is not None:

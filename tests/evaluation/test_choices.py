@@ -61,14 +61,15 @@ def test_lettered_answers_match_by_letter_or_by_the_options_text() -> None:
 
 
 def test_methods_parse_from_one_table() -> None:
-    assert parse_methods("greedy, bestofn:4,beam:2,BEAM:4:judge") == [
+    assert parse_methods("greedy, bestofn:4,beam:2,BEAM:4:judge,beam:4:verifier") == [
         Method("greedy"),
         Method("bestofn", 4),
         Method("beam", 2, "logprob"),
         Method("beam", 4, "judge"),
+        Method("beam", 4, "verifier"),
     ]
     for bad in ("greedy:2", "beam:4:judge:1", "bestofn:0", "nothing"):
-        with pytest.raises(MethodError, match=r"use greedy, bestofn:N or beam:N\[:logprob\|judge\]"):
+        with pytest.raises(MethodError, match=r"use greedy, bestofn:N or beam:N\[:logprob\|judge\|verifier\]"):
             parse_method(bad)
     with pytest.raises(MethodError, match="given twice"):
         parse_methods("beam:2,beam:2:logprob")

@@ -127,7 +127,7 @@ def test_test_model_presets_are_what_the_writer_can_write() -> None:
     ("kwargs", "message"),
     [
         ({"beam": 0}, "beam must be at least 1, got 0"),
-        ({"scorer": "magic"}, "scorer must be one of logprob, judge, python, got 'magic'"),
+        ({"scorer": "magic"}, "scorer must be one of logprob, judge, verifier, python, got 'magic'"),
         ({"temperature": -0.5}, "temperature must be at least 0, got -0.5"),
         ({"top_p": 0.0}, "top_p must be more than 0 and at most 1, got 0"),
         ({"top_p": 1.5}, "top_p must be more than 0 and at most 1, got 1.5"),
@@ -147,7 +147,7 @@ def test_search_settings_refuse_bad_values_with_one_line(kwargs: dict, message: 
 
 def test_code_may_use_the_internal_scorer_but_a_person_may_not() -> None:
     assert SearchSettings(scorer="python").scorer == "python"
-    with pytest.raises(SettingError, match="one of logprob, judge, got 'python'"):
+    with pytest.raises(SettingError, match="one of logprob, judge, verifier, got 'python'"):
         setting("scorer").parse("python")
     with pytest.raises(SettingError):
         setting("scorer").from_stored("python")

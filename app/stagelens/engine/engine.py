@@ -25,8 +25,10 @@ from stagelens.engine.stage_text import stage_texts
 from stagelens.engine.trace import ModelInfo, Trace
 from stagelens.engine.trace_builder import build_trace
 from stagelens.engine.turns import PastTurn, UserTurn
+from stagelens.engine.verifier import Verifier, record_cost
 from stagelens.images import PreparedImage, load_image
 from stagelens.settings import flash_attn_type, int_default
+from stagelens.settings.verifier import VerifierSettings
 
 
 class Engine:
@@ -34,6 +36,7 @@ class Engine:
 
     def __init__(self, settings: LoadSettings) -> None:
         self.settings = settings
+        self.verifier: Verifier | None = None
         for label, path in (("model", settings.model), ("mmproj", settings.mmproj)):
             if path is not None and Path(path).is_dir():
                 raise native.ModelLoadError(f"the {label} file {path} is a folder, not a GGUF file")
@@ -58,6 +61,9 @@ class Engine:
         try:
             damage.check_text_model(self._native, settings.model)
             self._setup()
+            chosen = settings.extra.get("verifier")  # the window's choice (Settings: Verifier)
+            if isinstance(chosen, VerifierSettings) and chosen.verifier:
+                self.load_verifier(chosen)
         except BaseException:
             self._native.close()
             raise
@@ -84,6 +90,8 @@ class Engine:
 
     # ------------------------------------------------------------ lifecycle
     def close(self) -> None:
+        if self.verifier is not None:
+            self.verifier.close()
         self._native.close()
 
     def __enter__(self) -> Engine:
@@ -157,6 +165,12 @@ class Engine:
             check_judge_usable(self.judge_spec)
         if settings.scorer == "python" and scorer is None:
             raise ValueError("scorer 'python' needs a scorer callable")
+        verifier = self.verifier if settings.scorer == "verifier" else None
+        if settings.scorer == "verifier":
+            if verifier is None:
+                raise ValueError("the verifier scorer needs a verifier model (--verifier MODEL.gguf)")
+            verifier_cost = verifier.cost.copy()
+            scorer = verifier.stage_scorer(turn, cancel)
         assert settings.seed is not None  # with_seed() gives one
         params = native.SearchParams(
             settings.beam,
@@ -186,7 +200,24 @@ class Engine:
         except native.InvalidNumbersError as exc:
             raise damage.explain(self._native, self.settings.model, self.settings.mmproj) from exc
         prompt = {**told.to_json(), "judge_choices": list(self.judge_choices) if self.judge_choices else None}
-        return build_trace(turn, settings, result, self.model_info, started, self.stage_specs, prompt)
+        trace = build_trace(turn, settings, result, self.model_info, started, self.stage_specs, prompt)
+        if verifier is not None:
+            record_cost(trace.stats, verifier.cost.since(verifier_cost))
+            trace.prompt["verifier"] = {"model": verifier.name, "format": verifier.format, "mode": verifier.mode}
+        return trace
+
+    def load_verifier(self, settings: VerifierSettings) -> Verifier:
+        """Load a verifier model beside this one (same context size, threads and GPU layers) for the scorer
+        "verifier"; VerifierError says why it cannot be used."""
+        verifier = Verifier(settings, self.settings, self.settings.n_threads or default_threads())
+        self.attach_verifier(verifier)
+        return verifier
+
+    def attach_verifier(self, verifier: Verifier | None) -> None:
+        """The verifier the scorer "verifier" uses; the engine closes it when it closes."""
+        if self.verifier is not None and self.verifier is not verifier:
+            self.verifier.close()
+        self.verifier = verifier
 
     def format_prompt(self, settings: SearchSettings | None = None) -> FormatPrompt:
         """What this model is told about the four-stage format with these settings, and where."""

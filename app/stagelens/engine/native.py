@@ -30,7 +30,13 @@ EVENT_TEXT = _native.EVENT_TEXT
 EVENT_STAGE_END = _native.EVENT_STAGE_END
 EVENT_RETRACE = _native.EVENT_RETRACE
 
-SCORERS = {"logprob": _native.SCORER_LOGPROB, "judge": _native.SCORER_JUDGE, "python": _native.SCORER_EXTERNAL}
+# the verifier scorer runs through the external hook: its model scores each stage's candidates (engine/verifier.py)
+SCORERS = {
+    "logprob": _native.SCORER_LOGPROB,
+    "judge": _native.SCORER_JUDGE,
+    "python": _native.SCORER_EXTERNAL,
+    "verifier": _native.SCORER_EXTERNAL,
+}
 MODES = {"batched": _native.MODE_BATCHED, "reference": _native.MODE_REFERENCE}
 
 

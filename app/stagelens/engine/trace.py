@@ -113,6 +113,13 @@ class Stats:
     judge_s: float = 0.0  # in the judge's comparisons
     first_prefill_s: float = 0.0  # of prefill_s, what was read before the first stage's first decode
     steps_by_width: list[int] = field(default_factory=list)  # candidate decodes by sequences per batch (index)
+    # the verifier scorer's own costs (its model and context), not counted in the fields above
+    verifier_calls: int = 0  # stages (or sets of whole answers) it scored
+    verifier_prompts: int = 0  # candidates it scored
+    verifier_tokens: int = 0  # tokens it read: its prompt (images included) and the candidates
+    verifier_image_encodes: int = 0  # images it encoded (once per question)
+    verifier_s: float = 0.0  # wall time in the verifier
+    verifier_encode_s: float = 0.0  # of it, encoding images
 
 
 @dataclass

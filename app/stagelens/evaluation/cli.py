@@ -26,6 +26,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--dataset", type=Path, help="the dataset file (.jsonl, .tsv, .parquet)")
     add_arguments(p, "eval")
+    add_arguments(p.add_argument_group("verifier (methods beam:N:verifier)"), "verifier")
     p.add_argument(
         "--out", type=Path, help="results file, one JSON line per item and method (traces); re-running resumes it"
     )
@@ -131,6 +132,17 @@ def run(args: argparse.Namespace) -> int:
         if writer:
             writer.close()
         return _error(f"could not load the model: {exc}")
+    if any(m.scorer == "verifier" for m in methods):
+        from stagelens.engine.verifier import VerifierError
+        from stagelens.settings.verifier import VerifierSettings
+
+        try:
+            engine.load_verifier(from_args(VerifierSettings, args))
+        except (VerifierError, ValueError) as exc:
+            engine.close()
+            if writer:
+                writer.close()
+            return _error(str(exc))
 
     outcomes = list(writer.outcomes) if writer else []
 

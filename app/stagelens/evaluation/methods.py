@@ -77,7 +77,7 @@ METHOD_KINDS: dict[str, MethodKind] = {
 
 
 def method_syntax() -> str:
-    """Every kind's syntax, for help and errors: "greedy, bestofn:N or beam:N[:logprob|judge]"."""
+    """Every kind's syntax, for help and errors: "greedy, bestofn:N or beam:N[:logprob|judge|verifier]"."""
     forms = [kind.syntax for kind in METHOD_KINDS.values()]
     return ", ".join(forms[:-1]) + " or " + forms[-1] if len(forms) > 1 else forms[0]
 

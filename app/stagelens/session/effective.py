@@ -9,6 +9,7 @@ from pathlib import Path
 from stagelens.models.default import ModelChoice
 from stagelens.settings import AppSettings, LoadSettings, SearchSettings, max_beam_for, preset_beams
 from stagelens.settings.presets import search_settings
+from stagelens.settings.verifier import VerifierSettings
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,14 @@ def load_settings_for(settings: AppSettings, model: ModelChoice) -> LoadSettings
         n_threads=settings.n_threads,
         max_beam=max_beam_for(settings.beam, settings.best_of, *preset_beams()),  # switching presets needs no reload
         image_max_side=settings.image_max_side,
+        extra={"verifier": verifier_settings_for(settings)} if settings.verifier_text else {},
+    )
+
+
+def verifier_settings_for(settings: AppSettings) -> VerifierSettings:
+    """The verifier the Settings dialog chose (loaded beside the model, for the scorer "verifier")."""
+    return VerifierSettings(
+        settings.verifier_text, settings.verifier_projector or None, settings.verifier_mode, settings.verifier_format
     )
 
 

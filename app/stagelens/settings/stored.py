@@ -48,6 +48,10 @@ class AppSettings:
     preset: str = str_default("preset")  # fast | balanced | thorough | custom (beam, scorer, temperature above)
     theme: str = str_default("theme")  # system | light | dark
     window_geometry: str = str_default("window_geometry")  # hex of QWidget.saveGeometry()
+    verifier_text: str = str_default("verifier_text")  # the scorer "verifier"'s model (empty: none chosen)
+    verifier_projector: str = str_default("verifier_projector")  # its projector (empty: it reads text only)
+    verifier_mode: str = str_default("verifier_mode")  # process | outcome
+    verifier_format: str = str_default("verifier_format")  # auto | prm | judge
 
     def __post_init__(self) -> None:
         check_fields(self, "window")
@@ -62,6 +66,10 @@ class AppSettings:
             self.n_threads,
             self.n_ctx,
             self.image_max_side,
+            self.verifier_text,  # the verifier is loaded beside the model, with its format and mode
+            self.verifier_projector,
+            self.verifier_format,
+            self.verifier_mode,
         )
 
     def validated(self) -> AppSettings:
@@ -117,6 +125,10 @@ WINDOW_NAMES = {
     "image_max_side": "Image max side",
     "reasoning_expanded": "Reasoning panel open",
     "window_geometry": "Window size and place",
+    "verifier_text": "Verifier model",
+    "verifier_projector": "Verifier projector",
+    "verifier_mode": "Verifier mode",
+    "verifier_format": "Verifier format",
 }
 TEMPORARY_AFTER_S = 600.0  # a leftover `.settings.json.*.tmp` older than this belongs to no running write
 

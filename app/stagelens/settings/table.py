@@ -4,7 +4,8 @@ the command-line parsers, the window's settings file and the Settings dialog are
 Groups say where a setting appears: ``load`` (LoadSettings, `ask`'s model options), ``search``
 (SearchSettings, `ask`'s search options), ``window`` (AppSettings: the settings file and the
 Settings dialog), ``engine`` (Engine.answer's own options), ``bench``, ``eval``, ``gpu``
-(`models gpu`) and ``test-model`` (`make-test-model`). A setting without a flag is not on the
+(`models gpu`), ``test-model`` (`make-test-model`) and ``verifier`` (VerifierSettings: the
+verifier scorer's model, for `ask` and `eval`). A setting without a flag is not on the
 command line.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from stagelens.settings.definition import Setting, Value
+from stagelens.settings.verifier_rows import VERIFIER_ROWS
 
 THREADS_HELP = "CPU threads (0: one per core up to 4 cores, else half the cores)"
 
@@ -139,11 +141,16 @@ TABLE: tuple[Setting, ...] = (
         "scorer",
         str,
         "logprob",
-        "how a stage's candidates are compared: mean log-probability, or the model as judge",
+        "how a stage's candidates are compared: mean log-probability, the model as judge, or a verifier model "
+        "(--verifier)",
         _groups("search", "window", "bench"),
         flag="--scorer",
-        choices=("logprob", "judge"),
-        choice_labels=("Log-probability (fast)", "Judge (the model compares candidates)"),
+        choices=("logprob", "judge", "verifier"),
+        choice_labels=(
+            "Log-probability (fast)",
+            "Judge (the model compares candidates)",
+            "Verifier (a second model scores candidates)",
+        ),
         code_choices=("python",),  # a Python function passed to Engine.answer (tests, research)
     ),
     Setting(
@@ -272,6 +279,7 @@ TABLE: tuple[Setting, ...] = (
         _groups("engine"),
         low=0,
     ),
+    *VERIFIER_ROWS,  # the verifier scorer (--scorer verifier): settings/verifier_rows.py
     # -- the window only --------------------------------------------------------------------
     Setting(
         "preset",
@@ -390,7 +398,7 @@ TABLE: tuple[Setting, ...] = (
 )
 
 SETTINGS: dict[str, Setting] = {s.name: s for s in TABLE}
-GROUPS = ("load", "search", "window", "engine", "bench", "eval", "gpu", "test-model")
+GROUPS = ("load", "search", "window", "engine", "bench", "eval", "gpu", "test-model", "verifier")
 
 
 def setting(name: str) -> Setting:

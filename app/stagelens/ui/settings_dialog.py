@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from stagelens.settings import PRESETS, AppSettings, preset, search_choice, setting
 from stagelens.ui.model_facts import KnownModel, known_models
+from stagelens.ui.verifier_fields import VerifierBox
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +178,8 @@ class SettingsDialog(QDialog):
         _add_row(search_form, "Format instruction:", format_box)
         _add_row(search_form, "", instruction_hint)
         layout.addWidget(search_box)
+        self.verifier = VerifierBox(settings, _add_row, FileField, self)
+        layout.addWidget(self.verifier)
 
         load_box = QGroupBox("Performance", self)
         load_form = _form(load_box)
@@ -342,6 +345,7 @@ class SettingsDialog(QDialog):
         self.n_ctx.setValue(d.n_ctx)
         self.image_side.setValue(d.image_max_side)
         self.theme.setCurrentIndex(max(0, self.theme.findData(d.theme)))
+        self.verifier.restore(d)
 
     def _accept(self) -> None:
         text, mmproj = self.text_field.edit.text().strip(), self.mmproj_field.edit.text().strip()
@@ -352,6 +356,7 @@ class SettingsDialog(QDialog):
             for label, path in (("text model", text), ("vision projector", mmproj)):
                 if path and not Path(path).is_file():
                     problem = f"The {label} file {path} does not exist."
+        problem = problem or self.verifier.problem(self._custom[1])
         if problem:
             self.error_label.setText(problem)
             self.error_label.setVisible(True)
@@ -378,4 +383,5 @@ class SettingsDialog(QDialog):
             n_ctx=self.n_ctx.value(),
             image_max_side=self.image_side.value(),
             theme=str(self.theme.currentData()),
+            **self.verifier.values(),
         ).validated()

@@ -7,6 +7,7 @@
 #include "py_objects.h"
 #include "py_convert.h"
 #include "py_testing.h"
+#include "py_verifier.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -474,6 +475,7 @@ static PyMethodDef Engine_methods[] = {
     {"meta", (PyCFunction) Engine_meta, METH_O, "A GGUF metadata value as a string, or None."},
     {"info", (PyCFunction) Engine_info, METH_NOARGS, "Model and context facts."},
     PY_TESTING_ENGINE_METHODS
+    PY_VERIFIER_ENGINE_METHODS
     {NULL}};
 
 static PyTypeObject EngineType = {
