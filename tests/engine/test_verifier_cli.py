@@ -55,7 +55,7 @@ def test_ask_with_a_bad_verifier_is_one_line(extra: tuple[str, ...], says: str) 
     assert says in one_line_error(out)
 
 
-def test_eval_runs_the_verifier_method(tmp_path: Path) -> None:
+def test_eval_runs_the_verifier_method(tmp_path: Path, tiny_model) -> None:
     assert DEMO is not None
     out = run_stagelens("eval", "--dataset", str(Path(DEMO.text).parent / "heldout.jsonl"), "--limit", "1",
                         "--methods", "beam:2:verifier", *_verifier_args(), "--max-stage-tokens", "24", "--threads",
@@ -64,6 +64,13 @@ def test_eval_runs_the_verifier_method(tmp_path: Path) -> None:
     assert [r["method"] for r in json.loads(out.stdout)["results"]] == ["beam:2:verifier"]
     record = json.loads((tmp_path / "t.jsonl").read_text().splitlines()[0])
     assert "verifier_calls" in json.dumps(record)
+    # results scored by another verifier (file or mode) are never resumed into this run
+    for other in (["--verifier", str(tiny_model.text)], [*_verifier_args(), "--verifier-mode", "outcome"]):
+        dataset = str(Path(DEMO.text).parent / "heldout.jsonl")
+        resumed = run_stagelens("eval", "--dataset", dataset, "--limit", "1", "--methods", "beam:2:verifier",
+                                *other, "--max-stage-tokens", "24", "--threads", "1", "--n-ctx", "2048", "--quiet",
+                                "--out", str(tmp_path / "t.jsonl"))  # fmt: skip
+        assert "another" in one_line_error(resumed) or "other settings" in one_line_error(resumed)
     missing = run_stagelens("eval", "--dataset", str(Path(DEMO.text).parent / "heldout.jsonl"), "--limit", "1",
                             "--methods", "beam:2:verifier", "--quiet")  # fmt: skip
     assert "needs a verifier model" in one_line_error(missing)

@@ -76,6 +76,20 @@ def _check_report_path(path: Path | None) -> None:
         raise ReportError(f"--report {path}: the file must end in .md (Markdown) or .html")
 
 
+def _verifier_keys(args: argparse.Namespace) -> dict[str, str]:
+    from stagelens.engine.conversation import model_file_key
+
+    keys = {}
+    for name in ("verifier", "verifier_mmproj"):
+        path = getattr(args, name)
+        if path:
+            try:
+                keys[name] = model_file_key(path)
+            except OSError as exc:
+                raise ValueError(f"cannot read the verifier: {exc}") from exc
+    return keys
+
+
 def run(args: argparse.Namespace) -> int:
     from stagelens.engine import Engine, EngineError, LoadSettings, SearchSettings
     from stagelens.engine.conversation import model_file_key
@@ -111,7 +125,12 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise ValueError(f"cannot read the model: {exc}") from exc
         file_names = {"dataset": args.dataset.name, "text": Path(model).name, "mmproj": Path(mmproj).name}
-        key = RunKey(dataset_digest(args.dataset), len(items), base.to_json(), model_keys, file_names)
+        key_settings = base.to_json()
+        if any(m.scorer == "verifier" for m in methods):
+            # results scored by another verifier must not be resumed into this run
+            model_keys.update(_verifier_keys(args))
+            key_settings["verifier"] = {"mode": args.verifier_mode, "format": args.verifier_format}
+        key = RunKey(dataset_digest(args.dataset), len(items), key_settings, model_keys, file_names)
         writer = ResultsWriter(args.out, key) if args.out else None
     except (DatasetError, MethodError, ResultsError, ReportError, ValueError) as exc:
         return _error(str(exc))
