@@ -64,6 +64,14 @@ def test_eval_runs_the_verifier_method(tmp_path: Path, tiny_model) -> None:
     assert [r["method"] for r in json.loads(out.stdout)["results"]] == ["beam:2:verifier"]
     record = json.loads((tmp_path / "t.jsonl").read_text().splitlines()[0])
     assert "verifier_calls" in json.dumps(record)
+    # the verifier's tokens are counted apart, in the record, the summary and the report
+    read = sum(t["stats"]["verifier_tokens"] for t in record["traces"])
+    assert read > 0 and record["verifier_tokens"] == read
+    assert json.loads(out.stdout)["results"][0]["mean_verifier_tokens"] == read
+    report = tmp_path / "r.md"
+    merged = run_stagelens("eval", "merge", str(tmp_path / "t.jsonl"), "--report", str(report))
+    assert merged.returncode == 0, merged.stderr
+    assert "verifier tokens / q" in report.read_text() and f"{read:.1f}" in report.read_text()
     # results scored by another verifier (file or mode) are never resumed into this run
     for other in (["--verifier", str(tiny_model.text)], [*_verifier_args(), "--verifier-mode", "outcome"]):
         dataset = str(Path(DEMO.text).parent / "heldout.jsonl")

@@ -50,6 +50,7 @@ class ItemResult:
     seconds: float
     traces: list[Trace] = field(default_factory=list)
     chosen: int = 0
+    verifier_tokens: int = 0  # what a verifier model read for these answers (its own cost, apart)
 
 
 @dataclass
@@ -102,6 +103,7 @@ def run_item(engine: Engine, method: Method, item: EvalItem, base: SearchSetting
         correct=item.is_correct(trace.conclusion),
         follows_format=follows_format(trace),
         decode_tokens=sum(t.stats.decode_tokens for t in traces),
+        verifier_tokens=sum(t.stats.verifier_tokens for t in traces),
         seconds=time.perf_counter() - started,
         traces=traces,
         chosen=chosen,

@@ -32,6 +32,7 @@ class MethodReport:
     mean_tokens: float
     mean_seconds: float
     versus_baseline: PairedComparison | None = None
+    mean_verifier_tokens: float = 0.0  # read by a verifier model, apart from the answering model's tokens
     by_kind: dict[str, tuple[int, float]] = field(default_factory=dict)  # kind: (items, accuracy)
     by_stage: dict[str, tuple[int, float]] = field(default_factory=dict)  # stage: (items with a reference, rate)
 
@@ -43,6 +44,7 @@ class MethodReport:
             "accuracy_interval": [round(self.accuracy.low, 4), round(self.accuracy.high, 4)],
             "format_rate": round(self.format_rate, 4),
             "mean_tokens": round(self.mean_tokens, 1),
+            "mean_verifier_tokens": round(self.mean_verifier_tokens, 1),
             "mean_seconds": round(self.mean_seconds, 3),
             "versus_baseline": self.versus_baseline.to_json() if self.versus_baseline else None,
             "by_kind": {k: {"items": n, "accuracy": round(a, 4)} for k, (n, a) in self.by_kind.items()},
@@ -128,6 +130,7 @@ def summarize(
             format_rate=sum(r.follows_format for r in results) / n,
             mean_tokens=sum(r.decode_tokens for r in results) / n,
             mean_seconds=sum(r.seconds for r in results) / n,
+            mean_verifier_tokens=sum(r.verifier_tokens for r in results) / n,
         )
         if name != baseline:
             report.versus_baseline = paired_comparison(correct, base_correct, resamples, bootstrap_seed=bootstrap_seed)
@@ -166,6 +169,9 @@ def format_report(report: EvalReport) -> str:
             f"{m.method:<{width}} {_pct(a.estimate):>7}% {'[' + _pct(a.low) + ', ' + _pct(a.high) + ']':>13} "
             f"{diff:>24} {counts:>9} {p:>9} {_pct(m.format_rate):>6}% {m.mean_tokens:>9.1f} {m.mean_seconds:>7.3f}"
         )
+    verified = [m for m in report.methods if m.mean_verifier_tokens]
+    for m in verified:
+        lines.append(f"{m.method}: the verifier read {m.mean_verifier_tokens:.1f} tokens per question besides tokens/q")
     lines.append(
         f"(+/-: items right only with the method / only with {report.baseline}; intervals: percentile bootstrap)"
     )

@@ -41,6 +41,9 @@ def method_rows(report: EvalReport) -> tuple[list[str], list[list[str]]]:
     """The methods table: header and rows of plain text."""
     header = ["method", "items", "accuracy %", "interval", f"vs {report.baseline}", "interval", "+/-", "McNemar p"]
     header += ["format %", "tokens / q", "s / q"]
+    verified = any(m.mean_verifier_tokens for m in report.methods)
+    if verified:
+        header.append("verifier tokens / q")
     rows = []
     for m in report.methods:
         a, v = m.accuracy, m.versus_baseline
@@ -52,6 +55,8 @@ def method_rows(report: EvalReport) -> tuple[list[str], list[list[str]]]:
             row += [f"{100 * d.estimate:+.1f}", f"[{100 * d.low:+.1f}, {100 * d.high:+.1f}]"]
             row += [f"{v.method_only}/{v.baseline_only}", f"{v.mcnemar_p:.3g}"]
         row += [_pct(m.format_rate), f"{m.mean_tokens:.1f}", f"{m.mean_seconds:.3f}"]
+        if verified:
+            row.append(f"{m.mean_verifier_tokens:.1f}")
         rows.append(row)
     return header, rows
 

@@ -100,6 +100,7 @@ class Outcome:
     question: str = ""
     answer: str = ""
     prediction: str = ""
+    verifier_tokens: int = 0
 
 
 def _collapsed(text: str) -> str:
@@ -125,6 +126,7 @@ def outcome_of(method: Method, item: EvalItem, result: ItemResult) -> Outcome:
         item.question,
         item.answer,
         result.prediction,
+        result.verifier_tokens,
     )
 
 
@@ -144,6 +146,7 @@ def result_record(key: RunKey, method: Method, item: EvalItem, result: ItemResul
         "correct": o.correct,
         "follows_format": o.follows_format,
         "decode_tokens": o.decode_tokens,
+        "verifier_tokens": o.verifier_tokens,
         "seconds": round(o.seconds, 4),
         "stage_matches": dict(o.stage_matches),
         "chosen": result.chosen,
@@ -164,6 +167,7 @@ def outcome_from_record(record: Mapping[str, Any]) -> Outcome:
         record.get("question", ""),
         record.get("answer", ""),
         record.get("prediction", ""),
+        int(record.get("verifier_tokens", 0)),  # results written before the verifier existed
     )
 
 
