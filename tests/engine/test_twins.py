@@ -175,6 +175,17 @@ def test_every_forked_beam_equals_a_from_scratch_decode(twin):
         assert diff < LOGIT_ATOL, f"branch of {len(branch)}"
 
 
+def _reference_mean_logprob(twin, prefix: list[int], tokens: list[int]) -> float:
+    """llama.cpp's mean log-probability of `tokens` read after the image and `prefix`, from scratch."""
+    twin.ref.from_image(prefix)
+    logprobs = []
+    for tok in tokens:
+        row = twin.ref.logits()
+        logprobs.append(row[tok] - row.max() - np.log(np.exp(row - row.max()).sum()))
+        twin.ref.decode([tok])
+    return float(np.mean(logprobs))
+
+
 @pytest.mark.parametrize("scorer", ["logprob", "judge"])
 def test_beam_4(twin, scorer):
     twin.answer_first()  # the first turn is held: a new answer to it reads nothing again
@@ -196,13 +207,8 @@ def test_beam_4(twin, scorer):
         for cand in stage.candidates:
             if not cand.tokens or len(cand.tokens) != cand.n_tokens:  # cut at a stop or a loop: scored on more
                 continue
-            twin.ref.from_image(prefix)
-            logprobs = []
-            for tok in cand.tokens:
-                row = twin.ref.logits()
-                logprobs.append(row[tok] - row.max() - np.log(np.exp(row - row.max()).sum()))
-                twin.ref.decode([tok])
-            assert cand.mean_logprob == pytest.approx(float(np.mean(logprobs)), abs=LOGPROB_ATOL), stage.name
+            reference = _reference_mean_logprob(twin, prefix, cand.tokens)
+            assert cand.mean_logprob == pytest.approx(reference, abs=LOGPROB_ATOL), stage.name
             checked += 1
         best = max(stage.candidates, key=lambda c: c.mean_logprob if c.mean_logprob is not None else -1e9)
         assert best.selected
@@ -285,13 +291,8 @@ def test_best_of_n_answers_each_equal_llama_cpp_decoding_them_from_scratch(twin)
             cand = stage.candidates[answer.index]
             prefix += spec.open_tokens
             if cand.tokens and len(cand.tokens) == cand.n_tokens:
-                twin.ref.from_image(prefix)
-                logprobs = []
-                for tok in cand.tokens:
-                    row = twin.ref.logits()
-                    logprobs.append(row[tok] - row.max() - np.log(np.exp(row - row.max()).sum()))
-                    twin.ref.decode([tok])
-                assert cand.mean_logprob == pytest.approx(float(np.mean(logprobs)), abs=LOGPROB_ATOL), stage.name
+                reference = _reference_mean_logprob(twin, prefix, cand.tokens)
+                assert cand.mean_logprob == pytest.approx(reference, abs=LOGPROB_ATOL), stage.name
                 checked += 1
             prefix += cand.tokens + ([] if cand.closed_by == "tag" else spec.close_tokens)
         if answer.selected:

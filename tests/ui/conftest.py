@@ -57,27 +57,46 @@ def make_scripted(qtbot, tiny_model, tmp_path):
     _finish(qtbot, windows)
 
 
+def _open_real(qtbot, windows: list[MainWindow], folder, model: ModelChoice, height: int, **settings) -> MainWindow:
+    """The real window answering with `model` on its engine thread, once the model has loaded."""
+    window = MainWindow(
+        history=HistoryStore(folder),
+        settings=AppSettings(**{"max_stage_tokens": 12, "n_ctx": 4096, **settings}),
+        model=model,
+        save_settings_file=False,
+    )
+    qtbot.addWidget(window)
+    window.resize(1000, height)
+    window.show()
+    windows.append(window)
+    qtbot.waitUntil(lambda: window.model_ready or window.banner.isVisible(), timeout=TIMEOUT_MS)
+    assert window.model_ready
+    return window
+
+
 @pytest.fixture()
 def make_real(qtbot, tiny_model, tmp_path):
     """make(**settings) -> a window answering with the tiny random-weight model."""
     QApplication.instance().setStyleSheet(stylesheet())
     windows: list[MainWindow] = []
+    model = ModelChoice("Tiny test model (random weights)", tiny_model.text, tiny_model.mmproj, "test")
 
     def make(**settings) -> MainWindow:
-        base = {"max_stage_tokens": 12, "n_ctx": 4096, **settings}
-        window = MainWindow(
-            history=HistoryStore(tmp_path / f"real{len(windows)}"),
-            settings=AppSettings(**base),
-            model=ModelChoice("Tiny test model (random weights)", tiny_model.text, tiny_model.mmproj, "test"),
-            save_settings_file=False,
-        )
-        qtbot.addWidget(window)
-        window.resize(1000, 720)
-        window.show()
-        windows.append(window)
-        qtbot.waitUntil(lambda: window.model_ready or window.banner.isVisible(), timeout=TIMEOUT_MS)
-        assert window.model_ready
-        return window
+        return _open_real(qtbot, windows, tmp_path / f"real{len(windows)}", model, 720, **settings)
+
+    yield make
+    _finish(qtbot, windows)
+
+
+@pytest.fixture()
+def window_with(qtbot, tmp_path):
+    """window_with(text, mmproj, **settings): the real window answering with that model."""
+    QApplication.instance().setStyleSheet(stylesheet())
+    windows: list[MainWindow] = []
+
+    def make(text, mmproj, **settings) -> MainWindow:
+        model = ModelChoice("Test model", text, mmproj, "test")
+        return _open_real(qtbot, windows, tmp_path / f"methods{len(windows)}", model, 760, **settings)
 
     yield make
     _finish(qtbot, windows)

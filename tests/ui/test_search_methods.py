@@ -8,45 +8,12 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtWidgets import QApplication  # noqa: E402
-from tests.fixtures.qt_window import SHOTS, TIMEOUT_MS, ask, shot  # noqa: E402
+from tests.fixtures.qt_window import SHOTS, ask, shot  # noqa: E402
 from tests.ui.test_search_tree import open_inspector  # noqa: E402
 
-from stagelens.history import HistoryStore  # noqa: E402
-from stagelens.models.default import ModelChoice  # noqa: E402
 from stagelens.settings import AppSettings  # noqa: E402
-from stagelens.ui.main_window import MainWindow  # noqa: E402
 from stagelens.ui.settings_dialog import SettingsDialog  # noqa: E402
-from stagelens.ui.theme import stylesheet  # noqa: E402
 from stagelens_dev.testmodels.scripted import make_scripted_model  # noqa: E402
-
-
-@pytest.fixture()
-def window_with(qtbot, tmp_path):
-    """window_with(text, mmproj, **settings): the real window answering with that model."""
-    QApplication.instance().setStyleSheet(stylesheet())
-    windows: list[MainWindow] = []
-
-    def make(text, mmproj, **settings) -> MainWindow:
-        window = MainWindow(
-            history=HistoryStore(tmp_path / f"methods{len(windows)}"),
-            settings=AppSettings(**{"max_stage_tokens": 12, "n_ctx": 4096, **settings}),
-            model=ModelChoice("Test model", text, mmproj, "test"),
-            save_settings_file=False,
-        )
-        qtbot.addWidget(window)
-        window.resize(1000, 760)
-        window.show()
-        windows.append(window)
-        qtbot.waitUntil(lambda: window.model_ready or window.banner.isVisible(), timeout=TIMEOUT_MS)
-        assert window.model_ready
-        return window
-
-    yield make
-    for window in windows:
-        if window.running is not None:
-            window.stop()
-            qtbot.waitUntil(lambda w=window: w.running is None, timeout=TIMEOUT_MS)
 
 
 def test_a_retraced_answer_shows_its_discarded_branches(window_with, qtbot, tmp_path):

@@ -289,17 +289,12 @@ static char * copy_text(const char * s, Py_ssize_t n) {
     return d;
 }
 
-int texts_from_python(PyObject * seq, const char * what, sl_text ** out, int32_t * n_out) {
+int texts_from_sequence(PyObject * seq, const char * what, bool allow_empty, sl_text ** out, int32_t * n_out) {
     *out = NULL;
     *n_out = 0;
     PyObject * fast = PySequence_Fast(seq, "expected a sequence of texts");
     if (!fast) return -1;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
-    if (n > SL_MAX_MARKS) {
-        Py_DECREF(fast);
-        PyErr_Format(PyExc_ValueError, "at most %d %s per stage, got %zd", SL_MAX_MARKS, what, n);
-        return -1;
-    }
     sl_text * texts = calloc((size_t) (n ? n : 1), sizeof *texts);
     if (!texts) {
         Py_DECREF(fast);
@@ -316,7 +311,7 @@ int texts_from_python(PyObject * seq, const char * what, sl_text ** out, int32_t
         } else if (PyBytes_AsStringAndSize(item, (char **) &text, &len) < 0) {
             goto fail;
         }
-        if (len == 0) {
+        if (len == 0 && !allow_empty) {
             PyErr_Format(PyExc_ValueError, "%s must not be empty", what);
             goto fail;
         }
@@ -335,6 +330,18 @@ fail:
     sl_texts_free(texts, (int32_t) n);
     Py_DECREF(fast);
     return -1;
+}
+
+int texts_from_python(PyObject * seq, const char * what, sl_text ** out, int32_t * n_out) {
+    if (texts_from_sequence(seq, what, false, out, n_out) < 0) return -1;
+    if (*n_out > SL_MAX_MARKS) {
+        PyErr_Format(PyExc_ValueError, "at most %d %s per stage, got %d", SL_MAX_MARKS, what, (int) *n_out);
+        sl_texts_free(*out, *n_out);
+        *out = NULL;
+        *n_out = 0;
+        return -1;
+    }
+    return 0;
 }
 
 int stage_specs_from_python(EngineObject * self, PyObject * stages, PyObject * judge, sl_stage_spec * out,

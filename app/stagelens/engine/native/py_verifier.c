@@ -7,48 +7,6 @@
 
 #include "sl_verifier.h"
 
-/* A sequence of bytes/str -> owned texts (empty ones allowed); -1 with an exception. */
-static int verifier_texts(PyObject * seq, sl_text ** out, int32_t * n_out) {
-    *out = NULL;
-    *n_out = 0;
-    PyObject * fast = PySequence_Fast(seq, "expected a sequence of texts");
-    if (!fast) return -1;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
-    sl_text * texts = calloc((size_t) (n ? n : 1), sizeof *texts);
-    if (!texts) {
-        Py_DECREF(fast);
-        PyErr_NoMemory();
-        return -1;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        const char * text;
-        Py_ssize_t len;
-        PyObject * item = PySequence_Fast_GET_ITEM(fast, i);
-        if (PyUnicode_Check(item)) {
-            text = PyUnicode_AsUTF8AndSize(item, &len);
-            if (!text) goto fail;
-        } else if (PyBytes_AsStringAndSize(item, (char **) &text, &len) < 0) {
-            goto fail;
-        }
-        texts[i].text = malloc((size_t) len + 1);
-        if (!texts[i].text) {
-            PyErr_NoMemory();
-            goto fail;
-        }
-        memcpy(texts[i].text, text, (size_t) len);
-        texts[i].text[len] = '\0';
-        texts[i].len = (size_t) len;
-    }
-    Py_DECREF(fast);
-    *out = texts;
-    *n_out = (int32_t) n;
-    return 0;
-fail:
-    sl_texts_free(texts, (int32_t) n);
-    Py_DECREF(fast);
-    return -1;
-}
-
 static PyObject * verifier_stats_to_dict(const sl_verifier_stats * st) {
     return Py_BuildValue("{s:L,s:L,s:L,s:d,s:L,s:L,s:L,s:d,s:d}", "calls", (long long) st->calls, "prompts",
                          (long long) st->prompts, "tokens", (long long) st->tokens, "score_s", st->score_s,
@@ -75,7 +33,9 @@ PyObject * Engine_verify(EngineObject * self, PyObject * args, PyObject * kwds) 
     sl_verifier_format fmt = {.good = good, .bad = bad};
     double * scores = NULL;
     PyObject * result = NULL;
-    if (verifier_texts(steps_obj, &steps, &n_steps) < 0 || verifier_texts(cands_obj, &cands, &n) < 0) goto done;
+    if (texts_from_sequence(steps_obj, "steps", true, &steps, &n_steps) < 0 ||
+        texts_from_sequence(cands_obj, "candidates", true, &cands, &n) < 0)
+        goto done;
     if (list_to_tokens(self, between_obj, &fmt.between) < 0 || list_to_tokens(self, tail_obj, &fmt.tail) < 0) goto done;
     scores = calloc((size_t) (n ? n : 1), sizeof *scores);
     if (!scores) {

@@ -7,6 +7,7 @@
  *   sl_conv     the conversation as keyed segments over the trunk
  *   sl_tags     a candidate's text and its stage-tag detection
  *   sl_logits   the per-token work on logits: top-k once, sampling on it, log-sum-exp
+ *   sl_tokvec   a growable token list (prompts assembled piece by piece)
  *   sl_judge    the pairwise judge knockout
  *   sl_search   stage-level beam search (stage specs are set once, at load)
  *   sl_fork     decode branches off the trunk (parity checks)

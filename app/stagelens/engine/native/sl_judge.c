@@ -19,25 +19,7 @@
 #include <string.h>
 
 #include "sl_judge.h"
-
-typedef struct {
-    llama_token * toks;
-    int32_t n, cap;
-} sl_tokvec;
-
-static int sl_tokvec_add(sl_tokvec * v, const llama_token * toks, int32_t n) {
-    if (v->n + n > v->cap) {
-        int32_t cap = v->cap ? v->cap : 128;
-        while (cap < v->n + n) cap *= 2;
-        llama_token * t = realloc(v->toks, sizeof *t * (size_t) cap);
-        if (!t) return SL_ERR_NOMEM;
-        v->toks = t;
-        v->cap = cap;
-    }
-    memcpy(v->toks + v->n, toks, sizeof *toks * (size_t) n);
-    v->n += n;
-    return SL_OK;
-}
+#include "sl_tokvec.h"
 
 /* What one sequence reads in a round: toks at positions pos.. in sequence seq. */
 typedef struct {

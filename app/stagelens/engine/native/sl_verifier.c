@@ -8,40 +8,21 @@
 #include <string.h>
 
 #include "sl_verifier.h"
+#include "sl_tokvec.h"
 
-typedef struct {
-    llama_token * toks;
-    int32_t n, cap;
-} sl_vtoks;
-
-static int sl_vtoks_add(sl_vtoks * v, const llama_token * toks, int32_t n) {
-    if (n <= 0) return SL_OK;
-    if (v->n + n > v->cap) {
-        int32_t cap = v->cap ? v->cap : 128;
-        while (cap < v->n + n) cap *= 2;
-        llama_token * t = realloc(v->toks, sizeof *t * (size_t) cap);
-        if (!t) return SL_ERR_NOMEM;
-        v->toks = t;
-        v->cap = cap;
-    }
-    memcpy(v->toks + v->n, toks, sizeof *toks * (size_t) n);
-    v->n += n;
-    return SL_OK;
-}
-
-static int sl_vtoks_add_text(sl_engine * eng, sl_vtoks * v, const sl_text * text) {
+static int sl_tokvec_add_text(sl_engine * eng, sl_tokvec * v, const sl_text * text) {
     llama_token * toks = NULL;
     int32_t n = 0;
     int st = sl_tokenize(eng, text->text ? text->text : "", text->len, false, false, &toks, &n);
     if (st != SL_OK) return st;
-    st = sl_vtoks_add(v, toks, n);
+    st = sl_tokvec_add(v, toks, n);
     free(toks);
     return st == SL_OK ? SL_OK : sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
 }
 
 /* Decode prompts[p] in sequence seqs[p] from position pos, all together in batches of at most n_batch
  * tokens; when `scores` is not NULL, read each prompt's score right after the batch holding its last token. */
-static int sl_verifier_decode(sl_engine * eng, const sl_verifier_format * fmt, sl_vtoks * prompts, int32_t n,
+static int sl_verifier_decode(sl_engine * eng, const sl_verifier_format * fmt, sl_tokvec * prompts, int32_t n,
                               int32_t seq0, llama_pos pos, double * scores, int64_t * tokens) {
     struct llama_batch batch = llama_batch_init(eng->n_batch, 0, 1);
     int32_t * done = calloc((size_t) n, sizeof *done);
@@ -111,19 +92,19 @@ int sl_verifier_score(sl_engine * veng, const sl_verifier_format * fmt, const sl
     if (status != SL_OK) return status;
 
     double t0 = sl_now();
-    sl_vtoks shared = {0};
-    sl_vtoks * prompts = calloc((size_t) n, sizeof *prompts);
+    sl_tokvec shared = {0};
+    sl_tokvec * prompts = calloc((size_t) n, sizeof *prompts);
     if (!prompts) return sl_set_error(veng, SL_ERR_NOMEM, "out of memory");
     for (int32_t s = 0; s < n_steps && status == SL_OK; s++) {
-        status = sl_vtoks_add_text(veng, &shared, &steps[s]);
-        if (status == SL_OK && sl_vtoks_add(&shared, fmt->between.toks, fmt->between.n) != SL_OK) {
+        status = sl_tokvec_add_text(veng, &shared, &steps[s]);
+        if (status == SL_OK && sl_tokvec_add(&shared, fmt->between.toks, fmt->between.n) != SL_OK) {
             status = sl_set_error(veng, SL_ERR_NOMEM, "out of memory");
         }
     }
     int32_t longest = 0;
     for (int32_t i = 0; i < n && status == SL_OK; i++) {
-        status = sl_vtoks_add_text(veng, &prompts[i], &cands[i]);
-        if (status == SL_OK && sl_vtoks_add(&prompts[i], fmt->tail.toks, fmt->tail.n) != SL_OK) {
+        status = sl_tokvec_add_text(veng, &prompts[i], &cands[i]);
+        if (status == SL_OK && sl_tokvec_add(&prompts[i], fmt->tail.toks, fmt->tail.n) != SL_OK) {
             status = sl_set_error(veng, SL_ERR_NOMEM, "out of memory");
         }
         if (prompts[i].n > longest) longest = prompts[i].n;
