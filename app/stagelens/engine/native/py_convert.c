@@ -280,70 +280,6 @@ fail:
 
 /* ------------------------------------------------------------- stage specs */
 
-static char * copy_text(const char * s, Py_ssize_t n) {
-    char * d = malloc((size_t) n + 1);
-    if (d) {
-        memcpy(d, s, (size_t) n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
-int texts_from_sequence(PyObject * seq, const char * what, bool allow_empty, sl_text ** out, int32_t * n_out) {
-    *out = NULL;
-    *n_out = 0;
-    PyObject * fast = PySequence_Fast(seq, "expected a sequence of texts");
-    if (!fast) return -1;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
-    sl_text * texts = calloc((size_t) (n ? n : 1), sizeof *texts);
-    if (!texts) {
-        Py_DECREF(fast);
-        PyErr_NoMemory();
-        return -1;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        const char * text;
-        Py_ssize_t len;
-        PyObject * item = PySequence_Fast_GET_ITEM(fast, i);
-        if (PyUnicode_Check(item)) {
-            text = PyUnicode_AsUTF8AndSize(item, &len);
-            if (!text) goto fail;
-        } else if (PyBytes_AsStringAndSize(item, (char **) &text, &len) < 0) {
-            goto fail;
-        }
-        if (len == 0 && !allow_empty) {
-            PyErr_Format(PyExc_ValueError, "%s must not be empty", what);
-            goto fail;
-        }
-        texts[i].text = copy_text(text, len);
-        texts[i].len = (size_t) len;
-        if (!texts[i].text) {
-            PyErr_NoMemory();
-            goto fail;
-        }
-    }
-    Py_DECREF(fast);
-    *out = texts;
-    *n_out = (int32_t) n;
-    return 0;
-fail:
-    sl_texts_free(texts, (int32_t) n);
-    Py_DECREF(fast);
-    return -1;
-}
-
-int texts_from_python(PyObject * seq, const char * what, sl_text ** out, int32_t * n_out) {
-    if (texts_from_sequence(seq, what, false, out, n_out) < 0) return -1;
-    if (*n_out > SL_MAX_MARKS) {
-        PyErr_Format(PyExc_ValueError, "at most %d %s per stage, got %d", SL_MAX_MARKS, what, (int) *n_out);
-        sl_texts_free(*out, *n_out);
-        *out = NULL;
-        *n_out = 0;
-        return -1;
-    }
-    return 0;
-}
-
 int stage_specs_from_python(EngineObject * self, PyObject * stages, PyObject * judge, sl_stage_spec * out,
                             int32_t * n_out, sl_judge_spec * judge_out) {
     memset(out, 0, sizeof *out * SL_MAX_STAGES);
@@ -371,9 +307,9 @@ int stage_specs_from_python(EngineObject * self, PyObject * stages, PyObject * j
             texts_from_python(stops, "stop texts", &st->stops, &st->n_stops)) {
             goto fail;
         }
-        st->name = copy_text(name, name_len);
-        st->open_text = copy_text(open_text, open_len);
-        st->close_text = copy_text(close_text, close_len);
+        st->name = text_copy(name, name_len);
+        st->open_text = text_copy(open_text, open_len);
+        st->close_text = text_copy(close_text, close_len);
         st->open_len = (size_t) open_len;
         st->close_len = (size_t) close_len;
         if (!st->name || !st->open_text || !st->close_text) {

@@ -4,6 +4,7 @@
 #define PY_CONVERT_H
 
 #include "py_objects.h"
+#include "py_texts.h"
 #include "sl_search.h"
 
 PyObject * tokens_to_list(const llama_token * toks, int32_t n);
@@ -26,12 +27,6 @@ typedef struct {
 } py_segments;
 int  segments_from_list(EngineObject * self, PyObject * seq, py_segments * out);
 void segments_free(py_segments * segs);
-
-/* A sequence of str/bytes -> owned texts (free with sl_texts_free); -1 with an exception (`what`
- * names them; an empty one is refused unless allow_empty). */
-int texts_from_sequence(PyObject * seq, const char * what, bool allow_empty, sl_text ** out, int32_t * n_out);
-/* The same for a stage's marks: non-empty, at most SL_MAX_MARKS. */
-int texts_from_python(PyObject * seq, const char * what, sl_text ** out, int32_t * n_out);
 
 /* configure()'s arguments -> owned specs; -1 with an exception (nothing left to free). */
 int stage_specs_from_python(EngineObject * self, PyObject * stages, PyObject * judge, sl_stage_spec * out,
