@@ -301,15 +301,18 @@ def _score(x: float | None) -> str:
 
 def _print_search(trace) -> None:
     """--verbose: how the answer was searched for: retraces, best-of-N's answers, the settings."""
+    from stagelens.engine.trace import SCORE_NAMES
+
     for r in trace.retraces:
         print(
             f"(retraced: the best {r.stage} scored {_score(r.best)}, under {_score(r.threshold)}; "
             f"{r.resampled} was sampled again)"
         )
+    used = trace.settings
+    score_name = SCORE_NAMES.get(used["scorer"], used["scorer"])
     for a in trace.answers:
         kept = ", kept" if a.selected else ""
-        print(f"(answer {a.index + 1}: mean log-prob {_score(a.score)} over {a.n_tokens} tokens{kept})")
-    used = trace.settings
+        print(f"(answer {a.index + 1}: {score_name} {_score(a.score)} over {a.n_tokens} tokens{kept})")
     width = f"best-of {used['best_of']}" if used.get("best_of", 1) > 1 else f"beam {used['beam']}"
     retrace = f", {len(trace.retraces)}/{used['retrace']} retraces" if used.get("retrace") else ""
     print(f"({trace.stats.wall_s:.2f} s, {width}, {used['scorer']}{retrace}, seed {used['seed']})")

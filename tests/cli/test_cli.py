@@ -74,6 +74,12 @@ def test_ask_retraces_and_answers_best_of_n(scene_path, model_args):
     trace = json.loads(best.stdout)
     assert len(trace["answers"]) == 3 and sum(a["selected"] for a in trace["answers"]) == 1
     assert trace["stats"]["image_encodes"] == 1 and all(len(s["candidates"]) == 3 for s in trace["stages"])
+    judged = run(*common, "--best-of", "3", "--seed", "3", "--scorer", "judge", "--temperature", "1.5", "--verbose")
+    assert judged.returncode == 0, judged.stderr
+    answers = [line for line in judged.stdout.splitlines() if line.startswith("(answer ")]
+    assert len(answers) == 3 and all(": judge margin " in line for line in answers)
+    assert sum(line.endswith(", kept)") for line in answers) == 1
+    assert judged.stdout.strip().splitlines()[-1].endswith("best-of 3, judge, seed 3)")
     both = run(*common, "--best-of", "3", "--retrace", "1")
     assert both.returncode == 2 and "best-of-N has no stages to retrace" in both.stderr
 

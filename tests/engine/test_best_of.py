@@ -1,5 +1,6 @@
 """Best-of-N as a method of the native search: N whole answers decoded together through every stage,
-each in its own sequence off one image encode and one shared prompt, kept by mean log-probability."""
+each in its own sequence off one image encode and one shared prompt, kept by mean log-probability, by
+the judge's knockout of whole answers, or by an external (Python or verifier) scorer."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from tests.fixtures.engine import (
 )
 
 from stagelens.engine import SearchSettings, Trace, UserTurn
+from stagelens.engine.events import ANSWERS
 
 
 def _answer_tokens(trace: Trace, i: int) -> list[list[int]]:
@@ -76,9 +78,58 @@ def test_the_kept_answer_is_what_the_cache_holds(engine, make_engine, scene):
     assert_same_greedy(engine, fresh)
 
 
-def test_best_of_n_is_scored_by_log_probability_only():
-    with pytest.raises(ValueError, match="mean log-probability"):
-        SearchSettings(best_of=2, scorer="judge")
+def test_an_external_scorer_ranks_the_whole_answers(engine, scene):
+    calls: list[tuple[str, list[dict]]] = []
+
+    def scorer(stage: str, candidates: list[dict]) -> list[float]:
+        calls.append((stage, candidates))
+        return [-float(len(c["text"])) for c in candidates]  # the shortest answer wins
+
+    turn = UserTurn(QUESTION, (scene,))
+    trace = engine.answer(turn, settings=search(best_of=3, scorer="python"), scorer=scorer)
+    ((stage, answers),) = calls  # one call, for the whole answers, none per stage
+    assert stage == ANSWERS and len(answers) == 3
+    for a, given in zip(trace.answers, answers, strict=True):
+        stages = [s.candidates[a.index].text for s in trace.stages]
+        assert [t.strip() for t in given["stages"]] == stages
+        assert given["text"] == "\n\n".join(stages) and given["n_tokens"] == a.n_tokens
+        assert a.score == pytest.approx(-len(given["text"]))
+    kept = min(range(3), key=lambda i: (len(answers[i]["text"]), i))
+    assert [a.selected for a in trace.answers] == [i == kept for i in range(3)]
+    assert [s.text for s in trace.stages] == [s.candidates[kept].text for s in trace.stages]
+    assert_kv_is_the_trunk(engine)
+
+
+def test_a_failing_answer_scorer_is_the_scorers_error_and_keeps_no_answer(engine, scene):
+    def scorer(stage: str, candidates: list[dict]) -> list[float]:
+        return [0.0]  # one score for three answers
+
+    turn = UserTurn(QUESTION, (scene,))
+    with pytest.raises(ValueError, match="returned 1 scores for 3 candidates"):
+        engine.answer(turn, settings=search(best_of=3, scorer="python"), scorer=scorer)
+    again = engine.answer(turn, settings=search(best_of=2))
+    assert again.stats.image_encodes == 0 and sum(a.selected for a in again.answers) == 1
+
+
+def test_the_judge_ranks_whole_answers_in_one_knockout(engine, scene):
+    turn = UserTurn(QUESTION, (scene,))
+    trace = engine.answer(turn, settings=search(best_of=4, scorer="judge", temperature=1.2))
+    distinct = len({str(_answer_tokens(trace, i)) for i in range(4)})
+    assert distinct >= 2 and trace.stats.judge_calls == distinct - 1 == len(trace.answer_bracket)
+    assert all(s.bracket == [] for s in trace.stages)  # no stage was judged on its own
+    final = max(trace.answer_bracket, key=lambda p: p.round)
+    winner = final.a if final.margin >= 0 else final.b
+    assert [a.selected for a in trace.answers] == [i == winner for i in range(4)]
+    assert trace.answers[winner].score == pytest.approx(final.margin if final.margin >= 0 else -final.margin)
+    assert [s.text for s in trace.stages] == [s.candidates[winner].text for s in trace.stages]
+    assert_kv_is_the_trunk(engine)
+    assert Trace.loads(trace.dumps()) == trace
+
+
+def test_greedy_answers_are_never_judged(engine, scene):
+    settings = SearchSettings(best_of=3, scorer="judge", temperature=0.0, max_stage_tokens=8, seed=1)
+    trace = engine.answer(UserTurn(QUESTION, (scene,)), settings=settings)
+    assert trace.answer_bracket == [] and trace.stats.judge_calls == 0 and trace.answers[0].selected
 
 
 def test_best_of_n_answers_survive_the_json_round_trip(engine, scene):

@@ -175,6 +175,30 @@ def test_shared_judge_prefixes_give_the_margins_of_the_whole_prompts(judged, ref
     assert 0 < trace.stats.judge_tokens < whole_prompts
 
 
+def test_best_of_n_judge_margins_are_those_of_the_whole_answers_read_from_scratch(engine, reference_llm):
+    """The judge reads each pair of whole answers after the prompt (without the first stage's tag)."""
+    trace = engine.answer(UserTurn(QUESTION), settings=search(best_of=4, scorer="judge", max_stage_tokens=8))
+    prompt = engine.prompt_units(QUESTION, [])
+    judge = engine.judge_spec
+    assert trace.answer_bracket
+
+    def answer_text(i: int) -> bytes:
+        parts = []
+        for spec, stage in zip(engine.stage_specs, trace.stages, strict=True):
+            content = _content(engine, stage.name, stage.candidates[i].tokens)
+            parts.append(spec.open_text.encode() + content + spec.close_text.encode())
+        return b"\n\n".join(parts)
+
+    for pairing in trace.answer_bracket:
+
+        def toks(i):
+            return reference_llm.tokenize(answer_text(i), add_bos=False, special=False)
+
+        judge_prompt = prompt + judge.answer_head + toks(pairing.a) + judge.mid + toks(pairing.b) + judge.tail
+        last = _all_logits(reference_llm, judge_prompt)[-1]
+        assert pairing.margin == pytest.approx(last[judge.choice_a] - last[judge.choice_b], abs=1e-2)
+
+
 def test_greedy_search_equals_llama_cpp_python_in_every_stage(engine, reference_llm):
     trace = engine.answer(
         UserTurn(QUESTION), settings=SearchSettings(beam=1, temperature=0.0, max_stage_tokens=16, seed=1)

@@ -300,6 +300,58 @@ def test_best_of_n_answers_each_equal_llama_cpp_decoding_them_from_scratch(twin)
     assert checked >= 4
 
 
+@pytest.mark.parametrize("scorer", ["judge", "python"])
+def test_best_of_n_ranked_by_the_judge_or_a_scorer_keeps_one_whole_answer(twin, scorer):
+    from tests.fixtures.engine import assert_kv_is_the_trunk
+
+    twin.answer_first()
+    settings = search(best_of=3, scorer=scorer, max_stage_tokens=6, temperature=1.5)
+    texts: list[str] = []
+
+    def by_length(stage: str, answers: list[dict]) -> list[float]:
+        texts.extend(a["text"] for a in answers)
+        return [float(len(a["text"])) for a in answers]
+
+    trace = twin.engine.answer(twin.first_turn, settings=settings, scorer=by_length if scorer == "python" else None)
+    distinct = len({str([s.candidates[i].tokens for s in trace.stages]) for i in range(3)})
+    kept = next(a.index for a in trace.answers if a.selected)
+    if scorer == "judge":
+        assert trace.stats.judge_calls == distinct - 1 == len(trace.answer_bracket)
+    else:
+        assert kept == max(range(3), key=lambda i: (len(texts[i]), -i))
+    assert [s.text for s in trace.stages] == [s.candidates[kept].text for s in trace.stages]
+    assert_kv_is_the_trunk(twin.engine)
+
+
+@pytest.mark.parametrize("width", ["beam", "best_of"])
+def test_a_verifier_model_scores_every_familys_candidates(twin, width):
+    """The demo model (text only) as the verifier of each family's candidates: per stage with the beam,
+    once for best-of-N's whole answers; the kept candidate is the verifier's best."""
+    from stagelens.engine.verifier import Verifier
+    from stagelens.models.default import demo_model
+    from stagelens.settings.verifier import VerifierSettings
+
+    demo = demo_model()
+    if demo is None:
+        pytest.skip("the demo model is not installed")
+    verifier = Verifier(VerifierSettings(str(demo.text), None), twin.engine.settings, 1)
+    twin.engine.attach_verifier(verifier)
+    try:
+        settings = search(**{width: 2}, scorer="verifier", max_stage_tokens=6, temperature=1.5)
+        trace = twin.engine.answer(twin.first_turn, settings=settings)
+    finally:
+        twin.engine.attach_verifier(None)
+    assert trace.stats.verifier_calls == (len(trace.stages) if width == "beam" else 1)
+    assert trace.prompt["verifier"]["model"].endswith("demo-text.gguf)")
+    if width == "beam":
+        for stage in trace.stages:
+            best = max(range(2), key=lambda i: (stage.candidates[i].score, -i))
+            assert stage.candidates[best].selected
+    else:
+        best = max(trace.answers, key=lambda a: (a.score, -a.index))
+        assert best.selected
+
+
 def test_a_retraced_answer_leaves_the_kv_as_the_trunk(twin):
     from tests.fixtures.engine import assert_kv_is_the_trunk
 

@@ -193,6 +193,28 @@ def test_outcome_mode_scores_the_answer_so_far_as_one_piece(scene) -> None:
         assert answers == pytest.approx(v.score([], CANDIDATES), abs=1e-9) and answers[0] == answers[2]
 
 
+@pytest.mark.parametrize("mode", ["process", "outcome"])
+def test_best_of_n_keeps_the_whole_answer_the_verifier_scores_best(engine: Engine, scene, mode: str) -> None:
+    verifier = _verifier(mmproj=True, mode=mode)
+    engine.attach_verifier(verifier)
+    try:
+        engine.reset_cache()
+        turn = UserTurn(QUESTION, (scene,))
+        trace = engine.answer(
+            turn, settings=SearchSettings(best_of=3, scorer="verifier", temperature=1.0, seed=4, max_stage_tokens=48)
+        )
+        texts = ["\n\n".join(s.candidates[i].text for s in trace.stages) for i in range(3)]
+        # whole answers are outcomes in either mode: one call, each answer read as one piece
+        assert trace.stats.verifier_calls == 1 and trace.stats.verifier_prompts == len(set(texts))
+        scores = [a.score for a in trace.answers]
+        assert scores == pytest.approx(verifier.score_answers(turn, texts), abs=ATOL)
+        best = max(range(3), key=lambda i: (scores[i], -i))  # type: ignore[arg-type]
+        assert [a.selected for a in trace.answers] == [i == best for i in range(3)]
+        assert all(s.candidates[best].selected for s in trace.stages)
+    finally:
+        engine.attach_verifier(None)
+
+
 def test_the_image_is_encoded_once_for_the_verifier_and_its_cost_is_its_own(engine: Engine, scene) -> None:
     turn = UserTurn(QUESTION, (scene,))
     engine.reset_cache()

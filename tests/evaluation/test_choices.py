@@ -61,27 +61,44 @@ def test_lettered_answers_match_by_letter_or_by_the_options_text() -> None:
 
 
 def test_methods_parse_from_one_table() -> None:
-    assert parse_methods("greedy, bestofn:4,beam:2,BEAM:4:judge,beam:4:verifier") == [
+    assert parse_methods("greedy, bestofn:4,beam:2,BEAM:4:judge,beam:4:verifier,bestofn:4:judge,retrace:4:2") == [
         Method("greedy"),
         Method("bestofn", 4),
         Method("beam", 2, "logprob"),
         Method("beam", 4, "judge"),
         Method("beam", 4, "verifier"),
+        Method("bestofn", 4, "judge"),
+        Method("retrace", 4, "logprob", (("retraces", 2),)),
     ]
-    for bad in ("greedy:2", "beam:4:judge:1", "bestofn:0", "nothing"):
-        with pytest.raises(MethodError, match=r"use greedy, bestofn:N or beam:N\[:logprob\|judge\|verifier\]"):
+    syntax = (
+        r"use greedy, bestofn:N\[:logprob\|judge\|verifier\], beam:N\[:logprob\|judge\|verifier\] or "
+        r"retrace:N:K\[:logprob\|judge\|verifier\]"
+    )
+    bad_specs = ("greedy:2", "beam:4:judge:1", "bestofn:0", "nothing", "bestofn:4:python", "retrace:4", "retrace:0:1")
+    for bad in (*bad_specs, "retrace:4:0", "retrace:4:2:python", "retrace:4:2:judge:1"):
+        with pytest.raises(MethodError, match=syntax):
             parse_method(bad)
     with pytest.raises(MethodError, match="given twice"):
         parse_methods("beam:2,beam:2:logprob")
+    with pytest.raises(MethodError, match="given twice"):
+        parse_methods("bestofn:2,bestofn:2:logprob")
+
+
+def test_method_names_write_back_what_parses() -> None:
+    specs = ["greedy", "bestofn:4", "bestofn:4:judge", "bestofn:2:verifier", "beam:4:logprob", "retrace:4:2:judge"]
+    names = [m.name for m in parse_methods(",".join(specs))]
+    assert names == specs
+    assert parse_method("retrace:4:3").name == "retrace:4:3:logprob"
+    assert [parse_method(n) for n in names] == parse_methods(",".join(specs))
 
 
 def test_a_new_method_kind_is_one_table_entry(monkeypatch: pytest.MonkeyPatch) -> None:
     def parse(args: list[str]) -> Method | None:
-        return Method("retrace", int(args[0]), options=(("retraces", int(args[1])),)) if len(args) == 2 else None
+        return Method("sweep", int(args[0]), options=(("steps", int(args[1])),)) if len(args) == 2 else None
 
-    kind = MethodKind("retrace:N:K", parse, lambda m: f"retrace:{m.n}:{m.option('retraces')}")
-    monkeypatch.setitem(methods_module.METHOD_KINDS, "retrace", kind)
-    (method,) = parse_methods("retrace:4:2")
-    assert method.name == "retrace:4:2" and method.option("retraces") == 2
-    with pytest.raises(MethodError, match="or retrace:N:K"):
-        parse_method("retrace:4")
+    kind = MethodKind("sweep:N:K", parse, lambda m: f"sweep:{m.n}:{m.option('steps')}")
+    monkeypatch.setitem(methods_module.METHOD_KINDS, "sweep", kind)
+    (method,) = parse_methods("sweep:4:2")
+    assert method.name == "sweep:4:2" and method.option("steps") == 2
+    with pytest.raises(MethodError, match="or sweep:N:K"):
+        parse_method("sweep:4")

@@ -138,22 +138,31 @@ def test_eval_runs_every_method_on_a_few_items(tmp_path: Path, capsys: pytest.Ca
     args = _args(
         dataset=HELDOUT,
         limit=5,
-        methods="greedy,bestofn:2,beam:2:logprob,beam:2:judge",
+        methods="greedy,bestofn:2,beam:2:logprob,beam:2:judge,bestofn:2:judge,retrace:2:1",
         out=out,
         json=True,
         max_stage_tokens=96,
         quiet=True,
         threads=1,
+        retrace_margin=0.0,
     )
     assert eval_cli.run(args) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert [r["method"] for r in summary["results"]] == ["greedy", "bestofn:2", "beam:2:logprob", "beam:2:judge"]
+    names = ["greedy", "bestofn:2", "beam:2:logprob", "beam:2:judge", "bestofn:2:judge", "retrace:2:1:logprob"]
+    assert [r["method"] for r in summary["results"]] == names
     for row in summary["results"]:
         assert row["items"] == 5 and 0.0 <= row["accuracy"] <= 1.0 and row["mean_tokens"] > 0
     records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert len(records) == 20
+    assert len(records) == 30
     bestofn = [r for r in records if r["method"] == "bestofn:2"]
     assert all(len(r["traces"]) == 1 and len(r["traces"][0]["answers"]) == 2 for r in bestofn)  # one batched search
+    judged = [r["traces"][0] for r in records if r["method"] == "bestofn:2:judge"]
+    assert all(t["settings"]["scorer"] == "judge" and len(t["answers"]) == 2 for t in judged)
+    assert all(t["stats"]["judge_calls"] == len(t["answer_bracket"]) for t in judged)
+    retraced = [r["traces"][0] for r in records if r["method"] == "retrace:2:1:logprob"]
+    assert all(t["settings"]["retrace"] == 1 and len(t["retraces"]) <= 1 for t in retraced)
+    assert any(t["retraces"] for t in retraced)  # margin 0: a stage less sure than the one before is redone
+    assert not any(r["traces"][0]["retraces"] for r in records if r["method"] == "beam:2:logprob")
     greedy = [r for r in records if r["method"] == "greedy"]
     assert all(r["traces"][0]["settings"]["temperature"] == 0.0 for r in greedy)
     beam = [r for r in records if r["method"] == "beam:2:judge"]

@@ -13,7 +13,7 @@ from tests.fixtures.traces import markdown_trace  # noqa: E402
 
 from stagelens.session import Answer, Turn  # noqa: E402
 from stagelens.session.conversation import Reading  # noqa: E402
-from stagelens.ui.progress import elapsed_line, reading_line  # noqa: E402
+from stagelens.ui.progress import elapsed_line, reading_line, retrace_note  # noqa: E402
 from stagelens.ui.stage_panel import format_elapsed  # noqa: E402
 
 
@@ -32,6 +32,21 @@ def test_the_progress_lines():
     answer.stage_started_at = 110.0
     assert elapsed_line(answer, 175.0) == "1 min 05 s · 1 min 15 s in all"
     assert format_elapsed(0.04) == "0.0 s" and format_elapsed(12.6) == "13 s" and format_elapsed(-1) == "0.0 s"
+
+
+def test_a_retrace_is_counted_and_said_while_the_answer_is_written():
+    answer = Answer(live=True)
+    answer.on_event("stage_begin", "summary", 2, "")
+    answer.on_event("text", "summary", 0, "Find it.")
+    answer.on_event("stage_end", "summary", 0, "")
+    answer.on_event("stage_begin", "caption", 2, "")
+    answer.on_event("text", "caption", 1, "A red")
+    assert retrace_note(answer) == ""
+    answer.on_event("retrace", "summary", 0, "")
+    assert answer.retraces == 1 and answer.live_text("summary") == "" and answer.live_text("caption") == ""
+    assert retrace_note(answer) == "went back once to redo a weak stage"
+    answer.on_event("retrace", "summary", 0, "")
+    assert retrace_note(answer) == "went back 2 times to redo a weak stage"
 
 
 def test_reading_the_image_then_each_stage_with_its_time(make_scripted, qtbot, scene_path):

@@ -19,7 +19,15 @@ from stagelens_dev.testmodels.scripted import make_scripted_model  # noqa: E402
 def test_a_retraced_answer_shows_its_discarded_branches(window_with, qtbot, tmp_path):
     files = make_scripted_model("unsure_caption", tmp_path / "models")
     window = window_with(files.text, files.mmproj, preset="custom", beam=2, retrace=2)
+    headers: list[str] = []
+
+    def watch(kind: str, stage: str) -> None:
+        headers.append(window._card_for(window.conversation.turns[-1]).panel.header.text())
+
+    window.live_updated.connect(watch)
     turn, card = ask(qtbot, window, "How many red circles are there?")
+    window.live_updated.disconnect(watch)
+    assert any(h.endswith("· went back once to redo a weak stage") for h in headers)
     trace = turn.answer.trace
     assert [(r.stage, r.resampled) for r in trace.retraces] == [("caption", "summary")] * 2
     assert trace.conclusion == "3"
@@ -43,8 +51,8 @@ def test_best_of_n_shows_whole_answers_and_the_one_kept(window_with, tiny_model,
     window = window_with(tiny_model.text, tiny_model.mmproj, preset="custom", best_of=3, scorer="judge")
     turn, card = ask(qtbot, window)
     trace = turn.answer.trace
-    assert trace.settings["best_of"] == 3 and trace.settings["scorer"] == "logprob"  # best-of keeps the likeliest
-    assert len(trace.answers) == 3
+    assert trace.settings["best_of"] == 3 and trace.settings["scorer"] == "judge"  # the judge ranks the answers
+    assert len(trace.answers) == 3 and trace.stats.judge_calls == len(trace.answer_bracket)
     kept = next(a for a in trace.answers if a.selected)
     inspector = open_inspector(qtbot, card)
     layout = inspector.search_view.layout_

@@ -90,7 +90,9 @@ Text = str | bytes
 Bitmap = tuple[int, int, bytes, str]  # width, height, RGB8 bytes, id (the pixels' digest)
 # (name, open_text, close_text, open_tokens, close_tokens, judge_head, open_aliases, stops)
 StageTuple = tuple[str, str, str, Sequence[int], Sequence[int], Sequence[int], Sequence[Text], Sequence[Text]]
-JudgeTuple = tuple[Sequence[int], Sequence[int], int, int]  # mid, tail, choice_a, choice_b (-1: none)
+JudgeTuple = tuple[
+    Sequence[int], Sequence[int], int, int, Sequence[int]
+]  # mid, tail, choice_a, choice_b (-1: none), answer_head
 
 @final
 class Engine:

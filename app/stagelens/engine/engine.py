@@ -161,7 +161,7 @@ class Engine:
             raise ValueError(f"{what} is more than this engine was loaded for ({self.settings.max_beam})")
         if not turn.question.strip():
             raise ValueError("the question is empty")
-        if settings.scorer == "judge" and settings.beam > 1:
+        if settings.scorer == "judge" and settings.width > 1:
             check_judge_usable(self.judge_spec)
         if settings.scorer == "python" and scorer is None:
             raise ValueError("scorer 'python' needs a scorer callable")

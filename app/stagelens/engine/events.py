@@ -32,7 +32,9 @@ def reading_event(units: Sequence[object]) -> StageEvent:
 
 
 EventHandler = Callable[[StageEvent], None]
+# (stage name or ANSWERS, candidates) -> one score each; the highest is kept
 Scorer = Callable[[str, list[dict]], Sequence[float]]
+ANSWERS = "answers"  # what a scorer is called with for best-of-N's whole answers
 NativeEventHandler = Callable[[int, int, int, bytes | None], None]
 NativeScorer = Callable[[int, list[dict]], Sequence[float]]
 
@@ -69,10 +71,16 @@ class EventRelay:
 
 
 def native_scorer(scorer: Scorer, stage_names: Sequence[str]) -> NativeScorer:
-    """The native side calls scorers with the stage's index; ours take its name."""
+    """The native side calls scorers with the stage's index; ours take its name. Best-of-N's whole
+    answers come as stage -1: ours get ANSWERS, each answer with its stages' texts ("stages") and
+    them joined by blank lines ("text")."""
     names = list(stage_names)
 
     def call(stage: int, candidates: list[dict]) -> Sequence[float]:
+        if stage < 0:
+            for answer in candidates:
+                answer["text"] = "\n\n".join(t.strip() for t in answer["stages"])
+            return [float(x) for x in scorer(ANSWERS, candidates)]
         return [float(x) for x in scorer(names[stage], candidates)]
 
     return call

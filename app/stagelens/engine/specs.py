@@ -30,6 +30,7 @@ class JudgeSpec(NamedTuple):
     tail: list[int]
     choice_a: int  # -1: no label pair this vocabulary tells apart
     choice_b: int
+    answer_head: list[int]  # best-of-N judged: the prompt before whole answer A
 
 
 def stage_specs(stages: Sequence[StageText], tokenize: Tokenize) -> list[StageSpec]:
@@ -75,7 +76,11 @@ def pick_judge_labels(
 
 def judge_spec(judge: JudgeText, tokenize: Tokenize, choice_a: int, choice_b: int) -> JudgeSpec:
     return JudgeSpec(
-        mid=tokenize(judge.mid, True), tail=tokenize(judge.tail, True), choice_a=choice_a, choice_b=choice_b
+        mid=tokenize(judge.mid, True),
+        tail=tokenize(judge.tail, True),
+        choice_a=choice_a,
+        choice_b=choice_b,
+        answer_head=tokenize(judge.answer_head, True),
     )
 
 

@@ -70,6 +70,7 @@ class JudgeText:
     tail: str
     choice_a: str
     choice_b: str
+    answer_head: str  # best-of-N: the prompt before whole answer A (the rest as for a stage)
 
 
 def _stops(index: int) -> tuple[str, ...]:
@@ -111,6 +112,11 @@ def stage_texts(
         tail=f"\n\n{labels.ask}{reply_open}{labels.lead}",
         choice_a=labels.choice_a,
         choice_b=labels.choice_b,
+        answer_head=(
+            f"{user_open}Two answers were written to the question about the image, each in four stages "
+            f"({', '.join(n.upper() for n in STAGE_NAMES)}). Judge which one is more accurate and answers "
+            f"the question better.\n\n{labels.name_a}: "
+        ),
     )
     return stages, judge
 

@@ -7,7 +7,8 @@ what the stage machine saw (each stage's `status` and `note`, each candidate's `
 model was told and where, the judge's answer labels) and `stats.image_chunks`. Schema 4 added
 `retraces` (each retrace of a retracing search: which stage was poor, its best and the threshold, the
 two stages it discarded) and `answers` (best-of-N: each whole answer's score; the winner is the
-selected candidate of every stage). A trace of an older schema loads with neither.
+selected candidate of every stage), with `answer_bracket` when the judge ranked them. A trace of an
+older schema loads with none of them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,14 @@ from typing import Any
 
 SCHEMA = 4
 READABLE_SCHEMAS = (1, 2, 3, 4)
+
+# What a candidate's (or a whole answer's) score is, by the scorer that gave it
+SCORE_NAMES = {
+    "logprob": "mean log-prob",
+    "judge": "judge margin",
+    "verifier": "verifier score",
+    "python": "custom score",
+}
 
 # Stage.status: what ended the stage (the note says it for people)
 STATUSES = ("ok", "cut", "ended", "jumped", "restarted", "looped", "cancelled")
@@ -88,8 +97,9 @@ class Retrace:
 
 @dataclass
 class AnswerScore:
-    """One whole answer of best-of-N (candidate `index` of every stage): its mean log-probability over
-    every token it sampled, and whether it was kept."""
+    """One whole answer of best-of-N (candidate `index` of every stage): its score (the scorer's: the mean
+    log-probability over every token it sampled, the judge's knockout score, the verifier's or the
+    Python scorer's), and whether it was kept."""
 
     index: int
     score: float | None
@@ -148,6 +158,7 @@ class Trace:
     prompt: dict[str, Any] = field(default_factory=dict)  # format_instruction, placement, reason, judge_choices
     retraces: list[Retrace] = field(default_factory=list)  # in the order they happened
     answers: list[AnswerScore] = field(default_factory=list)  # best-of-N's whole answers (else empty)
+    answer_bracket: list[Pairing] = field(default_factory=list)  # best-of-N judged: the judge's comparisons
     schema: int = SCHEMA
 
     def stage(self, name: str) -> Stage | None:
@@ -166,6 +177,8 @@ class Trace:
             retrace["threshold"] = _finite(retrace["threshold"])
         for answer in data["answers"]:
             answer["score"] = _finite(answer["score"])
+        for pairing in data["answer_bracket"]:
+            pairing["margin"] = _finite(pairing["margin"])
         return data
 
     def dumps(self, indent: int | None = 2) -> str:
@@ -201,6 +214,7 @@ class Trace:
             prompt=dict(data.get("prompt", {})),
             retraces=retraces,
             answers=[AnswerScore(**a) for a in data.get("answers", [])],
+            answer_bracket=[Pairing(**p) for p in data.get("answer_bracket", []) if p.get("margin") is not None],
         )
 
     @classmethod

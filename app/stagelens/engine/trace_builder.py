@@ -47,12 +47,12 @@ def _stage(raw: dict[str, Any], spec: StageSpec | None) -> Stage:
         forced_close=raw["forced_close"],
         complete=winner >= 0,
         merged=sum(c.same_as is not None for c in cands),
-        bracket=[
-            Pairing(p["round"], p["a"], p["b"], round(p["margin"], 4))
-            for p in raw.get("bracket", [])
-            if math.isfinite(p["margin"])
-        ],
+        bracket=_pairings(raw.get("bracket", [])),
     )
+
+
+def _pairings(raw: list[dict[str, Any]]) -> list[Pairing]:
+    return [Pairing(p["round"], p["a"], p["b"], round(p["margin"], 4)) for p in raw if math.isfinite(p["margin"])]
 
 
 def _stats(raw: dict[str, Any], started: float) -> Stats:
@@ -111,6 +111,7 @@ def build_trace(
         prompt=dict(prompt or {}),
         retraces=retraces,
         answers=[AnswerScore(i, _finite(a["score"]), a["n_tokens"], i == winner) for i, a in enumerate(answers)],
+        answer_bracket=_pairings(result.get("answer_bracket", [])),
     )
 
 

@@ -8,8 +8,8 @@ its own sequence, and scored by two logits. Python renders the prompt (verifier_
 the verifier's costs apart from the answering model's (Trace.stats.verifier_*).
 
 - process mode: each stage's candidates are scored as the next step after the stages chosen so far;
-- outcome mode: each candidate is scored as the whole answer so far, read as one piece (with
-  best-of-N: whole answers, `score_answers`).
+- outcome mode: each candidate is scored as the whole answer so far, read as one piece;
+- best-of-N: whole answers, as outcomes in either mode (`stage_scorer` is called with ANSWERS).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from stagelens.engine import native
 from stagelens.engine.conversation import utf8
-from stagelens.engine.events import Scorer
+from stagelens.engine.events import ANSWERS, Scorer
 from stagelens.engine.prompt import ChatTemplate, TemplateError
 from stagelens.engine.trace import Stats
 from stagelens.engine.turns import UserTurn
@@ -229,14 +229,17 @@ class Verifier:
 
     def stage_scorer(self, turn: UserTurn, cancel: native.CancelFlag | None = None) -> Scorer:
         """The scorer Engine.answer calls at each stage: process mode scores each candidate as the next step
-        after the stages chosen so far, outcome mode as the whole answer so far."""
+        after the stages chosen so far, outcome mode as the whole answer so far. Best-of-N's whole answers
+        are scored as outcomes in either mode (each read as one piece)."""
         self.read(turn)
         chosen: list[str] = []
 
-        def score(_stage: str, candidates: list[dict]) -> list[float]:
+        def score(stage: str, candidates: list[dict]) -> list[float]:
             texts = [str(c["text"]).strip() for c in candidates]
             try:
-                if self.mode == "process":
+                if stage == ANSWERS:
+                    scores = self.score([], texts, cancel)
+                elif self.mode == "process":
                     scores = self.score(chosen, texts, cancel)
                 else:
                     scores = self.score([], ["\n\n".join([*chosen, t]) for t in texts], cancel)

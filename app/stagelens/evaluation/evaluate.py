@@ -3,13 +3,15 @@
 Methods (parsed by ``stagelens.evaluation.methods``):
 
 - ``greedy``: beam 1, temperature 0.
-- ``bestofn:N``: the engine's best-of-N (``SearchSettings.best_of``): N whole answers sampled
-  together (temperature/top-p of the search settings), each through every stage in its own
-  sequence; the one with the highest mean token log-probability over its generated tokens wins.
-  Each stage gets the same token budget as a stage-beam candidate, so N samples cost what
-  stage-beam N costs in generated tokens.
+- ``bestofn:N[:scorer]``: the engine's best-of-N (``SearchSettings.best_of``): N whole answers
+  sampled together (temperature/top-p of the search settings), each through every stage in its own
+  sequence, ranked by the scorer: the highest mean token log-probability (``logprob``, default), the
+  judge's knockout of whole answers, or the verifier's outcome score. Each stage gets the same token
+  budget as a stage-beam candidate, so N samples cost what stage-beam N costs in generated tokens.
 - ``beam:N[:scorer]``: the engine's stage-level beam search, N candidates per stage, scorer
-  ``logprob`` (default) or ``judge``.
+  ``logprob`` (default), ``judge`` or ``verifier`` (retracing only when ``--retrace`` asks for it).
+- ``retrace:N:K[:scorer]``: stage-level beam search with at most K retraces per answer (the margin
+  is ``--retrace-margin``).
 
 Answers are matched by ``stagelens.evaluation.matching`` on the final conclusion; intervals,
 paired comparisons and per-kind / per-stage tables are in ``stagelens.evaluation.report``.
@@ -90,8 +92,14 @@ def run_item(engine: Engine, method: Method, item: EvalItem, base: SearchSetting
     if method.kind == "greedy":
         traces = [engine.answer(turn, settings=replace(base, beam=1, temperature=0.0, retrace=0))]
         chosen = 0
-    elif method.kind == "bestofn":  # the engine's best-of-N: the N answers in one batch, the likeliest kept
-        traces = [engine.answer(turn, settings=replace(base, beam=1, retrace=0, best_of=method.n, scorer="logprob"))]
+    elif method.kind == "bestofn":  # the engine's best-of-N: the N answers in one batch, the scorer's best kept
+        traces = [
+            engine.answer(turn, settings=replace(base, beam=1, retrace=0, best_of=method.n, scorer=method.scorer))
+        ]
+        chosen = 0
+    elif method.kind == "retrace":
+        retraces = int(method.option("retraces", 1) or 1)
+        traces = [engine.answer(turn, settings=replace(base, beam=method.n, scorer=method.scorer, retrace=retraces))]
         chosen = 0
     else:  # stage-level search, retracing when --retrace asks for it
         traces = [engine.answer(turn, settings=replace(base, beam=method.n, scorer=method.scorer))]

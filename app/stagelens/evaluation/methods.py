@@ -1,6 +1,7 @@
 """The decoding methods `stagelens eval` compares, and how their names parse.
 
-A method is written ``kind[:arg[:arg]]`` (``greedy``, ``bestofn:4``, ``beam:4:judge``). Each kind is
+A method is written ``kind[:arg[:arg]]`` (``greedy``, ``bestofn:4:judge``, ``beam:4:judge``,
+``retrace:4:2:logprob``). Each kind is
 one row of ``METHOD_KINDS``: how its arguments parse, how its name is written back, and the syntax
 shown in errors. A new method is one new row (and its branch in ``evaluate.run_item``); a kind's
 further arguments go in ``Method.options`` (``retrace:4:2`` -> ``options=(("retraces", 2),)``). A new
@@ -56,23 +57,46 @@ def _greedy(args: list[str]) -> Method | None:
     return Method("greedy") if not args else None
 
 
+def _scorer(args: list[str], at: int) -> str | None:
+    """The scorer named at args[at] (the default when it is not given), or None when it is no scorer."""
+    scorer = args[at] if len(args) > at else str_default("scorer")
+    return scorer if scorer in SCORERS else None
+
+
 def _bestofn(args: list[str]) -> Method | None:
-    n = _count(args[0]) if len(args) == 1 else None
-    return Method("bestofn", n) if n else None
+    if len(args) not in (1, 2):
+        return None
+    n, scorer = _count(args[0]), _scorer(args, 1)
+    return Method("bestofn", n, scorer) if n and scorer else None
 
 
 def _beam(args: list[str]) -> Method | None:
     if len(args) not in (1, 2):
         return None
-    n = _count(args[0])
-    scorer = args[1] if len(args) == 2 else str_default("scorer")
-    return Method("beam", n, scorer) if n and scorer in SCORERS else None
+    n, scorer = _count(args[0]), _scorer(args, 1)
+    return Method("beam", n, scorer) if n and scorer else None
 
 
+def _retrace(args: list[str]) -> Method | None:
+    if len(args) not in (2, 3):
+        return None
+    n, retraces, scorer = _count(args[0]), _count(args[1]), _scorer(args, 2)
+    return Method("retrace", n, scorer, (("retraces", retraces),)) if n and retraces and scorer else None
+
+
+_SCORERS = "|".join(SCORERS)
 METHOD_KINDS: dict[str, MethodKind] = {
     "greedy": MethodKind("greedy", _greedy, lambda m: "greedy"),
-    "bestofn": MethodKind("bestofn:N", _bestofn, lambda m: f"bestofn:{m.n}"),
-    "beam": MethodKind(f"beam:N[:{'|'.join(SCORERS)}]", _beam, lambda m: f"beam:{m.n}:{m.scorer}"),
+    # ranked by log-probability it is written without its scorer, as before the other scorers were offered
+    "bestofn": MethodKind(
+        f"bestofn:N[:{_SCORERS}]",
+        _bestofn,
+        lambda m: f"bestofn:{m.n}" + ("" if m.scorer == "logprob" else f":{m.scorer}"),
+    ),
+    "beam": MethodKind(f"beam:N[:{_SCORERS}]", _beam, lambda m: f"beam:{m.n}:{m.scorer}"),
+    "retrace": MethodKind(
+        f"retrace:N:K[:{_SCORERS}]", _retrace, lambda m: f"retrace:{m.n}:{m.option('retraces')}:{m.scorer}"
+    ),
 }
 
 

@@ -54,6 +54,7 @@ class Answer:
     stage_started_at: float = 0.0  # the current stage began (0: no stage yet)
     thinking_started_at: float = 0.0  # the first stage began
     thinking_ended_at: float = 0.0  # the last stage that ended so far ended
+    retraces: int = 0  # times the search went back a stage so far (retracing)
 
     def on_event(
         self,
@@ -86,6 +87,7 @@ class Answer:
             self.texts = {key: text for key, text in self.texts.items() if key[0] not in dropped}
             for name in dropped:
                 self.finished.pop(name, None)
+            self.retraces += 1
 
     def live_text(self, stage: str) -> str:
         if stage in self.finished:

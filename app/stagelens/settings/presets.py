@@ -107,7 +107,7 @@ def search_settings(settings: AppSettings, name: str | None = None) -> SearchSet
     return replace(
         SearchSettings(),
         beam=choice.beam,
-        scorer="logprob" if best_of > 1 else choice.scorer,  # best-of-N keeps the likeliest whole answer
+        scorer=choice.scorer,  # best-of-N ranks whole answers with it
         temperature=choice.temperature,
         retrace=0 if best_of > 1 else choice.retrace,  # best-of-N has no stage to go back to
         best_of=best_of,

@@ -45,8 +45,6 @@ class SearchSettings:
             )
         if self.best_of > 1 and self.mode != "batched":
             raise ValueError("best-of-N runs in batched mode only (the reference cost model is stage-level search's)")
-        if self.best_of > 1 and self.scorer != "logprob":
-            raise ValueError(f"best-of-N is scored by mean log-probability; the {self.scorer} scorer is not offered")
 
     @property
     def width(self) -> int:

@@ -265,7 +265,8 @@ TABLE: tuple[Setting, ...] = (
         int,
         1,
         "best-of-N: N whole answers decoded together, each through every stage with no choice between stages, "
-        "the one with the best mean log-probability kept (1: stage-level search with --beam)",
+        "the scorer's best kept: mean log-probability, the judge comparing whole answers, or the verifier "
+        "(1: stage-level search with --beam)",
         _groups("search", "window"),
         flag="--best-of",
         low=1,

@@ -16,7 +16,7 @@ from stagelens.ui.answer_actions import AnswerActions
 from stagelens.ui.beam_inspector import BeamInspector
 from stagelens.ui.markdown import plain_text
 from stagelens.ui.markdown_view import MarkdownView
-from stagelens.ui.progress import elapsed_line, reading_line
+from stagelens.ui.progress import elapsed_line, reading_line, retrace_note
 from stagelens.ui.question_bubble import QuestionBubble
 from stagelens.ui.stage_panel import HIDDEN_STAGES, ReasoningPanel, format_duration
 from stagelens.ui.typescale import SPACE
@@ -146,11 +146,11 @@ class AnswerCard(QFrame):
             self.panel.show_progress(reading_line(self.turn, version))
             self.conclusion.setVisible(False)
         elif version.stage in HIDDEN_STAGES:
-            self.panel.show_live(version.stage, version.live_text(version.stage))
+            self.panel.show_live(version.stage, version.live_text(version.stage), retrace_note(version))
             self.conclusion.set_markdown("")
             self.conclusion.setVisible(False)
         else:
-            self.panel.show_live("conclusion", version.live_text("reasoning"))
+            self.panel.show_live("conclusion", version.live_text("reasoning"), retrace_note(version))
             self.conclusion.setVisible(True)
             self.conclusion.set_markdown(version.conclusion or "…", live=True)
 

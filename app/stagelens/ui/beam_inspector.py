@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
 )
 
 from stagelens.engine import Trace
-from stagelens.engine.trace import Stage
+from stagelens.engine.trace import SCORE_NAMES, Stage
 from stagelens.ui.answer_actions import tool
-from stagelens.ui.search_tree import SCORE_NAMES, ZOOM_STEP, SearchTreeView
+from stagelens.ui.search_tree import ZOOM_STEP, SearchTreeView
 from stagelens.ui.stage_panel import TITLES, format_duration
 from stagelens.ui.typescale import SPACE
 

@@ -1,5 +1,6 @@
 """What an answer being written says about itself before and between its words: preparing the
-image, reading it ("Reading the image (729 tokens)…"), then each stage, each with its time."""
+image, reading it ("Reading the image (729 tokens)…"), then each stage, each with its time, and how
+often a retracing search went back."""
 
 from __future__ import annotations
 
@@ -18,6 +19,14 @@ def reading_line(turn: Turn, answer: Answer) -> str:
     if reading.text_tokens:
         return f"Reading your question ({reading.text_tokens:,} tokens)…"
     return "Starting…"
+
+
+def retrace_note(answer: Answer) -> str:
+    """Said after the stage being written once the search has gone back (empty until then)."""
+    if not answer.retraces:
+        return ""
+    times = "once" if answer.retraces == 1 else f"{answer.retraces} times"
+    return f"went back {times} to redo a weak stage"
 
 
 def elapsed_line(answer: Answer, now: float) -> str:

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from stagelens.engine import Trace
-from stagelens.engine.trace import Candidate, Retrace, Stage
+from stagelens.engine.trace import SCORE_NAMES, Candidate, Retrace, Stage
 from stagelens.session.conversation import STAGE_TITLES
 from stagelens.ui.markdown import plain_text
 from stagelens.ui.theme import is_dark, mix
@@ -51,7 +51,6 @@ TIP_CHARS = 700
 ZOOM_STEP = 1.2
 ZOOM_RANGE = (0.2, 4.0)
 FIT_MIN = 0.7
-SCORE_NAMES = {"logprob": "mean log-prob", "judge": "judge margin", "python": "custom score"}
 
 
 @dataclass(frozen=True)

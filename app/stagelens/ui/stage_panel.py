@@ -146,13 +146,15 @@ class ReasoningPanel(QFrame):
         self.header.setText(line)
         self.header.setAccessibleDescription(line)
 
-    def show_live(self, stage: str, text: str) -> None:
+    def show_live(self, stage: str, text: str, note: str = "") -> None:
+        """`note`: said after the step (how the search is going), when not empty."""
         title = TITLES.get(stage, stage)
         if stage in HIDDEN_STAGES:
             step = HIDDEN_STAGES.index(stage) + 1
-            self.show_progress(f"Thinking · step {step} of {len(HIDDEN_STAGES)}: {title}…")
+            line = f"Thinking · step {step} of {len(HIDDEN_STAGES)}: {title}…"
         else:
-            self.show_progress("Thinking · done, writing the answer…")
+            line = "Thinking · done, writing the answer…"
+        self.show_progress(f"{line} · {note}" if note else line)
         self.header.setArrowType(Qt.ArrowType.DownArrow)
         shown = tail(text, LIVE_TAIL_CHARS)
         self.live_label.setVisible(True)

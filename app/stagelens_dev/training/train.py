@@ -81,6 +81,9 @@ class Recipe:
     judge_easy_fraction: float = 0.0  # share of judge examples whose wrong candidate is another scene's
     judge_read_right: bool = False  # answer loss on the right candidate inside the judge prompt too
     verdict_weight: float = 0.0  # weight of the per-token verdict probe on judge candidates
+    # A second stage of training: start from this checkpoint's model, probe and tokenizer (not its
+    # optimizer or schedule); "" starts from random weights.
+    init_from: str = ""
     seed: int = 0
 
     def to_json(self) -> dict[str, Any]:
@@ -103,12 +106,23 @@ class Trainer:
 
 def build(recipe: Recipe, tok: Vocab | None = None) -> Trainer:
     torch.manual_seed(recipe.seed)
+    start: dict[str, Any] | None = None
+    if recipe.init_from:
+        if recipe.config:
+            raise ValueError("init_from keeps the checkpoint's architecture: leave config empty")
+        _, start_tok, start = load_checkpoint(Path(recipe.init_from))
+        tok = tok or start_tok
     tok = tok or demo_vocab()
-    cfg = ModelConfig(vocab_size=len(tok.tokens), **recipe.config)
+    cfg = ModelConfig(**start["config"]) if start else ModelConfig(vocab_size=len(tok.tokens), **recipe.config)
     model = DemoModel(cfg)
     scaled_residual_init(model)
     probe = PatchProbe(cfg.n_embd, N_CENTRE_CLASSES, N_COVER_CLASSES, cfg.image_size // cfg.patch_size)
     verdict = VerdictProbe(cfg.n_embd)
+    if start is not None:
+        model.load_state_dict(start["state"])
+        if "probe" in start:
+            probe.load_state_dict(start["probe"], strict=False)  # older probes lack the position heads
+            verdict.load_state_dict(start.get("verdict", verdict.state_dict()))
     params = [*model.named_parameters(), *probe.named_parameters(), *verdict.named_parameters()]
     decay = [p for _, p in params if p.dim() >= 2]
     no_decay = [p for _, p in params if p.dim() < 2]

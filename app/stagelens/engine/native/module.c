@@ -446,7 +446,7 @@ static PyMethodDef Engine_methods[] = {
     {"configure", (PyCFunction) (void (*)(void)) Engine_configure, METH_VARARGS | METH_KEYWORDS,
      "configure(stages, judge): set once, at load. stages: (name, open_text, close_text, open_tokens, "
      "close_tokens, judge_head, open_aliases, stops) each; judge: (mid_tokens, tail_tokens, choice_a, "
-     "choice_b), -1 for a choice the vocabulary cannot tell apart"},
+     "choice_b, answer_head_tokens), -1 for a choice the vocabulary cannot tell apart"},
     {"tokenize", (PyCFunction) (void (*)(void)) Engine_tokenize, METH_VARARGS | METH_KEYWORDS,
      "tokenize(text, add_special, parse_special) -> list[int]; text: str or bytes"},
     {"detokenize", (PyCFunction) (void (*)(void)) Engine_detokenize, METH_VARARGS | METH_KEYWORDS,

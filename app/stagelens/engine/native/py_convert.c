@@ -326,8 +326,12 @@ int stage_specs_from_python(EngineObject * self, PyObject * stages, PyObject * j
     PyObject * mid, * tail;
     int a, b;
     /* (mid_tokens, tail_tokens, choice_a, choice_b) */
-    if (!PyArg_ParseTuple(judge, "OOii", &mid, &tail, &a, &b)) goto fail;
-    if (list_to_tokens(self, mid, &judge_out->mid) || list_to_tokens(self, tail, &judge_out->tail)) goto fail;
+    PyObject * answer_head;
+    if (!PyArg_ParseTuple(judge, "OOiiO", &mid, &tail, &a, &b, &answer_head)) goto fail;
+    if (list_to_tokens(self, mid, &judge_out->mid) || list_to_tokens(self, tail, &judge_out->tail) ||
+        list_to_tokens(self, answer_head, &judge_out->answer_head)) {
+        goto fail;
+    }
     if (a >= self->eng.n_vocab || b >= self->eng.n_vocab) {
         PyErr_SetString(PyExc_ValueError, "judge choice token outside the vocabulary");
         goto fail;
@@ -371,10 +375,27 @@ static PyObject * candidate_text(const sl_candidate * c) {
     return PyUnicode_DecodeUTF8(c->text ? c->text + b : "", (Py_ssize_t) (e - b), "replace");
 }
 
+/* n numbers from what the scorer returned (NULL: it raised); 0, or -1 with a Python error set. */
+static int scores_from(PyObject * r, int32_t n, double * scores) {
+    PyObject * fast = r ? PySequence_Fast(r, "the scorer must return a sequence of numbers") : NULL;
+    int rc = -1;
+    if (fast && PySequence_Fast_GET_SIZE(fast) != n) {
+        PyErr_Format(PyExc_ValueError, "the scorer returned %zd scores for %d candidates",
+                     PySequence_Fast_GET_SIZE(fast), n);
+    } else if (fast) {
+        rc = 0;
+        for (int32_t i = 0; i < n && rc == 0; i++) {
+            scores[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(fast, i));
+            if (scores[i] == -1.0 && PyErr_Occurred()) rc = -1;
+        }
+    }
+    Py_XDECREF(fast);
+    return rc;
+}
+
 static int hook_score(void * ud, int stage, const sl_candidate * cands, int32_t n, double * scores) {
     hook_ctx * h = ud;
     PyGILState_STATE g = PyGILState_Ensure();
-    int rc = -1;
     PyObject * list = PyList_New(n);
     for (int32_t i = 0; list && i < n; i++) {
         const sl_candidate * c = &cands[i];
@@ -384,22 +405,35 @@ static int hook_score(void * ud, int stage, const sl_candidate * cands, int32_t 
         else PyList_SET_ITEM(list, i, d);
     }
     PyObject * r = list ? PyObject_CallFunction(h->scorer, "iO", stage, list) : NULL;
-    PyObject * fast = r ? PySequence_Fast(r, "the scorer must return a sequence of numbers") : NULL;
-    if (fast && PySequence_Fast_GET_SIZE(fast) != n) {
-        PyErr_Format(PyExc_ValueError, "the scorer returned %zd scores for %d candidates",
-                     PySequence_Fast_GET_SIZE(fast), n);
-    } else if (fast) {
-        rc = 0;
-        for (int32_t i = 0; i < n; i++) {
-            scores[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(fast, i));
-            if (scores[i] == -1.0 && PyErr_Occurred()) {
-                rc = -1;
-                break;
-            }
-        }
-    }
+    int rc = scores_from(r, n, scores);
     if (rc != 0) hook_keep_error(h);
-    Py_XDECREF(fast);
+    Py_XDECREF(r);
+    Py_XDECREF(list);
+    PyGILState_Release(g);
+    return rc;
+}
+
+/* Best-of-N's whole answers: the scorer is called with stage -1 and, per answer, its stages' texts. */
+static int hook_score_answers(void * ud, const sl_result * res, int32_t n, double * scores) {
+    hook_ctx * h = ud;
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject * list = PyList_New(n);
+    for (int32_t i = 0; list && i < n; i++) {
+        PyObject * stages = PyList_New(res->n_stages);
+        for (int32_t s = 0; stages && s < res->n_stages; s++) {
+            PyObject * text = candidate_text(&res->stages[s].cands[i]);
+            if (!text) Py_CLEAR(stages);
+            else PyList_SET_ITEM(stages, s, text);
+        }
+        PyObject * d = stages ? Py_BuildValue("{s:N,s:i,s:d}", "stages", stages, "n_tokens", res->answers[i].n_tokens,
+                                              "mean_logprob", res->answers[i].score)
+                              : NULL;
+        if (!d) Py_CLEAR(list);
+        else PyList_SET_ITEM(list, i, d);
+    }
+    PyObject * r = list ? PyObject_CallFunction(h->scorer, "iO", -1, list) : NULL;
+    int rc = scores_from(r, n, scores);
+    if (rc != 0) hook_keep_error(h);
     Py_XDECREF(r);
     Py_XDECREF(list);
     PyGILState_Release(g);
@@ -407,7 +441,10 @@ static int hook_score(void * ud, int stage, const sl_candidate * cands, int32_t 
 }
 
 sl_hooks hooks_for(hook_ctx * h) {
-    return (sl_hooks){.on_event = h->on_event ? hook_event : NULL, .score = h->scorer ? hook_score : NULL, .ud = h};
+    return (sl_hooks){.on_event = h->on_event ? hook_event : NULL,
+                      .score = h->scorer ? hook_score : NULL,
+                      .score_answers = h->scorer ? hook_score_answers : NULL,
+                      .ud = h};
 }
 
 /* ----------------------------------------------------------------- results */
@@ -459,10 +496,10 @@ static PyObject * stats_to_dict(const sl_stats * st, double wall_s) {
                          st->judge_s, "first_prefill_s", st->first_prefill_s, "steps_by_width", steps);
 }
 
-static PyObject * bracket_to_list(const sl_stage_result * sr) {
-    PyObject * list = PyList_New(sr->n_pairs);
-    for (int32_t i = 0; list && i < sr->n_pairs; i++) {
-        const sl_judge_pair * p = &sr->pairs[i];
+static PyObject * pairs_to_list(const sl_judge_pair * pairs, int32_t n) {
+    PyObject * list = PyList_New(n);
+    for (int32_t i = 0; list && i < n; i++) {
+        const sl_judge_pair * p = &pairs[i];
         PyObject * d = Py_BuildValue("{s:i,s:i,s:i,s:d}", "round", p->round, "a", p->a, "b", p->b, "margin", p->margin);
         if (!d) Py_CLEAR(list);
         else PyList_SET_ITEM(list, i, d);
@@ -477,7 +514,7 @@ static PyObject * stage_to_dict(const sl_engine * eng, const sl_stage_result * s
         if (!d) Py_CLEAR(cands);
         else PyList_SET_ITEM(cands, i, d);
     }
-    PyObject * bracket = cands ? bracket_to_list(sr) : NULL;
+    PyObject * bracket = cands ? pairs_to_list(sr->pairs, sr->n_pairs) : NULL;
     if (!bracket) Py_CLEAR(cands);
     return cands ? Py_BuildValue("{s:s,s:i,s:O,s:O,s:N,s:N,s:i}", "name", eng->stages[s].name, "winner",
                                  complete ? sr->winner : -1, "forced_open", sr->forced_open ? Py_True : Py_False,
@@ -526,15 +563,17 @@ PyObject * result_to_dict(const sl_engine * eng, const sl_result * res) {
     PyObject * stats = stats_to_dict(&res->stats, res->wall_s);
     PyObject * retraces = stats ? retraces_to_list(eng, res) : NULL;
     PyObject * answers = retraces ? answers_to_list(res) : NULL;
-    if (!answers) {
+    PyObject * answer_bracket = answers ? pairs_to_list(res->answer_pairs, res->n_answer_pairs) : NULL;
+    if (!answer_bracket) {
         Py_DECREF(stages);
         Py_XDECREF(stats);
         Py_XDECREF(retraces);
+        Py_XDECREF(answers);
         return NULL;
     }
-    return Py_BuildValue("{s:N,s:O,s:N,s:y#,s:N,s:N,s:N}", "stages", stages, "cancelled",
+    return Py_BuildValue("{s:N,s:O,s:N,s:y#,s:N,s:N,s:N,s:N}", "stages", stages, "cancelled",
                          res->cancelled ? Py_True : Py_False, "answer_tokens",
                          tokens_to_list(res->answer.toks, res->answer.n), "answer_text",
                          res->answer_text ? res->answer_text : "", (Py_ssize_t) res->answer_len, "stats", stats,
-                         "retraces", retraces, "answers", answers);
+                         "retraces", retraces, "answers", answers, "answer_bracket", answer_bracket);
 }

@@ -1,5 +1,6 @@
 /* Best-of-N over the stage machine: stage s of answer i is candidate i of stage s. Answer i's tokens
- * after the shared lead sit at positions lead_pos + 1 + k in sequence 1 + i. */
+ * after the shared lead sit at positions lead_pos + 1 + k in sequence 1 + i. The answers are ranked at
+ * the end by their mean log-probability, the judge's knockout of whole answers, or an external scorer. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,93 @@ static void sl_bo_score(sl_result * out, int32_t n) {
     }
 }
 
+/* Answer i as the judge reads it: every stage's content between its tags, blank lines between. */
+static int sl_bo_answer_text(sl_engine * eng, const sl_result * out, int32_t i, sl_candidate * c) {
+    size_t len = 0;
+    for (int32_t s = 0; s < out->n_stages; s++) {
+        const sl_candidate * sc = &out->stages[s].cands[i];
+        size_t content = sc->content_end > sc->content_begin ? sc->content_end - sc->content_begin : 0;
+        len += eng->stages[s].open_len + content + eng->stages[s].close_len + 2;
+    }
+    c->text = malloc(len + 1);
+    if (!c->text) return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
+    size_t at = 0;
+    for (int32_t s = 0; s < out->n_stages; s++) {
+        const sl_stage_spec * st = &eng->stages[s];
+        const sl_candidate * sc = &out->stages[s].cands[i];
+        size_t content = sc->content_end > sc->content_begin ? sc->content_end - sc->content_begin : 0;
+        if (s > 0) {
+            memcpy(c->text + at, "\n\n", 2);
+            at += 2;
+        }
+        memcpy(c->text + at, st->open_text, st->open_len);
+        at += st->open_len;
+        if (content) memcpy(c->text + at, sc->text + sc->content_begin, content);
+        at += content;
+        memcpy(c->text + at, st->close_text, st->close_len);
+        at += st->close_len;
+    }
+    c->text_len = c->content_end = at;
+    c->content_begin = 0;
+    c->seq = 1 + i;
+    c->same_as = -1;
+    return SL_OK;
+}
+
+/* The judge's knockout over whole answers, read after the prompt (before the first stage's tag). */
+static int32_t sl_bo_judge(sl_run * run, int32_t n, const llama_token * pending, int32_t n_pending, llama_pos pre_pos) {
+    sl_engine * eng = run->eng;
+    sl_result * out = run->out;
+    sl_candidate * cands = calloc((size_t) n, sizeof *cands);
+    int32_t * reps = malloc(sizeof *reps * (size_t) n);
+    out->answer_pairs = malloc(sizeof *out->answer_pairs * (size_t) n);
+    int32_t w = -1;
+    int status = cands && reps && out->answer_pairs ? SL_OK : sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
+    for (int32_t i = 0; i < n && status == SL_OK; i++) status = sl_bo_answer_text(eng, out, i, &cands[i]);
+    if (status == SL_OK) {
+        int32_t n_reps = sl_candidates_merge(cands, n, reps);
+        w = reps[0];
+        if (n_reps > 1) {
+            sl_search_params sp = *run->sp;
+            sp.beam = n; /* the knockout's sequences come after the answers' */
+            sl_stage_spec answers = {.judge_head = eng->judge.answer_head};
+            double t0 = sl_now();
+            w = sl_judge_knockout(eng, &sp, &answers, cands, reps, n_reps, pending, n_pending, pre_pos, -1,
+                                  &out->stats, out->answer_pairs, &out->n_answer_pairs);
+            out->stats.judge_s += sl_now() - t0;
+        }
+        for (int32_t i = 0; i < n && w >= 0; i++) {
+            int32_t same = cands[i].same_as;
+            out->answers[i].score = same >= 0 ? cands[same].score : (n_reps > 1 ? cands[i].score : 0.0);
+        }
+    }
+    for (int32_t i = 0; cands && i < n; i++) free(cands[i].text);
+    free(cands);
+    free(reps);
+    return status == SL_OK ? w : -1;
+}
+
+/* The answer kept: the likeliest, the judge's knockout winner, or the external scorer's best (the first
+ * of equals). Returns -1 on an error. */
+static int32_t sl_bo_rank(sl_run * run, int32_t n, const llama_token * pending, int32_t n_pending, llama_pos pre_pos) {
+    sl_result * out = run->out;
+    if (run->sp->scorer == SL_SCORER_JUDGE) return sl_bo_judge(run, n, pending, n_pending, pre_pos);
+    if (run->sp->scorer == SL_SCORER_EXTERNAL) {
+        double * scores = calloc((size_t) n, sizeof *scores);
+        if (!scores) return sl_set_error(run->eng, SL_ERR_NOMEM, "out of memory"), -1;
+        const sl_hooks * h = run->hooks;
+        int r = h && h->score_answers ? h->score_answers(h->ud, out, n, scores) : -1;
+        for (int32_t i = 0; i < n && r == 0; i++) out->answers[i].score = scores[i];
+        free(scores);
+        if (r != 0) return sl_set_error(run->eng, SL_ERR_CALLBACK, "the external scorer failed"), -1;
+    }
+    int32_t w = 0;
+    for (int32_t i = 1; i < n; i++) {
+        if (out->answers[i].score > out->answers[w].score) w = i;
+    }
+    return w;
+}
+
 /* Every stage of run->out, its answers' scores, and the winner moved into the trunk. */
 static int sl_best_of(sl_run * run) {
     sl_engine * eng = run->eng;
@@ -131,6 +219,10 @@ static int sl_best_of(sl_run * run) {
     if (status == SL_OK) status = sl_trunk_flush(eng, 1, &out->stats);
     llama_token lead = t->units[t->n_units - 1].token;
     llama_pos lead_pos = t->kv_pos;
+    /* the judge reads the prompt without the first stage's tag: the lead when nothing was forced, else
+     * the cells before the tag's tokens (all decoded but the lead) */
+    int32_t judge_pending = sp->force_stages ? 0 : 1;
+    llama_pos judge_pos = sp->force_stages ? lead_pos - (eng->stages[0].open.n - 1) : lead_pos;
     llama_memory_t mem = llama_get_memory(eng->ctx);
     for (int32_t s = 0; s < eng->n_stages && status == SL_OK; s++) {
         const sl_stage_spec * st = &eng->stages[s];
@@ -170,15 +262,13 @@ static int sl_best_of(sl_run * run) {
     }
     if (status == SL_OK) {
         sl_bo_score(out, n);
-        int32_t w = 0;
-        for (int32_t i = 1; i < n; i++) {
-            if (out->answers[i].score > out->answers[w].score) w = i;
-        }
-        for (int32_t s = 0; s < out->n_stages; s++) {
+        int32_t w = sl_bo_rank(run, n, &lead, judge_pending, judge_pos);
+        if (w < 0) status = eng->status;
+        for (int32_t s = 0; s < out->n_stages && status == SL_OK; s++) {
             out->stages[s].winner = w;
             out->stages[s].forced_close = as[w].forced_close[s];
         }
-        status = sl_bo_commit(eng, &as[w], 1 + w, lead_pos);
+        if (status == SL_OK) status = sl_bo_commit(eng, &as[w], 1 + w, lead_pos);
     } else if (status == SL_CANCELLED) {
         sl_bo_score(out, n);
     }

@@ -1,6 +1,6 @@
 /* Best-of-N: N whole answers decoded together through every stage, each in its own sequence off the
- * shared prompt (no selection between stages), then the one with the best mean log-probability is
- * kept. Includes the result types. */
+ * shared prompt (no selection between stages), then the best one is kept: by mean log-probability,
+ * by the judge's knockout of whole answers, or by the external scorer. Includes the result types. */
 #ifndef SL_BESTOF_H
 #define SL_BESTOF_H
 

@@ -9,6 +9,7 @@
  *   sl_logits   the per-token work on logits: top-k once, sampling on it, log-sum-exp
  *   sl_tokvec   a growable token list (prompts assembled piece by piece)
  *   sl_judge    the pairwise judge knockout
+ *   sl_params   what a search call needs first: valid sequences, enums, room in the context
  *   sl_search   stage-level beam search (stage specs are set once, at load)
  *   sl_fork     decode branches off the trunk (parity checks)
  *   sl_ceiling  raw decode rates on the same context (the bench's bound)
@@ -111,6 +112,7 @@ typedef struct {
 typedef struct {
     sl_tokens mid, tail;
     llama_token choice_a, choice_b;         /* -1: the vocabulary cannot tell them apart */
+    sl_tokens answer_head;                  /* best-of-N: the prompt before whole answer A */
 } sl_judge_spec;
 
 typedef struct {

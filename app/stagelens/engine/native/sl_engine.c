@@ -209,6 +209,7 @@ void sl_stage_spec_free(sl_stage_spec * st) {
 void sl_judge_spec_free(sl_judge_spec * j) {
     sl_tokens_free(&j->mid);
     sl_tokens_free(&j->tail);
+    sl_tokens_free(&j->answer_head);
     j->choice_a = j->choice_b = -1;
 }
 

@@ -40,6 +40,7 @@ typedef struct {
     sl_stats stats;
     sl_retrace * retraces; int32_t n_retraces;
     sl_answer_score * answers; int32_t n_answers;   /* best-of-N only; the winner is every stage's */
+    sl_judge_pair * answer_pairs; int32_t n_answer_pairs;   /* best-of-N judged: the knockout of answers */
     sl_tokens answer;          /* the answer's ids: tags we wrote and tokens the model produced */
     char * answer_text;        /* their bytes (not NUL-terminated) */
     size_t answer_len;
@@ -54,6 +55,8 @@ typedef struct {
     int (*on_event)(void * ud, int kind, int stage, int cand, const char * bytes, size_t len);
     /* External scorer: fill scores[n]; return non-zero to abort. */
     int (*score)(void * ud, int stage, const sl_candidate * cands, int32_t n, double * scores);
+    /* External scorer of best-of-N's whole answers (answer i: candidate i of every stage of `res`). */
+    int (*score_answers)(void * ud, const sl_result * res, int32_t n, double * scores);
     void * ud;
 } sl_hooks;
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sl_logits.h"
+#include "sl_params.h"
 #include "sl_retrace.h"
 #include "sl_run.h"
 #include "sl_search.h"
@@ -64,6 +65,9 @@ void sl_result_free(sl_result * res) {
     free(res->answers);
     res->answers = NULL;
     res->n_answers = 0;
+    free(res->answer_pairs);
+    res->answer_pairs = NULL;
+    res->n_answer_pairs = 0;
 }
 
 int sl_emit(sl_run * run, int kind, int32_t cand, const char * bytes, size_t len) {
@@ -301,80 +305,6 @@ static int sl_commit(sl_run * run, sl_stage_result * res, const sl_stage_spec * 
     return SL_OK;
 }
 
-/* Refuse a search that cannot fit before doing any work. */
-static int sl_check_fits(sl_engine * eng, const sl_search_params * sp) {
-    int64_t prompt_cells = sl_trunk_cells(&eng->trunk);
-    int32_t n_stages = eng->n_stages;
-    const sl_judge_spec * judge_spec = &eng->judge;
-    int64_t tags = 0;
-    int64_t judge = 0;
-    for (int32_t s = 0; s < n_stages; s++) {
-        const sl_stage_spec * st = &eng->stages[s];
-        int64_t st_tags = st->open.n + st->close.n;
-        tags = st_tags > tags ? st_tags : tags;
-        int64_t j = st->judge_head.n + judge_spec->mid.n + judge_spec->tail.n + 2 * (sp->max_stage_tokens + 8) + 8;
-        judge = j > judge ? j : judge;
-    }
-    int64_t per_stage = 2 + sp->max_stage_tokens + tags;
-    int64_t live = sp->beam > 1 ? sp->beam * per_stage : per_stage;
-    if (sp->scorer == SL_SCORER_JUDGE && sp->beam > 1) {
-        if (sp->mode == SL_MODE_BATCHED) {
-            /* the candidates keep their cells while the judge sequences run */
-            live += (sp->beam / 2) * (judge + 1 + tags);
-        } else {
-            /* each comparison re-prefills on a cleared cache: one at a time */
-            live = live > judge ? live : judge;
-        }
-    }
-    int64_t need = prompt_cells + n_stages * per_stage + live;
-    if (sp->best_of > 1) need = prompt_cells + (int64_t) sp->best_of * n_stages * per_stage; /* each its own */
-    if (need > eng->n_ctx) {
-        return sl_set_error(eng, SL_ERR_CONTEXT,
-                            "this search needs up to %lld tokens of context (prompt %lld, %d stages of up to "
-                            "%d tokens, beam %d) but the context holds %d; lower the beam width or the stage "
-                            "token budget, or raise the context size",
-                            (long long) need, (long long) prompt_cells, n_stages, sp->max_stage_tokens, sp->beam,
-                            eng->n_ctx);
-    }
-    return SL_OK;
-}
-
-/* Only what would corrupt memory or abort llama.cpp: sequence ids, batch rows, logits rows, enums.
- * Ranges users can choose are validated once, in Python (stagelens.engine.settings). */
-static int sl_check_params(sl_engine * eng, const sl_search_params * sp) {
-    if (eng->n_stages < 1) return sl_set_error(eng, SL_ERR_ARG, "the stages were not configured");
-    if (sp->beam < 1) return sl_set_error(eng, SL_ERR_ARG, "beam must be at least 1, got %d", sp->beam);
-    if (sp->beam > eng->n_seq_max - 1) {
-        return sl_set_error(eng, SL_ERR_ARG, "beam %d needs %d sequences but this context was made with %d",
-                            sp->beam, sp->beam + 1, eng->n_seq_max);
-    }
-    if (sp->scorer == SL_SCORER_JUDGE && sp->beam > 1 && 2 + sp->beam + sp->beam / 2 > eng->n_seq_max) {
-        return sl_set_error(eng, SL_ERR_ARG, "beam %d with the judge needs %d sequences but this context has %d",
-                            sp->beam, 2 + sp->beam + sp->beam / 2, eng->n_seq_max);
-    }
-    if (sp->beam > eng->n_batch) return sl_set_error(eng, SL_ERR_ARG, "beam %d exceeds the batch size", sp->beam);
-    if (sp->retrace < 0) return sl_set_error(eng, SL_ERR_ARG, "retrace must not be negative, got %d", sp->retrace);
-    if (sp->best_of < 1) return sl_set_error(eng, SL_ERR_ARG, "best-of must be at least 1, got %d", sp->best_of);
-    if (sp->best_of > 1 && (sp->best_of > eng->n_seq_max - 1 || sp->best_of > eng->n_batch)) {
-        return sl_set_error(eng, SL_ERR_ARG, "best-of %d needs %d sequences but this context was made with %d",
-                            sp->best_of, sp->best_of + 1, eng->n_seq_max);
-    }
-    if (sp->best_of > 1 && (sp->scorer != SL_SCORER_LOGPROB || sp->mode != SL_MODE_BATCHED)) {
-        return sl_set_error(eng, SL_ERR_ARG, "best-of-N is scored by mean log-probability, in batched mode only");
-    }
-    if (sp->max_stage_tokens < 1) return sl_set_error(eng, SL_ERR_ARG, "the stage token budget must be positive");
-    if (sp->scorer < SL_SCORER_LOGPROB || sp->scorer > SL_SCORER_EXTERNAL) {
-        return sl_set_error(eng, SL_ERR_ARG, "unknown scorer %d", sp->scorer);
-    }
-    if (sp->mode != SL_MODE_BATCHED && sp->mode != SL_MODE_REFERENCE) {
-        return sl_set_error(eng, SL_ERR_ARG, "unknown mode %d", sp->mode);
-    }
-    if (sp->scorer == SL_SCORER_JUDGE && sp->beam > 1 && (eng->judge.choice_a < 0 || eng->judge.choice_b < 0)) {
-        return sl_set_error(eng, SL_ERR_ARG, "the judge scorer needs its choice tokens");
-    }
-    return SL_OK;
-}
-
 int sl_search_configure(sl_engine * eng, sl_stage_spec * stages, int32_t n_stages, sl_judge_spec * judge) {
     if (n_stages < 1 || n_stages > SL_MAX_STAGES) {
         return sl_set_error(eng, SL_ERR_ARG, "between 1 and %d stages, got %d", SL_MAX_STAGES, n_stages);
@@ -514,8 +444,7 @@ int sl_search_begin(sl_engine * eng, const sl_search_params * sp, sl_result * ou
     eng->err[0] = '\0';
     sl_log_clear();
     *answer_first = -1;
-    int status = sl_check_params(eng, sp);
-    if (status == SL_OK) status = sl_check_fits(eng, sp);
+    int status = sl_check_search(eng, sp);
     if (status == SL_OK) status = sl_conv_begin_answer(eng, answer_first);
     if (status != SL_OK) return status;
     status = sl_trunk_flush(eng, 1, &out->stats);
