@@ -65,6 +65,8 @@ def test_best_of_n_shows_whole_answers_and_the_one_kept(window_with, tiny_model,
     inspector.tabs.setCurrentIndex(1)
     rows = inspector.candidate_rows()
     assert rows[-1][0] == f"Best of 3 whole answers — answer #{kept.index + 1} kept" and rows[-1][1:] == (3, True)
+    # the stages keep their log-probabilities; the judge ranked only the whole answers
+    assert inspector.tree.headerItem().text(1) == "Score (mean log-prob per stage, judge margin per answer)"
 
 
 def test_retracing_and_best_of_are_the_custom_presets_choices(qtbot):

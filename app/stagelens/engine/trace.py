@@ -29,6 +29,17 @@ SCORE_NAMES = {
     "python": "custom score",
 }
 
+
+def score_legend(trace_settings: dict[str, Any], best_of_n: bool) -> str:
+    """What the scores of a trace are: best-of-N's stage candidates keep their mean log-probability
+    and only the whole answers are ranked by the scorer."""
+    scorer = str(trace_settings.get("scorer", "logprob"))
+    name = SCORE_NAMES.get(scorer, scorer)
+    if best_of_n and scorer != "logprob":
+        return f"{SCORE_NAMES['logprob']} per stage, {name} per answer"
+    return name
+
+
 # Stage.status: what ended the stage (the note says it for people)
 STATUSES = ("ok", "cut", "ended", "jumped", "restarted", "looped", "cancelled")
 

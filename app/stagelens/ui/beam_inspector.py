@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from stagelens.engine import Trace
-from stagelens.engine.trace import SCORE_NAMES, Stage
+from stagelens.engine.trace import Stage, score_legend
 from stagelens.ui.answer_actions import tool
 from stagelens.ui.search_tree import ZOOM_STEP, SearchTreeView
 from stagelens.ui.stage_panel import TITLES, format_duration
@@ -110,8 +110,7 @@ class BeamInspector(QFrame):
 
     def _fill_table(self, trace: Trace) -> None:
         self.tree.clear()
-        scorer = str(trace.settings.get("scorer", "logprob"))
-        self.tree.headerItem().setText(1, f"Score ({SCORE_NAMES.get(scorer, scorer)})")
+        self.tree.headerItem().setText(1, f"Score ({score_legend(trace.settings, bool(trace.answers))})")
         bold = QFont(self.font())
         bold.setBold(True)
         for stage in trace.stages:

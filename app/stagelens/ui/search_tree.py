@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from stagelens.engine import Trace
-from stagelens.engine.trace import SCORE_NAMES, Candidate, Retrace, Stage
+from stagelens.engine.trace import Candidate, Retrace, Stage, score_legend
 from stagelens.session.conversation import STAGE_TITLES
 from stagelens.ui.markdown import plain_text
 from stagelens.ui.theme import is_dark, mix
@@ -228,8 +228,9 @@ class SearchTreeView(QGraphicsView):
             else "★ the winner of its stage"
         )
         legend = scene.addSimpleText(
-            f"Scores: {SCORE_NAMES.get(scorer, scorer)}  ·  {what}  ·  the thick line is the path that won"
-            + ("  ·  Δ: the judge's margin" if scorer == "judge" else "")
+            f"Scores: {score_legend(trace.settings, bool(trace.answers))}  ·  {what}  ·  the thick line is the path "
+            "that won"
+            + ("  ·  Δ: the judge's margin" if scorer == "judge" and not trace.answers else "")
             + ("  ·  dashed: discarded by a retrace" if trace.retraces else ""),
             font,
         )

@@ -55,6 +55,7 @@ from stagelens_dev.training.model import (
 )
 from stagelens_dev.training.tokenizer import demo_vocab, vocab_of
 
+REASONING_STAGE = 3
 CAPTION_STAGE = 2  # stage numbers of answer labels: 1 summary, 2 caption, 3 reasoning, 4 conclusion
 CENTRE_WEIGHT = 4.0  # probe loss weight of patches that hold a shape's centre (few of them)
 
@@ -81,6 +82,8 @@ class Recipe:
     judge_easy_fraction: float = 0.0  # share of judge examples whose wrong candidate is another scene's
     judge_read_right: bool = False  # answer loss on the right candidate inside the judge prompt too
     verdict_weight: float = 0.0  # weight of the per-token verdict probe on judge candidates
+    # answer-loss weight of each stage's tokens (summary, caption, reasoning, conclusion); () = all 1
+    stage_weights: tuple[float, ...] = ()
     # A second stage of training: start from this checkpoint's model, probe and tokenizer (not its
     # optimizer or schedule); "" starts from random weights.
     init_from: str = ""
@@ -165,19 +168,26 @@ def probe_loss(
     return loss, accuracy
 
 
-def _selected_ce(model: DemoModel, hidden: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, int, int]:
-    """(summed cross-entropy, count, count right) over the positions with a label."""
+def _selected_ce(
+    model: DemoModel, hidden: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None
+) -> tuple[torch.Tensor, float, int]:
+    """(summed cross-entropy, count, count right) over the positions with a label; with `weights` (one
+    per position), the weighted sum and the sum of the weights."""
     mask = labels != IGNORE
     if not mask.any():
         return hidden.sum() * 0.0, 0, 0
     logits = model.output(hidden[mask])
     target = labels[mask]
-    return F.cross_entropy(logits, target, reduction="sum"), int(mask.sum()), int((logits.argmax(-1) == target).sum())
+    right = int((logits.argmax(-1) == target).sum())
+    if weights is None:
+        return F.cross_entropy(logits, target, reduction="sum"), int(mask.sum()), right
+    w = weights[mask]
+    return (F.cross_entropy(logits, target, reduction="none") * w).sum(), float(w.sum()), right
 
 
 def joint_losses(tr: Trainer, batches: list[Batch]) -> tuple[torch.Tensor, dict[str, float]]:
     answer_sum, answer_n, judge_sum, judge_n, judge_right = 0.0, 0, 0.0, 0, 0
-    caption_sum, caption_n = 0.0, 0
+    caption_sum, caption_n, reasoning_sum, reasoning_n = 0.0, 0, 0.0, 0
     verdict_sum: torch.Tensor | float = 0.0
     verdict_n = 0
     probe_total, probe_acc = 0.0, 0.0
@@ -186,12 +196,18 @@ def joint_losses(tr: Trainer, batches: list[Batch]) -> tuple[torch.Tensor, dict[
         loss_p, acc_p = probe_loss(tr.probe, image_tokens, batch.centre, batch.cover, tr.recipe.position_weight)
         probe_total, probe_acc = probe_total + loss_p / len(batches), probe_acc + acc_p / len(batches)
         hidden = tr.model.hidden_states(tr.model.embed_sequence(batch.prefix, image_tokens, batch.rest))
-        s, n, _ = _selected_ce(tr.model, hidden, batch.labels)
+        weights = None
+        if tr.recipe.stage_weights:  # stage 0 marks no label: its weight is never read
+            weights = torch.tensor((0.0, *tr.recipe.stage_weights))[batch.label_stage]
+        s, n, _ = _selected_ce(tr.model, hidden, batch.labels, weights)
         answer_sum, answer_n = answer_sum + s, answer_n + n
         with torch.no_grad():  # for the log: the loss on caption tokens, the ones that read the image
             caption_labels = torch.where(batch.label_stage == CAPTION_STAGE, batch.labels, IGNORE)
             s, n, _ = _selected_ce(tr.model, hidden, caption_labels)
-            caption_sum, caption_n = caption_sum + float(s), caption_n + n
+            caption_sum, caption_n = caption_sum + float(s), caption_n + int(n)
+            reasoning_labels = torch.where(batch.label_stage == REASONING_STAGE, batch.labels, IGNORE)
+            s, n, _ = _selected_ce(tr.model, hidden, reasoning_labels)
+            reasoning_sum, reasoning_n = reasoning_sum + float(s), reasoning_n + int(n)
         s, n, right = _selected_ce(tr.model, hidden, batch.judge_labels)
         judge_sum, judge_n, judge_right = judge_sum + s, judge_n + n, judge_right + right
         mask = batch.verdicts != IGNORE
@@ -206,6 +222,7 @@ def joint_losses(tr: Trainer, batches: list[Batch]) -> tuple[torch.Tensor, dict[
     stats = {
         "loss": loss_answer.item() if isinstance(loss_answer, torch.Tensor) else loss_answer,
         "caption_loss": caption_sum / max(1, caption_n),
+        "reasoning_loss": reasoning_sum / max(1, reasoning_n),
         "judge_loss": loss_judge.item() if isinstance(loss_judge, torch.Tensor) else loss_judge,
         "judge_acc": judge_right / max(1, judge_n),
         "verdict_loss": loss_verdict.item() if isinstance(loss_verdict, torch.Tensor) else loss_verdict,
