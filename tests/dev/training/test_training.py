@@ -74,6 +74,31 @@ def test_training_is_reproducible_from_its_seed_and_resumes_exactly(tmp_path: Pa
     assert [h["loss"] for h in rest] == [h["loss"] for h in runs[0][4:]]
 
 
+def test_a_second_stage_starts_from_the_first_ones_weights_with_its_own_schedule(tmp_path: Path) -> None:
+    first, _, _ = train(tmp_path / "first", _recipe(), **QUIET)
+    start = str(tmp_path / "first" / "checkpoint.pt")
+    second = build(_recipe(config={}, init_from=start, probe_steps=0, steps=2, position_weight=0.5))
+    assert second.step == 0 and second.recipe.init_from == start
+    for name, value in first.state_dict().items():
+        assert torch.equal(second.model.state_dict()[name], value), name
+    with pytest.raises(ValueError, match="keeps the checkpoint's architecture"):
+        build(_recipe(init_from=start))
+    history = run(second, tmp_path / "second", **QUIET)
+    assert len(history) == 2 and history[0]["lr"] < second.recipe.lr  # its own warm-up
+    assert history[0]["reasoning_loss"] > 0
+
+
+def test_stage_weights_change_the_answer_loss_and_ones_change_nothing(tmp_path: Path) -> None:
+    def first_step(name: str, **kw) -> dict:
+        return train(tmp_path / name, _recipe(probe_steps=0, **kw), **QUIET)[2][0]
+
+    plain = first_step("plain")
+    assert first_step("ones", stage_weights=(1.0, 1.0, 1.0, 1.0))["loss"] == pytest.approx(plain["loss"], rel=1e-6)
+    # only the caption weighed: the answer loss is the caption's
+    caption_only = first_step("caption", stage_weights=(0.0, 1.0, 0.0, 0.0))["loss"]
+    assert caption_only == pytest.approx(plain["caption_loss"], rel=1e-3) and caption_only != plain["loss"]
+
+
 def test_probe_targets_mark_centres_and_cover() -> None:
     scene = Scene((Shape("square", "blue", "large", 9, 20, 44), Shape("circle", "red", "small", 4, 50, 10)))
     centre, cover = patch_targets(scene, 8)
