@@ -107,16 +107,19 @@ class Trainer:
     wall_s: float = 0.0
 
 
-def build(recipe: Recipe, tok: Vocab | None = None) -> Trainer:
+def build(recipe: Recipe, tok: Vocab | None = None, cfg: ModelConfig | None = None) -> Trainer:
+    """A fresh trainer. A given `cfg` (resuming: the checkpoint's own; its weights follow) skips reading
+    `init_from`."""
     torch.manual_seed(recipe.seed)
     start: dict[str, Any] | None = None
-    if recipe.init_from:
+    if recipe.init_from and cfg is None:
         if recipe.config:
             raise ValueError("init_from keeps the checkpoint's architecture: leave config empty")
         _, start_tok, start = load_checkpoint(Path(recipe.init_from))
         tok = tok or start_tok
     tok = tok or demo_vocab()
-    cfg = ModelConfig(**start["config"]) if start else ModelConfig(vocab_size=len(tok.tokens), **recipe.config)
+    if cfg is None:
+        cfg = ModelConfig(**start["config"]) if start else ModelConfig(vocab_size=len(tok.tokens), **recipe.config)
     model = DemoModel(cfg)
     scaled_residual_init(model)
     probe = PatchProbe(cfg.n_embd, N_CENTRE_CLASSES, N_COVER_CLASSES, cfg.image_size // cfg.patch_size)
@@ -293,7 +296,7 @@ def load_checkpoint(path: Path) -> tuple[DemoModel, Vocab, dict[str, Any]]:
 def resume(path: Path) -> Trainer:
     model, tok, data = load_checkpoint(path)
     recipe = Recipe(**data["recipe"])
-    tr = build(recipe, tok)
+    tr = build(recipe, tok, model.cfg)  # its own weights follow: init_from is not read again
     tr.model.load_state_dict(model.state_dict())
     tr.probe.load_state_dict(data["probe"])
     tr.verdict.load_state_dict(data["verdict"])

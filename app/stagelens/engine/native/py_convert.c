@@ -375,8 +375,10 @@ static PyObject * candidate_text(const sl_candidate * c) {
     return PyUnicode_DecodeUTF8(c->text ? c->text + b : "", (Py_ssize_t) (e - b), "replace");
 }
 
-/* n numbers from what the scorer returned (NULL: it raised); 0, or -1 with a Python error set. */
-static int scores_from(PyObject * r, int32_t n, double * scores) {
+/* Call the scorer with (stage, list) and read its n numbers into scores (list NULL: building it failed);
+ * 0, or -1 with the error kept in the hook. Steals the reference to list. The GIL is held. */
+static int call_scorer(hook_ctx * h, int stage, PyObject * list, int32_t n, double * scores) {
+    PyObject * r = list ? PyObject_CallFunction(h->scorer, "iO", stage, list) : NULL;
     PyObject * fast = r ? PySequence_Fast(r, "the scorer must return a sequence of numbers") : NULL;
     int rc = -1;
     if (fast && PySequence_Fast_GET_SIZE(fast) != n) {
@@ -389,7 +391,10 @@ static int scores_from(PyObject * r, int32_t n, double * scores) {
             if (scores[i] == -1.0 && PyErr_Occurred()) rc = -1;
         }
     }
+    if (rc != 0) hook_keep_error(h);
     Py_XDECREF(fast);
+    Py_XDECREF(r);
+    Py_XDECREF(list);
     return rc;
 }
 
@@ -404,11 +409,7 @@ static int hook_score(void * ud, int stage, const sl_candidate * cands, int32_t 
         if (!d) Py_CLEAR(list);
         else PyList_SET_ITEM(list, i, d);
     }
-    PyObject * r = list ? PyObject_CallFunction(h->scorer, "iO", stage, list) : NULL;
-    int rc = scores_from(r, n, scores);
-    if (rc != 0) hook_keep_error(h);
-    Py_XDECREF(r);
-    Py_XDECREF(list);
+    int rc = call_scorer(h, stage, list, n, scores);
     PyGILState_Release(g);
     return rc;
 }
@@ -431,11 +432,7 @@ static int hook_score_answers(void * ud, const sl_result * res, int32_t n, doubl
         if (!d) Py_CLEAR(list);
         else PyList_SET_ITEM(list, i, d);
     }
-    PyObject * r = list ? PyObject_CallFunction(h->scorer, "iO", -1, list) : NULL;
-    int rc = scores_from(r, n, scores);
-    if (rc != 0) hook_keep_error(h);
-    Py_XDECREF(r);
-    Py_XDECREF(list);
+    int rc = call_scorer(h, -1, list, n, scores);
     PyGILState_Release(g);
     return rc;
 }

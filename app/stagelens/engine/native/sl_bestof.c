@@ -168,9 +168,8 @@ static int32_t sl_bo_judge(sl_run * run, int32_t n, const llama_token * pending,
                                   &out->stats, out->answer_pairs, &out->n_answer_pairs);
             out->stats.judge_s += sl_now() - t0;
         }
-        for (int32_t i = 0; i < n && w >= 0; i++) {
-            int32_t same = cands[i].same_as;
-            out->answers[i].score = same >= 0 ? cands[same].score : (n_reps > 1 ? cands[i].score : 0.0);
+        for (int32_t i = 0; i < n && w >= 0; i++) { /* a duplicate gets the score of the answer it copies */
+            out->answers[i].score = cands[cands[i].same_as >= 0 ? cands[i].same_as : i].score;
         }
     }
     for (int32_t i = 0; cands && i < n; i++) free(cands[i].text);
@@ -186,12 +185,18 @@ static int32_t sl_bo_rank(sl_run * run, int32_t n, const llama_token * pending, 
     if (run->sp->scorer == SL_SCORER_JUDGE) return sl_bo_judge(run, n, pending, n_pending, pre_pos);
     if (run->sp->scorer == SL_SCORER_EXTERNAL) {
         double * scores = calloc((size_t) n, sizeof *scores);
-        if (!scores) return sl_set_error(run->eng, SL_ERR_NOMEM, "out of memory"), -1;
+        if (!scores) {
+            sl_set_error(run->eng, SL_ERR_NOMEM, "out of memory");
+            return -1;
+        }
         const sl_hooks * h = run->hooks;
         int r = h && h->score_answers ? h->score_answers(h->ud, out, n, scores) : -1;
         for (int32_t i = 0; i < n && r == 0; i++) out->answers[i].score = scores[i];
         free(scores);
-        if (r != 0) return sl_set_error(run->eng, SL_ERR_CALLBACK, "the external scorer failed"), -1;
+        if (r != 0) {
+            sl_set_error(run->eng, SL_ERR_CALLBACK, "the external scorer failed");
+            return -1;
+        }
     }
     int32_t w = 0;
     for (int32_t i = 1; i < n; i++) {
