@@ -132,6 +132,16 @@ SEARCH_SCRIPTS: tuple[Script, ...] = (
             (K, CONCLUSION_TEXT, K_END, EOS),
         ),
     ),
+    Script(
+        "split_close_tag",
+        "writes CAPTION's closing tag as plain text in two tokens (' </CAP', 'TION>')",
+        (
+            (S, SUMMARY_TEXT, S_END),
+            (C, CAPTION_TEXT, " </CAP", "TION>"),
+            (R, REASONING_TEXT, R_END),
+            (K, CONCLUSION_TEXT, K_END, EOS),
+        ),
+    ),
 )
 ANY_BY_NAME: dict[str, Script] = {s.name: s for s in SCRIPTS + SEARCH_SCRIPTS}
 

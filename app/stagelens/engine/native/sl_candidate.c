@@ -119,6 +119,17 @@ static size_t sl_search_from(const sl_candidate * c, size_t old_len, size_t need
     return from < c->content_begin ? c->content_begin : from;
 }
 
+/* The longest tail of text that is the start of pattern (and shorter than it): the bytes a later
+ * token could still complete into the pattern, so the stream holds exactly those back. */
+static size_t sl_partial_tail(const char * text, size_t len, const char * pattern, size_t pattern_len) {
+    size_t k = pattern_len > 0 ? pattern_len - 1 : 0;
+    if (k > len) k = len;
+    for (; k > 0; k--) {
+        if (memcmp(text + len - k, pattern, k) == 0) return k;
+    }
+    return 0;
+}
+
 /* The stage ends at its closing tag, or just before a stop text if one comes first. A stop cuts the
  * candidate to the tokens whose bytes end before it, so the trunk never holds the other stage's tag. */
 static void sl_find_end(sl_candidate * c, const sl_stage_spec * st, size_t old_len) {
@@ -166,9 +177,12 @@ size_t sl_candidate_scan(sl_candidate * c, const sl_stage_spec * st, bool forced
     }
     sl_find_end(c, st, old_len);
     if (c->saw_close || c->closed_by != SL_RUNNING) return c->content_end;
-    size_t hold = st->close_len;
-    for (int32_t k = 0; k < st->n_stops; k++) hold = st->stops[k].len > hold ? st->stops[k].len : hold;
-    size_t safe = c->text_len >= hold ? c->text_len - hold + 1 : 0;
+    size_t hold = sl_partial_tail(c->text, c->text_len, st->close_text, st->close_len);
+    for (int32_t k = 0; k < st->n_stops; k++) {
+        size_t h = sl_partial_tail(c->text, c->text_len, st->stops[k].text, st->stops[k].len);
+        hold = h > hold ? h : hold;
+    }
+    size_t safe = c->text_len - hold;
     return safe > c->content_begin ? safe : c->content_begin;
 }
 
