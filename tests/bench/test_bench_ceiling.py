@@ -8,7 +8,7 @@ import statistics
 import pytest
 
 from stagelens.bench import Ceiling, bound_s, format_ceiling, measure_ceiling
-from stagelens.bench.ceiling import first_text_bound_s, median_ceiling, widths_used
+from stagelens.bench.ceiling import deep_prefix_for, first_text_bound_s, median_ceiling, widths_used
 from stagelens.bench.runner import BenchRow, add_bounds, add_ratios, median_row
 from stagelens.engine import ContextOverflowError, SearchSettings, UserTurn
 
@@ -122,3 +122,33 @@ def test_the_ceiling_of_several_repeats_is_their_median():
     faster = Ceiling(prefix=300, steps=16, prefill_tok_s=1200.0, step_s={1: 0.01, 2: 0.02, 4: 0.03})
     median = median_ceiling([slower, CEILING, faster])
     assert median == CEILING
+
+
+DEEP = Ceiling(300, 16, 1000.0, {1: 0.02, 4: 0.04}, deep_prefix=500, deep_step_s={1: 0.03, 4: 0.06})
+
+
+def test_a_step_is_timed_on_the_line_through_the_shallow_and_the_deep_timing():
+    # width 4 timed at 300 + 4 * 8.5 = 334 cells on average, and at 534: 0.02 s more per 200 cells
+    assert DEEP.mean_cells(300, 4) == 334 and DEEP.mean_cells(500, 4) == 534
+    assert DEEP.step_at(4, 334) == pytest.approx(0.04) and DEEP.step_at(4, 434) == pytest.approx(0.05)
+    assert DEEP.step_at(4, 734) == pytest.approx(0.08), "deeper than the deep timing: on the same line"
+    assert DEEP.step_at(4, 200) == pytest.approx(0.04), "never below the shallow timing"
+    assert CEILING.step_at(4, 900) == 0.04, "no deep timing: the shallow one"
+    # 10 steps at width 1 attending to 408.5 cells on average (0.025 s each), 20 at width 4 at 434
+    assert bound_s(DEEP, 0.5, [0, 10, 0, 0, 20], 0, [0, 408.5, 0, 0, 434]) == pytest.approx(0.5 + 0.25 + 1.0)
+    assert bound_s(DEEP, 0.5, [0, 10, 0, 0, 20], 0) == pytest.approx(0.5 + 0.2 + 0.8), "no cells: shallow"
+    assert Ceiling.from_json(DEEP.to_json()) == DEEP and Ceiling.from_json(CEILING.to_json()) == CEILING
+
+
+def test_the_deep_prefix_is_as_deep_as_the_rows_went_and_fits_the_context():
+    cells = [[0, 350.0], [0, 0, 0, 0, 700.0]]
+    assert deep_prefix_for(300, cells, [1, 4], 4096) == 700
+    assert deep_prefix_for(300, [[0, 320.0]], [1], 4096) == 364, "at least DEEP_MIN_EXTRA past the prompt"
+    assert deep_prefix_for(300, cells, [1, 4], 720) == 720 - 4 * 16, "the widest timing must fit"
+    assert deep_prefix_for(300, cells, [1, 4], 400) == 0, "no room for a deep timing"
+
+
+def test_the_median_ceiling_carries_the_deep_timings():
+    other = Ceiling(300, 16, 900.0, {1: 0.03, 4: 0.05}, deep_prefix=500, deep_step_s={1: 0.05, 4: 0.09})
+    third = Ceiling(300, 16, 1100.0, {1: 0.01, 4: 0.03}, deep_prefix=500, deep_step_s={1: 0.02, 4: 0.05})
+    assert median_ceiling([other, DEEP, third]) == DEEP

@@ -82,8 +82,16 @@ def _check_bounds(report: dict) -> None:
         lead = 1 if row["mode"] == "reference" else row["beam"]
         assert steps[lead] >= 4, "each of the four stages starts with one decode as wide as its candidates"
         assert len(row["repeats"]) == report["repeat"]
+        cells = row["cells_by_width"]
+        assert len(cells) == len(steps)
+        # a step attends to the prompt at least, and a wider one to more (each candidate's own cells)
+        assert all(c >= row["prompt_tokens"] for w, c in enumerate(cells) if steps[w])
+        assert row["efficiency"] >= row["efficiency_at_prompt"], "deeper steps cost at least the shallow time"
         for measured, its_ceiling in zip(row["repeats"], ceilings, strict=True):
-            expected = bound_s(its_ceiling, measured["prefill_s"], steps, row["judge_tokens"])
+            assert its_ceiling.deep_prefix > its_ceiling.prefix and set(its_ceiling.deep_step_s) == set(
+                its_ceiling.step_s
+            )
+            expected = bound_s(its_ceiling, measured["prefill_s"], steps, row["judge_tokens"], cells)
             assert measured["bound_s"] == pytest.approx(expected, abs=1e-3)
             assert measured["efficiency"] == pytest.approx(measured["bound_s"] / measured["wall_s"], abs=2e-3)
         assert row["efficiency"] == pytest.approx(statistics.median(m["efficiency"] for m in row["repeats"]), abs=1e-3)

@@ -217,3 +217,21 @@ def test_merging_keeps_only_distinct_texts_in_the_knockout(engine, ask):
                 assert first.same_as is None and first.text == c.text and c.score == first.score
                 assert not c.selected
     assert trace.stats.judge_calls == sum(len(s.candidates) - s.merged - 1 for s in trace.stages)
+
+
+def test_each_width_counts_the_kv_cells_its_steps_attended_to(engine, ask):
+    # the bench times the ceiling at these depths: a step attends to the trunk (the prompt at least)
+    # and to every candidate's own cells, which are never more than everything the answer wrote
+    for beam in (1, 4):
+        engine.reset_cache()
+        stats = engine.answer(ask, settings=search(beam=beam)).stats
+        assert len(stats.cells_by_width) == len(stats.steps_by_width)
+        written = stats.prompt_tokens + stats.prefill_tokens + stats.decode_tokens
+        for width, (steps, cells) in enumerate(zip(stats.steps_by_width, stats.cells_by_width, strict=True)):
+            if steps:
+                assert stats.prompt_tokens + width <= cells <= written, (beam, width, cells)
+            else:
+                assert cells == 0
+        if beam == 4:
+            beyond_prompt = stats.cells_by_width[4] - stats.prompt_tokens
+            assert beyond_prompt > 4 * 4, "the stages kept and four candidates' own cells count"

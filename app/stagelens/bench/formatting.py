@@ -57,9 +57,18 @@ def format_ceiling(ceiling: Ceiling) -> str:
         f"{w} seq {ceiling.tokens_per_s(w):.1f} tok/s ({ceiling.tokens_per_s(w) / ceiling.tokens_per_s(1):.2f}×)"
         for w in sorted(ceiling.step_s)
     )
+    deep = ""
+    if ceiling.deep_prefix:
+        slower = " · ".join(
+            f"{w} seq {ceiling.deep_step_s[w] / ceiling.step_s[w]:.2f}×" for w in sorted(ceiling.deep_step_s)
+        )
+        deep = (
+            f"; after a {ceiling.deep_prefix}-token prefix a step takes {slower} as long, and each row's steps"
+            " are timed at the cells they attended to"
+        )
     return (
         f"ceiling (raw llama_decode, same context, {ceiling.prefix}-token prefix): prefill "
-        f"{ceiling.prefill_tok_s:.0f} tok/s · {rates}; efficiency = bound / wall"
+        f"{ceiling.prefill_tok_s:.0f} tok/s · {rates}{deep}; efficiency = bound / wall"
     )
 
 

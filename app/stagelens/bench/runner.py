@@ -16,6 +16,7 @@ from typing import Any
 from stagelens.bench.ceiling import (
     Ceiling,
     bound_s,
+    deep_prefix_for,
     first_text_bound_s,
     measure_ceiling,
     widths_used,
@@ -49,8 +50,10 @@ class BenchRow:
     judge_s: float = 0.0
     merged: int = 0  # candidates merged before scoring into an identical one (not judged), all stages
     steps_by_width: list[int] = field(default_factory=list)  # candidate decodes by sequences per batch
+    cells_by_width: list[float] = field(default_factory=list)  # the mean KV cells those decodes attended to
     bound_s: float | None = None  # the row doing only llama.cpp's work at the ceiling's rates
     efficiency: float | None = None  # bound_s / wall_s
+    efficiency_at_prompt: float | None = None  # the same with every step timed after the prompt only
     first_text_s: float | None = None  # from asking to the first streamed stage text
     first_text_bound_s: float | None = None  # the prompt read before it + one decode step at the ceiling
     vs_logprob: float | None = None  # wall / the logprob row's wall at the same beam (batched rows)
@@ -144,8 +147,10 @@ def run_bench(
     ceilings: list[Ceiling] = []
     for _ in range(max(1, repeat)):
         rows = [measure_once(engine, images[spec.image_side], spec, budget) for spec in specs]
-        # the prefix: as long as the prompt the rows read, so each step attends to as many cells
-        ceiling = measure_ceiling(engine, rows[0].prompt_tokens, widths_used(r.steps_by_width for r in rows), 1)
+        # the prefix: as long as the prompt the rows read; the deep one: as deep as their steps went
+        prefix, widths = rows[0].prompt_tokens, widths_used(r.steps_by_width for r in rows)
+        deep = deep_prefix_for(prefix, (r.cells_by_width for r in rows), widths, engine.settings.n_ctx)
+        ceiling = measure_ceiling(engine, prefix, widths, 1, deep_prefix=deep)
         for row in rows:
             add_bounds(row, ceiling)
         add_ratios(rows)
@@ -188,6 +193,7 @@ def measure_once(engine: Engine, image: PreparedImage, spec: RowSpec, budget: in
         judge_s=s.judge_s,
         merged=sum(stage.merged for stage in trace.stages),
         steps_by_width=list(s.steps_by_width),
+        cells_by_width=list(s.cells_by_width),
         first_text_s=round(first.at - asked, 4) if first.at is not None else None,
     )
 
@@ -221,7 +227,7 @@ def median_row(runs: Sequence[BenchRow]) -> BenchRow:
     row.repeats = [
         {"wall_s": r.wall_s, "prefill_s": r.prefill_s, "bound_s": r.bound_s, "efficiency": r.efficiency} for r in runs
     ]
-    for name in ("vs_greedy", "batched_speedup", "vs_logprob", "efficiency", "bound_s"):
+    for name in ("vs_greedy", "batched_speedup", "vs_logprob", "efficiency", "efficiency_at_prompt", "bound_s"):
         value = _median_of([getattr(r, name) for r in runs])
         setattr(row, name, round(value, 4 if name == "bound_s" else 3) if value is not None else None)
     return row
@@ -229,8 +235,10 @@ def median_row(runs: Sequence[BenchRow]) -> BenchRow:
 
 def add_bounds(row: BenchRow, ceiling: Ceiling) -> None:
     """Set the row's bound, efficiency and first-text bound from its own counts and the ceiling."""
-    bound = bound_s(ceiling, row.prefill_s, row.steps_by_width, row.judge_tokens)
+    bound = bound_s(ceiling, row.prefill_s, row.steps_by_width, row.judge_tokens, row.cells_by_width)
     row.bound_s = round(bound, 4)
     row.efficiency = round(bound / row.wall_s, 3) if row.wall_s > 0 else None
+    at_prompt = bound_s(ceiling, row.prefill_s, row.steps_by_width, row.judge_tokens)
+    row.efficiency_at_prompt = round(at_prompt / row.wall_s, 3) if row.wall_s > 0 else None
     lead_width = 1 if row.mode == "reference" else row.beam
     row.first_text_bound_s = round(first_text_bound_s(ceiling, row.first_prefill_s, lead_width), 4)

@@ -471,26 +471,35 @@ static PyObject * candidate_to_dict(const sl_candidate * c) {
                          "same_as", c->same_as);
 }
 
-/* steps_by_width: list index = sequences in the batch, trimmed after the widest one used */
+/* steps_by_width, cells_by_width (the mean KV cells a step attended to): list index = sequences in
+ * the batch, trimmed after the widest one used */
 static PyObject * stats_to_dict(const sl_stats * st, double wall_s) {
     int32_t widest = 0;
     for (int32_t w = 1; w <= SL_MAX_STEP_WIDTH; w++) {
         if (st->steps_by_width[w]) widest = w;
     }
     PyObject * steps = PyList_New(widest + 1);
-    for (int32_t w = 0; steps && w <= widest; w++) {
-        PyObject * v = PyLong_FromLongLong((long long) st->steps_by_width[w]);
-        if (!v) Py_CLEAR(steps);
-        else PyList_SET_ITEM(steps, w, v);
+    PyObject * cells = PyList_New(widest + 1);
+    for (int32_t w = 0; steps && cells && w <= widest; w++) {
+        int64_t n = st->steps_by_width[w];
+        PyObject * v = PyLong_FromLongLong((long long) n);
+        PyObject * c = PyFloat_FromDouble(n ? st->cells_by_width[w] / (double) n : 0.0);
+        if (v) PyList_SET_ITEM(steps, w, v);
+        if (c) PyList_SET_ITEM(cells, w, c);
+        if (!v || !c) Py_CLEAR(steps);
     }
-    if (!steps) return NULL;
-    return Py_BuildValue("{s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:d,s:d,s:d,s:d,s:d,s:N}", "image_encodes",
+    if (!steps || !cells) {
+        Py_XDECREF(steps);
+        Py_XDECREF(cells);
+        return NULL;
+    }
+    return Py_BuildValue("{s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:d,s:d,s:d,s:d,s:d,s:N,s:N}", "image_encodes",
                          (long long) st->image_encodes, "image_chunks", (long long) st->image_chunks,
                          "prefill_tokens", (long long) st->prefill_tokens, "prompt_tokens",
                          (long long) st->prompt_tokens, "decode_tokens", (long long) st->decode_tokens,
                          "judge_calls", (long long) st->judge_calls, "judge_tokens", (long long) st->judge_tokens,
                          "wall_s", wall_s, "prefill_s", st->prefill_s, "encode_s", st->encode_s, "judge_s",
-                         st->judge_s, "first_prefill_s", st->first_prefill_s, "steps_by_width", steps);
+                         st->judge_s, "first_prefill_s", st->first_prefill_s, "steps_by_width", steps, "cells_by_width", cells);
 }
 
 static PyObject * pairs_to_list(const sl_judge_pair * pairs, int32_t n) {

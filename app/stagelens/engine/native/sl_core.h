@@ -141,6 +141,7 @@ typedef struct {
     double judge_s;             /* wall time in the judge's knockouts */
     double first_prefill_s;     /* of prefill_s, what came before the first stage's first decode */
     int64_t steps_by_width[SL_MAX_STEP_WIDTH + 1];  /* candidate decodes by sequences in the batch */
+    double cells_by_width[SL_MAX_STEP_WIDTH + 1];   /* the KV cells those decodes attended to, summed */
 } sl_stats;
 
 typedef struct {

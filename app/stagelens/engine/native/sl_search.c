@@ -94,8 +94,15 @@ static int sl_flush_text(sl_run * run, sl_candidate * cands, int32_t n, const si
     return SL_OK;
 }
 
-static void sl_count_step(sl_stats * stats, int32_t width) {
-    stats->steps_by_width[width < SL_MAX_STEP_WIDTH ? width : SL_MAX_STEP_WIDTH]++;
+/* A candidate step: its width, and the KV cells it attends to (the trunk's and every candidate's own,
+ * those that closed too: they hold their cells until the stage is scored), for the bench's ceiling. */
+static void sl_count_step(const sl_engine * eng, sl_stats * stats, const sl_candidate * cands, int32_t n,
+                          int32_t width) {
+    int64_t cells = eng->trunk.kv_cells;
+    for (int32_t i = 0; i < n; i++) cells += cands[i].pos - eng->trunk.kv_pos;
+    int32_t w = width < SL_MAX_STEP_WIDTH ? width : SL_MAX_STEP_WIDTH;
+    stats->steps_by_width[w]++;
+    stats->cells_by_width[w] += (double) cells;
 }
 
 /* Candidates already hold their forked sequence and sampler (sl_run.h). */
@@ -117,7 +124,7 @@ int sl_generate(sl_run * run, sl_candidate * cands, int32_t n, int32_t base, lla
         cands[i].pos = first_pos + 1;
         cands[i].t0 = sl_now();
     }
-    sl_count_step(&run->out->stats, batch.n_tokens);
+    sl_count_step(eng, &run->out->stats, cands, n, batch.n_tokens);
     if (status == SL_OK) status = sl_decode_checked(eng, batch, "starting a stage");
     run->out->stats.prefill_tokens += n;
 
@@ -180,7 +187,7 @@ int sl_generate(sl_run * run, sl_candidate * cands, int32_t n, int32_t base, lla
             if (status != SL_OK) break;
         }
         if (batch.n_tokens == 0) break;
-        sl_count_step(&run->out->stats, batch.n_tokens);
+        sl_count_step(eng, &run->out->stats, cands, n, batch.n_tokens);
         status = sl_decode_checked(eng, batch, "generating");
         run->out->stats.decode_tokens += batch.n_tokens;
     }
