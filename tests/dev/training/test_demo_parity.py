@@ -16,6 +16,7 @@ from stagelens.images import load_image  # noqa: E402
 from stagelens_dev.training.export import MMPROJ_FILE, TEXT_FILE, load_gguf  # noqa: E402
 from stagelens_dev.training.prompts import USER_PREFIX, judge_pieces, prompt_suffix, target_pieces  # noqa: E402
 from stagelens_dev.training.questions import random_example  # noqa: E402
+from stagelens_dev.training.tokenizer import demo_vocab  # noqa: E402
 
 DEMO_DIR = Path(__file__).resolve().parents[3] / "models" / "demo"
 HELDOUT = DEMO_DIR / "heldout.jsonl"
@@ -54,6 +55,13 @@ def test_tokenizer_matches_llama_cpp(demo_engine, demo_torch) -> None:
         texts += judge_pieces(1, item.stages[1], item.stages[1])
         for text in texts:
             assert tok.encode(text) == demo_engine.tokenize(text), text
+
+
+def test_the_shipped_model_holds_the_stored_demo_vocabulary(demo_torch) -> None:
+    # stage 1 of the recipe starts from demo_vocab(): the shipped model must have been made with it
+    _, tok = demo_torch
+    stored = demo_vocab()
+    assert tok.tokens == stored.tokens and tok.merges == stored.merges and tok.types == stored.types
 
 
 def _units_and_pixels(engine: Engine, image_path: Path, question: str):
