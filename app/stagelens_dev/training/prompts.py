@@ -58,3 +58,13 @@ def judge_pieces(stage: int, first: str, second: str) -> list[str]:
 def judge_choices() -> tuple[str, str]:
     _, judge = engine_texts()
     return judge.choice_a, judge.choice_b
+
+
+def engine_corpus() -> list[str]:
+    """The fixed text the engine writes itself, for the tokenizer to learn compactly."""
+    stages, judge = engine_texts()
+    texts = [USER_PREFIX, prompt_suffix(""), EOS]
+    for index, stage in enumerate(stages):
+        texts += [stage.forced_open, stage.close_text, stage.judge_head, stage_pieces(index, "")[1]]
+    texts += [judge.mid, judge.tail, judge.choice_a, judge.choice_b, judge.tail + judge.choice_a + judge.choice_b]
+    return texts

@@ -28,7 +28,6 @@ CONCLUSION is the bare answer; REASONING derives it from the caption alone.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,39 +85,10 @@ def _listing(shapes: list[Shape]) -> str:
     return ", ".join(f"{i} {s.name}" for i, s in enumerate(shapes, 1))
 
 
-def _entry(s: Shape, with_size: bool = False) -> str:
-    """A caption entry as the reasoning restates it: its cell and name (and size when it matters)."""
-    return f"{s.cell} {s.size} {s.name}" if with_size else f"{s.cell} {s.name}"
-
-
-def _scan(scene: Scene, step: Callable[[Shape], str], with_size: bool = False) -> str:
-    """Every caption entry in the caption's order, each followed by its step: the reasoning walks
-    the caption instead of looking a shape up by its words, which a tiny decoder gets wrong."""
-    return "; ".join(f"{_entry(s, with_size)}, {step(s)}" for s in scene.in_reading_order())
-
-
-def _tally(
-    scene: Scene, test: Callable[[Shape], str], counted: Callable[[Shape], bool], with_size: bool = False
-) -> tuple[str, int]:
-    """The walk as a count: each entry's test restated (``circle?``, ``column 3 less than 5?``), so
-    the verdict compares two words side by side, then ``yes``/``no`` and the count so far; and the
-    count."""
-    running = 0
-
-    def step(s: Shape) -> str:
-        nonlocal running
-        hit = counted(s)
-        running += hit
-        return f"{test(s)}? {'yes' if hit else 'no'} {running}"
-
-    return _scan(scene, step, with_size), running
-
-
-def _count_sentence(
-    scene: Scene, what: str, test: Callable[[Shape], str], counted: Callable[[Shape], bool], with_size: bool = False
-) -> str:
-    walked, n = _tally(scene, test, counted, with_size)
-    return f"Counting the {what}: {walked}. That makes {n}."
+def _count_sentence(what: str, shapes: list[Shape]) -> str:
+    if not shapes:
+        return f"The caption has no {what}. That makes 0."
+    return f"Counting the {what}: {_listing(shapes)}. That makes {len(shapes)}."
 
 
 def _need(scene: Scene, name: str) -> Shape:
@@ -160,8 +130,7 @@ def _color(scene: Scene, spec: Spec) -> _Built:
         f"What color is the {target}?",
         s.color,
         f"I need to find the {target} and name its color.",
-        f"Looking for the {target}: {_scan(scene, lambda x: f'{target}? ' + ('yes, ' + x.color if x is s else 'no'))}. "
-        f"So the {target} is {s.color}.",
+        f"There is one {target}: the {s.size} {s.name} at {s.cell}. So the {target} is {s.color}.",
         (),
     )
 
@@ -186,7 +155,7 @@ def _count_group(scene: Scene, spec: Spec) -> _Built:
         f"How many {what} are there?",
         str(len(members)),
         f"I need to count the {what}.",
-        _count_sentence(scene, what, lambda x: value, lambda x: x in members),
+        _count_sentence(what, members),
         (),
     )
 
@@ -195,8 +164,11 @@ def _exists(scene: Scene, spec: Spec) -> _Built:
     name = f"{spec['color']} {spec['shape']}"
     present = scene.by_name(name) is not None
     answer = "yes" if present else "no"
-    walked = _scan(scene, lambda x: f"{name}? {'yes' if x.name == name else 'no'}")
-    why = f"Looking for a {name}: {walked}. So the answer is {answer}."
+    why = (
+        f"The caption lists a {name}, so the answer is yes."
+        if present
+        else f"The caption has no {name}, so the answer is no."
+    )
     return (
         f"Is there a {name} in the image?",
         answer,
@@ -222,9 +194,7 @@ def _compare_position(scene: Scene, spec: Spec) -> _Built:
         if spec["kind"] == "left"
         else f"Which is higher up, the {a.name} or the {b.name}?"
     )
-    walked = _scan(scene, lambda x: f"{axis} {getattr(x, axis)}")
     why = (
-        f"Looking for the {a.name} and the {b.name}: {walked}. "
         f"The {winner.name} is in {axis} {wv} and the {loser.name} is in {axis} {lv}. "
         f"{wv} is less than {lv}, so the {winner.name} is {word}."
     )
@@ -253,20 +223,7 @@ def _count_diff(scene: Scene, spec: Spec) -> _Built:
     if len(ma) < len(mb):
         raise Underivable(f"fewer {wa} than {wb}")
     diff = len(ma) - len(mb)
-    running = {first: 0, second: 0}
-
-    def step(x: Shape) -> str:  # both counts in one walk: two walks would not fit the stage budget
-        tests = []
-        for value, group in ((first, ma), (second, mb)):
-            running[value] += x in group
-            tests.append(f"{value}? {'yes' if x in group else 'no'} {running[value]}")
-        return ", ".join(tests)
-
-    walked = _scan(scene, step)
-    why = (
-        f"Counting the {wa} and the {wb}: {walked}. That makes {len(ma)} and {len(mb)}. "
-        f"{len(ma)} minus {len(mb)} is {diff}."
-    )
+    why = f"{_count_sentence(wa, ma)} {_count_sentence(wb, mb)} {len(ma)} minus {len(mb)} is {diff}."
     return (
         f"How many more {wa} than {wb} are there?",
         str(diff),
@@ -289,17 +246,9 @@ def _ref_color(scene: Scene, spec: Spec) -> _Built:
     if len(nearest) != 1:
         raise Underivable("two shapes are equally near")
     n = nearest[0]
-
-    relation = "less than" if sign < 0 else "greater than"
-
-    def step(x: Shape) -> str:
-        where = getattr(x, axis)
-        verdict = f"yes {abs(where - pos)}" if x in side else "no"
-        return f"{axis} {where} {relation} {pos}? {verdict}"
-
-    walked = _scan(scene, step)
+    listed = ", ".join(f"the {s.name} in {axis} {getattr(s, axis)}" for s in side)
     why = (
-        f"The {phrase} is in {axis} {pos}. {words.capitalize()} {axis} {pos}: {walked}. "
+        f"The {phrase} is in {axis} {pos}. {words.capitalize()} {axis} {pos}: {listed}. "
         f"The nearest is the {n.name}. So it is {n.color}."
     )
     where = {"left": "to its left", "right": "to its right", "above": "above it", "below": "below it"}[spec["dir"]]
@@ -318,9 +267,8 @@ def _count_bigger(scene: Scene, spec: Spec) -> _Built:
     summary = f"I need to find the size of the {ref.name}, then count the shapes bigger than it."
     if ref.size == "large":
         return question, "0", summary, f"The {ref.name} is large, so no shape is bigger. That makes 0.", ()
-    n_large = sum(s.size == "large" for s in scene.shapes)
-    counted = _count_sentence(scene, "large shapes", lambda x: "large", lambda x: x.size == "large", with_size=True)
-    return question, str(n_large), summary, f"The {ref.name} is small. {counted}", ()
+    large = [s for s in scene.in_reading_order() if s.size == "large"]
+    return question, str(len(large)), summary, f"The {ref.name} is small. {_count_sentence('large shapes', large)}", ()
 
 
 def _count_rel(scene: Scene, spec: Spec) -> _Built:
@@ -329,8 +277,11 @@ def _count_rel(scene: Scene, spec: Spec) -> _Built:
     pos = getattr(ref, axis)
     side = [s for s in scene.in_reading_order() if (getattr(s, axis) - pos) * sign > 0]
     relation = "less than" if sign < 0 else "greater than"
-    walked, _ = _tally(scene, lambda x: f"{axis} {getattr(x, axis)} {relation} {pos}", lambda x: x in side)
-    counted = f"Counting the shapes in {axis}s {relation} {pos}: {walked}. That makes {len(side)}."
+    if side:
+        listed = ", ".join(f"{i} {s.name} in {axis} {getattr(s, axis)}" for i, s in enumerate(side, 1))
+        counted = f"Counting the shapes in {axis}s {relation} {pos}: {listed}. That makes {len(side)}."
+    else:
+        counted = f"No shape is in a {axis} {relation} {pos}. That makes 0."
     return (
         f"How many shapes are {words} the {ref.name}?",
         str(len(side)),

@@ -1,38 +1,48 @@
-"""The demo model's vocabulary: 256 byte tokens, 372 merges and the 3 ChatML tokens (631 tokens), a
-byte-level BPE written by the project's tokenizer writer (``stagelens_dev.tokenizer``).
+"""The demo model's vocabulary: the project's byte-level BPE writer (``stagelens_dev.tokenizer``) learned
+on generated scene texts.
 
-It was learned once (stop 19) from 4,000 generated items (questions and their four stages, seed
-12345) plus the text the engine writes itself (stage tags, chat pieces, the judge prompt) counted
-20 times, merging until every corpus word was one token. It is stored (``demo_vocab.json``) rather
-than learned again on each run, because the corpus holds the REASONING texts, which have changed
-since: learning it again would give stage 1 other token ids, and the recipe in the model card would
-no longer make the shipped model. The shipped GGUF holds this same vocabulary (a test checks it).
-llama.cpp runs it as ``tokenizer.ggml.model = "gpt2"`` with the ``qwen2`` pre-tokenizer.
+The recipe: 4,000 generated items (questions and their four stages, ``CORPUS_SEED``), plus the text
+the engine writes itself (stage tags, chat pieces, the judge prompt) counted ``ENGINE_TEXT_WEIGHT``
+times, merges until every corpus word is one token (``N_MERGES`` is only a cap), then the ChatML
+CONTROL tokens. llama.cpp runs it as ``tokenizer.ggml.model = "gpt2"`` with the ``qwen2`` pre-tokenizer.
 """
 
 from __future__ import annotations
 
-import json
+import random
 from collections.abc import Sequence
 from functools import lru_cache
-from pathlib import Path
 
 import gguf
 
-from stagelens_dev.tokenizer import TokenizerMetadata, Vocab
-from stagelens_dev.training.prompts import BOS, CHAT_TEMPLATE, EOS, SPECIAL_TOKENS
+from stagelens_dev.tokenizer import BpeRecipe, TokenizerMetadata, Vocab, learn_vocab
+from stagelens_dev.training.prompts import BOS, CHAT_TEMPLATE, EOS, SPECIAL_TOKENS, engine_corpus
+from stagelens_dev.training.questions import QUESTION_KINDS, random_example
 
-VOCAB_FILE = Path(__file__).with_name("demo_vocab.json")
+N_MERGES = 800
+CORPUS_SEED = 12345
+CORPUS_ITEMS = 4000
+ENGINE_TEXT_WEIGHT = 20
 METADATA = TokenizerMetadata(
     bos=BOS, eos=EOS, eot=EOS, pad=BOS, add_bos=False, add_eos=False, chat_template=CHAT_TEMPLATE
 )
 
 
+def demo_recipe() -> BpeRecipe:
+    rng = random.Random(CORPUS_SEED)
+    texts: list[str] = []
+    for _ in range(CORPUS_ITEMS):
+        _, item = random_example(rng, rng.choice(QUESTION_KINDS))
+        texts.append(item.question)
+        texts.extend(item.stages)
+    weighted = tuple((text, ENGINE_TEXT_WEIGHT) for text in engine_corpus())
+    return BpeRecipe(tuple(texts), N_MERGES, SPECIAL_TOKENS, weighted)
+
+
 @lru_cache(maxsize=1)
 def demo_vocab() -> Vocab:
-    """The demo vocabulary, as stored."""
-    data = json.loads(VOCAB_FILE.read_text(encoding="utf-8"))
-    return vocab_of(data["tokens"], [(a, b) for a, b in data["merges"]])
+    """The demo vocabulary (learned once per process: the recipe is fixed)."""
+    return learn_vocab(demo_recipe())
 
 
 def vocab_of(tokens: Sequence[str], merges: Sequence[tuple[str, str]]) -> Vocab:
