@@ -499,7 +499,8 @@ static PyObject * stats_to_dict(const sl_stats * st, double wall_s) {
                          (long long) st->prompt_tokens, "decode_tokens", (long long) st->decode_tokens,
                          "judge_calls", (long long) st->judge_calls, "judge_tokens", (long long) st->judge_tokens,
                          "wall_s", wall_s, "prefill_s", st->prefill_s, "encode_s", st->encode_s, "judge_s",
-                         st->judge_s, "first_prefill_s", st->first_prefill_s, "steps_by_width", steps, "cells_by_width", cells);
+                         st->judge_s, "first_prefill_s", st->first_prefill_s, "steps_by_width", steps,
+                         "cells_by_width", cells);
 }
 
 static PyObject * pairs_to_list(const sl_judge_pair * pairs, int32_t n) {
