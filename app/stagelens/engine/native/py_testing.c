@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sl_cpu.h"
 #include "sl_fork.h"
 #include "sl_logits.h"
 
@@ -217,4 +218,52 @@ PyObject * mod_logits_pass(PyObject * m, PyObject * args) {
     free(logits);
     free(top);
     return res;
+}
+
+/* One token decoded in the last sequence (removed after), by llama_decode itself or the engine's
+ * checked decode; then what the upper vector state is. */
+static int upper_state_after_decode(sl_engine * eng, bool checked, int * in_use) {
+    llama_seq_id seq = eng->n_seq_max - 1;
+    struct llama_batch batch = llama_batch_init(1, 0, 1);
+    sl_batch_add(&batch, 0, 0, seq, true);
+    int st = SL_OK;
+    if (checked) {
+        st = sl_decode_checked(eng, batch, "probing the vector state");
+    } else if (llama_decode(eng->ctx, batch) != 0) {
+        st = sl_set_error(eng, SL_ERR_DECODE, "llama_decode failed while probing the vector state");
+    }
+    *in_use = sl_upper_vector_state_in_use();
+    llama_memory_seq_rm(llama_get_memory(eng->ctx), seq, -1, -1);
+    llama_batch_free(batch);
+    return st;
+}
+
+PyObject * Engine_vector_state(EngineObject * self, PyObject * unused) {
+    if (Engine_enter(self) < 0) return NULL;
+    int raw = -1, checked = -1, top_k = -1, lse = -1;
+    int st = upper_state_after_decode(&self->eng, false, &raw);
+    if (st == SL_OK) st = upper_state_after_decode(&self->eng, true, &checked);
+    if (st == SL_OK) {
+        float logits[64] = {0};
+        llama_token_data top[1];
+        bool nan = false;
+        sl_dirty_upper_vector_state();
+        sl_top_k(logits, 64, 1, top, &nan);
+        top_k = sl_upper_vector_state_in_use();
+        sl_dirty_upper_vector_state();
+        sl_log_sum_exp(logits, 64, 0.0f);
+        lse = sl_upper_vector_state_in_use();
+    }
+    PyObject * d = NULL;
+    if (st != SL_OK) {
+        Engine_raise(self, st);
+    } else if (raw < 0) {
+        d = Py_NewRef(Py_None);
+    } else {
+        d = Py_BuildValue("{s:O,s:O,s:O,s:O}", "after_llama_decode", raw ? Py_True : Py_False, "after_engine_decode",
+                          checked ? Py_True : Py_False, "after_top_k", top_k ? Py_True : Py_False, "after_log_sum_exp",
+                          lse ? Py_True : Py_False);
+    }
+    Engine_leave(self);
+    return d;
 }

@@ -11,6 +11,7 @@ PyObject * Engine_fork_logits(EngineObject * self, PyObject * args);
 PyObject * Engine_inject_fault(EngineObject * self, PyObject * args);
 PyObject * Engine_trunk_units(EngineObject * self, PyObject * unused);
 PyObject * Engine_kv_state(EngineObject * self, PyObject * unused);
+PyObject * Engine_vector_state(EngineObject * self, PyObject * unused);
 
 #define PY_TESTING_ENGINE_METHODS                                                                                 \
     {"fork_logits", (PyCFunction) Engine_fork_logits, METH_VARARGS,                                               \
@@ -22,7 +23,10 @@ PyObject * Engine_kv_state(EngineObject * self, PyObject * unused);
     {"_trunk_units", (PyCFunction) Engine_trunk_units, METH_NOARGS,                                               \
      "For tests: every unit the conversation holds, list[int | ImageChunk]."},                                  \
     {"_kv_state", (PyCFunction) Engine_kv_state, METH_NOARGS,                                                     \
-     "For tests: the KV as the trunk sees it (kv_pos, kv_cells, n_kv) and as llama.cpp holds it (pos max)."},
+     "For tests: the KV as the trunk sees it (kv_pos, kv_cells, n_kv) and as llama.cpp holds it (pos max)."}, \
+    {"_vector_state", (PyCFunction) Engine_vector_state, METH_NOARGS,                                            \
+     "For tests: whether the upper vector state is in use after llama_decode, after the engine's decode and "  \
+     "after the logits pass dirtied it (dict of bools), or None where the CPU cannot tell."},
 
 #define PY_TESTING_MODULE_METHODS                                                                   \
     {"scan_tags", mod_scan_tags, METH_VARARGS, "Run the stage-tag detector over pieces (for tests)."},  \

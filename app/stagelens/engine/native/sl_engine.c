@@ -8,6 +8,7 @@
 
 #include "ggml.h"
 #include "mtmd-helper.h"
+#include "sl_cpu.h"
 #include "sl_engine.h"
 
 /* ---------------------------------------------------------------- logging */
@@ -300,6 +301,7 @@ bool sl_fault_fires(int32_t * countdown) {
 
 int sl_decode_checked(sl_engine * eng, struct llama_batch batch, const char * what) {
     int32_t r = llama_decode(eng->ctx, batch);
+    sl_clear_upper_vector_state(); /* for the per-token work that follows (sl_cpu.h) */
     if (r == 0 && sl_fault_fires(&eng->fault_decode_in)) r = -1; /* after the work: the worst case for the cache */
     if (r == 0) return SL_OK;
     if (r == 2 || (eng->cancel && atomic_load(eng->cancel))) {

@@ -1,5 +1,6 @@
 /* One pass over a candidate's logits for its sampler and its score. */
 #include "sl_logits.h"
+#include "sl_cpu.h"
 
 #include <float.h>
 #include <math.h>
@@ -11,6 +12,7 @@ static bool sl_before(const llama_token_data * a, const llama_token_data * b) {
 
 int32_t sl_top_k(const float * logits, int32_t n, int32_t k, llama_token_data * top, bool * saw_nan) {
     if (k > n) k = n;
+    sl_clear_upper_vector_state();
     bool nan = false;
     /* top[0..have) unsorted, with the index of its smallest entry: a logit enters only when it beats
      * that one, which after the first few thousand logits is rare */
@@ -90,6 +92,7 @@ static float sl_sum_block(const float * x, int32_t n) {
 double sl_log_sum_exp(const float * logits, int32_t n, float max) {
     float buf[SL_BLOCK];
     double total = 0.0;
+    sl_clear_upper_vector_state();
     for (int32_t i = 0; i < n; i += SL_BLOCK) {
         int32_t m = n - i < SL_BLOCK ? n - i : SL_BLOCK;
         const float * x = logits + i;

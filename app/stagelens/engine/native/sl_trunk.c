@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "mtmd-helper.h"
+#include "sl_cpu.h"
 #include "sl_trunk.h"
 
 int sl_trunk_push(sl_engine * eng, const sl_unit * u) {
@@ -104,6 +105,7 @@ static int sl_eval_image(sl_engine * eng, sl_unit * u, sl_stats * stats) {
     sl_log_clear();
     int32_t r = mtmd_helper_eval_chunk_single(eng->mctx, eng->ctx, u->chunk, t->kv_pos, 0, eng->n_batch, false,
                                               &new_pos);
+    sl_clear_upper_vector_state(); /* sl_cpu.h */
     if (r == 0 && sl_fault_fires(&eng->fault_image_in)) r = -1;
     if (r != 0) {
         sl_trunk_rollback(eng);
