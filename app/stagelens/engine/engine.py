@@ -236,10 +236,10 @@ class Engine:
         """Forget the conversation the native side holds (the next answer reads everything)."""
         self._native.reset()
 
-    def decode_ceiling(self, prefix: int, steps: int, widths: Sequence[int]) -> tuple[float, list[float]]:
+    def decode_ceiling(self, prefix: int, steps: int, widths: Sequence[int]) -> tuple[float, list[list[float]]]:
         """Raw llama_decode on this engine's own context: the wall time of reading `prefix` tokens, then
-        for each width the mean time of one step decoding one token in each of that many sequences
-        (every row with logits, as a candidate step). Forgets the conversation held."""
+        for each width the time of each of `steps` steps decoding one token in each of that many
+        sequences (every row with logits, as a candidate step). Forgets the conversation held."""
         return self._native.decode_ceiling(prefix, steps, list(widths))
 
     def fork_logits(self, units: Units, branches: list[list[int]]) -> list[bytes]:

@@ -364,7 +364,7 @@ static PyObject * Engine_reset(EngineObject * self, PyObject * unused) {
     Py_RETURN_NONE;
 }
 
-/* decode_ceiling(prefix, steps, widths) -> (prefill_s, [step_s per width]) */
+/* decode_ceiling(prefix, steps, widths) -> (prefill_s, [[seconds of each step] per width]) */
 static PyObject * Engine_decode_ceiling(EngineObject * self, PyObject * args) {
     int prefix, steps;
     PyObject * widths_obj;
@@ -373,8 +373,12 @@ static PyObject * Engine_decode_ceiling(EngineObject * self, PyObject * args) {
     if (!fast) return NULL;
     int32_t n = (int32_t) PySequence_Fast_GET_SIZE(fast);
     int32_t * widths = calloc((size_t) (n ? n : 1), sizeof *widths);
-    double * step_s = calloc((size_t) (n ? n : 1), sizeof *step_s);
+    double * step_s = steps > 0 ? calloc((size_t) (n ? n : 1) * (size_t) steps, sizeof *step_s) : NULL;
     PyObject * result = NULL;
+    if (steps < 1) {
+        PyErr_SetString(PyExc_ValueError, "prefix and steps must be positive");
+        goto done;
+    }
     if (!widths || !step_s) {
         PyErr_NoMemory();
         goto done;
@@ -395,7 +399,12 @@ static PyObject * Engine_decode_ceiling(EngineObject * self, PyObject * args) {
     } else {
         PyObject * list = PyList_New(n);
         for (int32_t i = 0; list && i < n; i++) {
-            PyObject * v = PyFloat_FromDouble(step_s[i]);
+            PyObject * v = PyList_New(steps);
+            for (int32_t k = 0; v && k < steps; k++) {
+                PyObject * t = PyFloat_FromDouble(step_s[(size_t) i * (size_t) steps + (size_t) k]);
+                if (!t) Py_CLEAR(v);
+                else PyList_SET_ITEM(v, k, t);
+            }
             if (!v) Py_CLEAR(list);
             else PyList_SET_ITEM(list, i, v);
         }
@@ -466,8 +475,8 @@ static PyMethodDef Engine_methods[] = {
      "then holds the answer as a segment keyed by its ids"},
     {"reset", (PyCFunction) Engine_reset, METH_NOARGS, "Forget the conversation and clear the KV cache."},
     {"decode_ceiling", (PyCFunction) Engine_decode_ceiling, METH_VARARGS,
-     "decode_ceiling(prefix, steps, widths) -> (prefill_s, step_s): raw llama_decode on this context "
-     "(forgets the conversation)."},
+     "decode_ceiling(prefix, steps, widths) -> (prefill_s, [[step seconds] per width]): raw llama_decode on "
+     "this context (forgets the conversation)."},
     {"probe_text", (PyCFunction) Engine_probe_text, METH_NOARGS,
      "probe_text() -> bool: decode one token; whether every logit is finite. Forgets the conversation."},
     {"probe_image", (PyCFunction) Engine_probe_image, METH_VARARGS,

@@ -45,13 +45,13 @@ static int sl_ceiling_steps(sl_engine * eng, struct llama_batch * batch, int32_t
     llama_memory_t mem = llama_get_memory(eng->ctx);
     for (int32_t s = 1; s < w; s++) llama_memory_seq_cp(mem, 0, s, -1, -1);
     int st = SL_OK;
-    double t0 = sl_now();
     for (int32_t k = 0; k < steps && st == SL_OK; k++) {
         batch->n_tokens = 0;
         for (int32_t s = 0; s < w; s++) sl_batch_add(batch, sl_ceiling_token(eng, prefix + k), prefix + k, s, true);
+        double t0 = sl_now();
         st = sl_decode_checked(eng, *batch, "measuring the decode rate");
+        step_s[k] = sl_now() - t0;
     }
-    *step_s = (sl_now() - t0) / steps;
     sl_drop_seqs(eng, 1);
     llama_memory_seq_rm(mem, 0, prefix, -1);
     return st;
@@ -71,7 +71,7 @@ int sl_decode_ceiling(sl_engine * eng, int32_t prefix, int32_t steps, const int3
     st = sl_ceiling_prefill(eng, &batch, prefix);
     *prefill_s = sl_now() - t0;
     for (int32_t i = 0; i < n_widths && st == SL_OK; i++) {
-        st = sl_ceiling_steps(eng, &batch, prefix, steps, widths[i], &step_s[i]);
+        st = sl_ceiling_steps(eng, &batch, prefix, steps, widths[i], &step_s[(size_t) i * (size_t) steps]);
     }
     llama_batch_free(batch);
     sl_trunk_reset(eng);

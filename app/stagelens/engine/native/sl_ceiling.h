@@ -9,7 +9,8 @@
 /* Forgets the conversation held (the KV cache is cleared before and after). Decodes `prefix` token
  * ids into sequence 0 (*prefill_s: its wall time), then for each widths[i] copies it into widths[i]
  * sequences and decodes `steps` steps of one token per sequence, every row with logits, as a
- * candidate step does; step_s[i]: the mean wall time of one such step. */
+ * candidate step does; step_s[i * steps + k]: the wall time of step k at widths[i] (each step timed
+ * alone, so that the caller can take a median a neighbour's burst does not move). */
 int sl_decode_ceiling(sl_engine * eng, int32_t prefix, int32_t steps, const int32_t * widths, int32_t n_widths,
                       double * prefill_s, double * step_s);
 
