@@ -56,6 +56,7 @@ ROWS = [
         vs_greedy=6.6,
         image_chunks=20,
         steps_by_width=[0, 800],
+        peak_cells=1420,
     ),  # fmt: skip
 ]
 
@@ -64,8 +65,8 @@ def test_plain_table_has_a_header_a_rule_and_one_line_per_row():
     lines = format_table(ROWS).splitlines()
     assert len(lines) == 2 + len(ROWS) and set(lines[1]) == {"-"} and len(lines[1]) == len(lines[0])
     assert lines[2].split()[:6] == ["greedy", "1", "logprob", "4.561", "4.300", "0.94"], "wall, bound, efficiency"
-    assert lines[3].split()[-1] == "3.05" and lines[4].split()[-1] == "990.4", "no speedup on reference rows"
-    assert lines[2].split()[-3:-1] == ["0.610", "0.580"], "first text and its bound"
+    assert lines[3].split()[-1] == "3.05" and lines[4].split()[-2:] == ["990.4", "1420"], "no speedup on reference rows"
+    assert lines[2].split()[-4:-2] == ["0.610", "0.580"], "first text and its bound"
     ref = lines[4]
     assert ref.split()[5:7] == ["4", "20"], "images encoded, then their chunks"
     head = lines[0]
@@ -76,7 +77,7 @@ def test_markdown_table_has_as_many_cells_as_columns():
     lines = format_markdown(ROWS).splitlines()
     columns = lines[0].count("|")
     assert len(lines) == 2 + len(ROWS) and all(line.count("|") == columns for line in lines)
-    assert "| 3.05× |" in lines[3] and lines[4].endswith("|  |")
+    assert "| 3.05× |" in lines[3] and lines[4].endswith("| 990 | 1420 |  |  |")
     assert "| 9.87 | 7.90 | 0.80 | 2.16 |" in lines[3] and "| 0.700 | 0.620 |" in lines[3]
 
 

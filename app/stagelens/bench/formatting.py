@@ -17,7 +17,7 @@ def format_table(rows: list[BenchRow]) -> str:
     head = (
         f"{'mode':<10}{'px':>5}{'beam':>5}{'scorer':>9}{'wall s':>9}{'bound s':>9}{'eff':>6}{'×greedy':>9}{'enc':>5}"
         f"{'chunks':>7}{'prefill':>9}{'decode':>8}{'judge':>7}{'tok/s':>8}{'1st text':>9}{'bound':>7}"
-        f"{'RSS MB':>9}{'batched×':>10}{'×logprob':>10}"
+        f"{'RSS MB':>9}{'KV cells':>9}{'batched×':>10}{'×logprob':>10}"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
@@ -26,7 +26,8 @@ def format_table(rows: list[BenchRow]) -> str:
             f"{r.mode:<10}{r.image_side or '':>5}{r.beam:>5}{r.scorer:>9}{r.wall_s:>9.3f}{_opt(r.bound_s, '.3f'):>9}"
             f"{_opt(r.efficiency, '.2f'):>6}{r.vs_greedy:>9.2f}{r.image_encodes:>5}{r.image_chunks:>7}"
             f"{r.prefill_tokens:>9}{r.decode_tokens:>8}{r.judge_calls:>7}{r.tokens_per_s:>8.1f}"
-            f"{_opt(r.first_text_s, '.3f'):>9}{_opt(r.first_text_bound_s, '.3f'):>7}{r.rss_mb:>9.1f}{speed:>10}"
+            f"{_opt(r.first_text_s, '.3f'):>9}{_opt(r.first_text_bound_s, '.3f'):>7}{r.rss_mb:>9.1f}{r.peak_cells:>9}"
+            f"{speed:>10}"
             f"{_opt(r.vs_logprob, '.2f'):>10}"
         )
     return "\n".join(lines)
@@ -36,8 +37,8 @@ def format_markdown(rows: list[BenchRow]) -> str:
     lines = [
         "| mode | image px | beam | scorer | wall s | bound s | efficiency | × greedy | image encodes | image chunks "
         "| prefill tok | decode tok | judge calls | decode tok / wall s | first text s | its bound s | RSS MB "
-        "| batched speedup | × logprob |",
-        "|---|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| peak KV cells | batched speedup | × logprob |",
+        "|---|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in rows:
         speed = f"{r.batched_speedup:.2f}×" if r.batched_speedup else ""
@@ -45,7 +46,8 @@ def format_markdown(rows: list[BenchRow]) -> str:
             f"| {r.mode} | {r.image_side or ''} | {r.beam} | {r.scorer} | {r.wall_s:.2f} | {_opt(r.bound_s, '.2f')} "
             f"| {_opt(r.efficiency, '.2f')} | {r.vs_greedy:.2f} | {r.image_encodes} | {r.image_chunks} "
             f"| {r.prefill_tokens} | {r.decode_tokens} | {r.judge_calls} | {r.tokens_per_s:.1f} "
-            f"| {_opt(r.first_text_s, '.3f')} | {_opt(r.first_text_bound_s, '.3f')} | {r.rss_mb:.0f} | {speed} "
+            f"| {_opt(r.first_text_s, '.3f')} | {_opt(r.first_text_bound_s, '.3f')} | {r.rss_mb:.0f} | {r.peak_cells} "
+            f"| {speed} "
             f"| {_opt(r.vs_logprob, '.2f')} |"
         )
     return "\n".join(lines)

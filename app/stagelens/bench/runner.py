@@ -51,6 +51,7 @@ class BenchRow:
     merged: int = 0  # candidates merged before scoring into an identical one (not judged), all stages
     steps_by_width: list[int] = field(default_factory=list)  # candidate decodes by sequences per batch
     cells_by_width: list[float] = field(default_factory=list)  # the mean KV cells those decodes attended to
+    peak_cells: int = 0  # the most KV cells held at once (candidate steps, a stage's judging)
     bound_s: float | None = None  # the row doing only llama.cpp's work at the ceiling's rates
     efficiency: float | None = None  # bound_s / wall_s
     efficiency_at_prompt: float | None = None  # the same with every step timed after the prompt only
@@ -194,6 +195,7 @@ def measure_once(engine: Engine, image: PreparedImage, spec: RowSpec, budget: in
         merged=sum(stage.merged for stage in trace.stages),
         steps_by_width=list(s.steps_by_width),
         cells_by_width=list(s.cells_by_width),
+        peak_cells=s.peak_cells,
         first_text_s=round(first.at - asked, 4) if first.at is not None else None,
     )
 
@@ -237,7 +239,8 @@ def add_bounds(row: BenchRow, ceiling: Ceiling) -> None:
     """Set the row's bound, efficiency and first-text bound from its own counts and the ceiling."""
     bound = bound_s(ceiling, row.prefill_s, row.steps_by_width, row.judge_tokens, row.cells_by_width)
     row.bound_s = round(bound, 4)
-    row.efficiency = round(bound / row.wall_s, 3) if row.wall_s > 0 else None
+    # from the numbers the row shows, so that its efficiency is their ratio (tiny-model walls are ms)
+    row.efficiency = round(row.bound_s / row.wall_s, 3) if row.wall_s > 0 else None
     at_prompt = bound_s(ceiling, row.prefill_s, row.steps_by_width, row.judge_tokens)
     row.efficiency_at_prompt = round(at_prompt / row.wall_s, 3) if row.wall_s > 0 else None
     lead_width = 1 if row.mode == "reference" else row.beam

@@ -135,6 +135,7 @@ class Stats:
     first_prefill_s: float = 0.0  # of prefill_s, what was read before the first stage's first decode
     steps_by_width: list[int] = field(default_factory=list)  # candidate decodes by sequences per batch (index)
     cells_by_width: list[float] = field(default_factory=list)  # the mean KV cells those decodes attended to
+    peak_cells: int = 0  # the most KV cells held at once by candidate steps and a stage's judging
     # the verifier scorer's own costs (its model and context), not counted in the fields above
     verifier_calls: int = 0  # stages (or sets of whole answers) it scored
     verifier_prompts: int = 0  # candidates it scored

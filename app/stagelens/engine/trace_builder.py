@@ -72,6 +72,7 @@ def _stats(raw: dict[str, Any], started: float) -> Stats:
         first_prefill_s=round(raw["first_prefill_s"], 4),
         steps_by_width=list(raw["steps_by_width"]),
         cells_by_width=[round(c, 1) for c in raw["cells_by_width"]],
+        peak_cells=raw["peak_cells"],
     )
 
 

@@ -493,14 +493,14 @@ static PyObject * stats_to_dict(const sl_stats * st, double wall_s) {
         Py_XDECREF(cells);
         return NULL;
     }
-    return Py_BuildValue("{s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:d,s:d,s:d,s:d,s:d,s:N,s:N}", "image_encodes",
+    return Py_BuildValue("{s:L,s:L,s:L,s:L,s:L,s:L,s:L,s:d,s:d,s:d,s:d,s:d,s:N,s:N,s:L}", "image_encodes",
                          (long long) st->image_encodes, "image_chunks", (long long) st->image_chunks,
                          "prefill_tokens", (long long) st->prefill_tokens, "prompt_tokens",
                          (long long) st->prompt_tokens, "decode_tokens", (long long) st->decode_tokens,
                          "judge_calls", (long long) st->judge_calls, "judge_tokens", (long long) st->judge_tokens,
                          "wall_s", wall_s, "prefill_s", st->prefill_s, "encode_s", st->encode_s, "judge_s",
                          st->judge_s, "first_prefill_s", st->first_prefill_s, "steps_by_width", steps,
-                         "cells_by_width", cells);
+                         "cells_by_width", cells, "peak_cells", (long long) st->peak_cells);
 }
 
 static PyObject * pairs_to_list(const sl_judge_pair * pairs, int32_t n) {

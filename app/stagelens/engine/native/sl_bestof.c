@@ -164,7 +164,7 @@ static int32_t sl_bo_judge(sl_run * run, int32_t n, const llama_token * pending,
             sp.beam = n; /* the knockout's sequences come after the answers' */
             sl_stage_spec answers = {.judge_head = eng->judge.answer_head};
             double t0 = sl_now();
-            w = sl_judge_knockout(eng, &sp, &answers, cands, reps, n_reps, pending, n_pending, pre_pos, -1,
+            w = sl_judge_knockout(eng, &sp, &answers, cands, reps, n_reps, pending, n_pending, pre_pos, -1, -1,
                                   &out->stats, out->answer_pairs, &out->n_answer_pairs);
             out->stats.judge_s += sl_now() - t0;
         }

@@ -142,6 +142,7 @@ typedef struct {
     double first_prefill_s;     /* of prefill_s, what came before the first stage's first decode */
     int64_t steps_by_width[SL_MAX_STEP_WIDTH + 1];  /* candidate decodes by sequences in the batch */
     double cells_by_width[SL_MAX_STEP_WIDTH + 1];   /* the KV cells those decodes attended to, summed */
+    int64_t peak_cells;         /* the most KV cells held at once by candidate steps and a stage's judging */
 } sl_stats;
 
 typedef struct {

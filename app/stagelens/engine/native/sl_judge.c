@@ -41,6 +41,7 @@ typedef struct {
     int32_t n_seqs;             /* comparison sequences root + 1 .. root + n_seqs */
     int32_t * owner;            /* by comparison sequence: the candidate whose prefix it holds, or -1 */
     llama_pos * prefix_end;     /* by comparison sequence: position after owner's A + mid */
+    llama_pos * seq_end;        /* by comparison sequence: position after its last cell (head_end: none) */
     bool reuse;                 /* prefixes survive removing the cells after them */
 } sl_knockout;
 
@@ -163,6 +164,7 @@ static int sl_pair_job(sl_knockout * ko, int32_t a, int32_t b, bool * used, cons
         sl_tokvec_add(&job->toks, js->tail.toks, js->tail.n)) {
         return sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
     }
+    ko->seq_end[k] = job->pos + job->toks.n;
     return SL_OK;
 }
 
@@ -208,7 +210,7 @@ static int sl_root(sl_knockout * ko, const llama_token * pending, int32_t n_pend
 
 int32_t sl_judge_knockout(sl_engine * eng, const sl_search_params * sp, const sl_stage_spec * st,
                           sl_candidate * cands, const int32_t * pool, int32_t n, const llama_token * pending,
-                          int32_t n_pending, llama_pos pre_pos, int32_t ref_keep, sl_stats * stats,
+                          int32_t n_pending, llama_pos pre_pos, int32_t ref_keep, int64_t held, sl_stats * stats,
                           sl_judge_pair * pairs, int32_t * n_made) {
     *n_made = 0;
     int32_t n_cands = sp->beam;
@@ -221,12 +223,13 @@ int32_t sl_judge_knockout(sl_engine * eng, const sl_search_params * sp, const sl
         .n_seqs = n_seqs,
         .owner = malloc(sizeof *ko.owner * (size_t) n_seqs),
         .prefix_end = calloc((size_t) n_seqs, sizeof *ko.prefix_end),
+        .seq_end = calloc((size_t) n_seqs, sizeof *ko.seq_end),
         .reuse = eng->n_swa <= 0,
     };
     int32_t * alive = malloc(sizeof *alive * (size_t) n);
     sl_judge_job * jobs = calloc((size_t) n, sizeof *jobs);
     bool * used = calloc((size_t) n_seqs, sizeof *used);
-    int status = ko.content && ko.owner && ko.prefix_end && alive && jobs && used
+    int status = ko.content && ko.owner && ko.prefix_end && ko.seq_end && alive && jobs && used
                      ? SL_OK
                      : sl_set_error(eng, SL_ERR_NOMEM, "out of memory");
     for (int32_t k = 0; ko.owner && k < n_seqs; k++) ko.owner[k] = -1;
@@ -237,6 +240,7 @@ int32_t sl_judge_knockout(sl_engine * eng, const sl_search_params * sp, const sl
         status = sl_content_tokens(eng, &cands[pool[i]], &ko.content[pool[i]]);
     }
     if (status == SL_OK && ref_keep < 0) status = sl_root(&ko, pending, n_pending, pre_pos, stats);
+    for (int32_t k = 0; ko.seq_end && k < n_seqs; k++) ko.seq_end[k] = ko.head_end;
     for (int32_t round = 0; status == SL_OK && n_alive > 1; round++) {
         int32_t n_pairs = n_alive / 2;
         memset(used, 0, sizeof *used * (size_t) n_seqs);
@@ -257,11 +261,18 @@ int32_t sl_judge_knockout(sl_engine * eng, const sl_search_params * sp, const sl
             }
         }
         if (status == SL_OK && ref_keep < 0) status = sl_judge_decode(eng, jobs, n_pairs);
+        if (status == SL_OK && ref_keep < 0 && held >= 0) { /* the root and what each comparison sequence holds */
+            int64_t cells = held + (ko.head_end - pre_pos);
+            for (int32_t k = 0; k < n_seqs; k++) cells += ko.seq_end[k] - ko.head_end;
+            if (cells > stats->peak_cells) stats->peak_cells = cells;
+        }
         /* reference cost model: one comparison at a time, each on a fresh prefill */
         for (int32_t p = 0; ref_keep >= 0 && p < n_pairs && status == SL_OK; p++) {
             status = sl_trunk_reprefill(eng, ref_keep, stats);
             if (status == SL_OK) status = sl_reference_job(&ko, pending, n_pending, alive[2 * p], alive[2 * p + 1], &jobs[p]);
             if (status == SL_OK) status = sl_judge_decode(eng, &jobs[p], 1);
+            int64_t cells = eng->trunk.kv_cells + jobs[p].toks.n; /* the trunk read again, then one comparison */
+            if (status == SL_OK && held >= 0 && cells > stats->peak_cells) stats->peak_cells = cells;
         }
         if (status != SL_OK) break;
         int32_t next = 0;
@@ -288,5 +299,6 @@ int32_t sl_judge_knockout(sl_engine * eng, const sl_search_params * sp, const sl
     free(ko.content);
     free(ko.owner);
     free(ko.prefix_end);
+    free(ko.seq_end);
     return winner;
 }

@@ -103,6 +103,7 @@ static void sl_count_step(const sl_engine * eng, sl_stats * stats, const sl_cand
     int32_t w = width < SL_MAX_STEP_WIDTH ? width : SL_MAX_STEP_WIDTH;
     stats->steps_by_width[w]++;
     stats->cells_by_width[w] += (double) cells;
+    if (cells > stats->peak_cells) stats->peak_cells = cells; /* cells counts the step's own tokens already */
 }
 
 /* Candidates already hold their forked sequence and sampler (sl_run.h). */
@@ -246,8 +247,10 @@ static int sl_score(sl_run * run, const sl_stage_spec * st, sl_stage_result * re
         }
         if (n_reps > 1) {
             double t0 = sl_now();
+            int64_t held = eng->trunk.kv_cells; /* batched: the candidates keep their cells while judged */
+            for (int32_t i = 0; ref_keep < 0 && i < n; i++) held += res->cands[i].pos - eng->trunk.kv_pos;
             w = sl_judge_knockout(eng, run->sp, st, res->cands, reps, n_reps, pending, n_pending, pre_pos, ref_keep,
-                                  &run->out->stats, res->pairs, &res->n_pairs);
+                                  held, &run->out->stats, res->pairs, &res->n_pairs);
             run->out->stats.judge_s += sl_now() - t0;
         }
         for (int32_t i = 0; i < n; i++) {
