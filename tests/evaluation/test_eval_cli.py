@@ -237,3 +237,16 @@ def test_stagelens_eval_subprocess(tmp_path: Path) -> None:
     bad = _write_dataset(tmp_path, ["{oops"])
     done = subprocess.run([*cmd[:5], str(bad)], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 2 and "data.jsonl:1: not valid JSON" in done.stderr
+
+
+def test_the_report_says_when_the_run_had_the_files_first_items_only() -> None:
+    from types import SimpleNamespace
+
+    from stagelens.evaluation.results import RunKey
+
+    report = SimpleNamespace(methods=[SimpleNamespace(n_items=240)], baseline="greedy")
+    names = {"dataset": "val.jsonl", "text": "t.gguf", "mmproj": "m.gguf"}
+    whole = RunKey("ab" * 32, 240, {}, {"text": "k", "mmproj": "k"}, names)
+    limited = RunKey("ab" * 32, 240, {}, {"text": "k", "mmproj": "k"}, {**names, "limit": "240"})
+    assert eval_cli._facts(whole, report)["dataset"].endswith(", 240 of its 240 items")
+    assert eval_cli._facts(limited, report)["dataset"].endswith(", 240 of its first 240 items (--limit)")

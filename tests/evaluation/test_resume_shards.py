@@ -63,7 +63,11 @@ def test_shards_merge_into_the_single_runs_summary(tiny_model, tmp_path: Path, c
     assert eval_cli.run_merge(_parse(["eval", "merge", *map(str, shards), "--json", "--report", str(report)])) == 0
     assert _summary(capsys) == single
     text = report.read_text(encoding="utf-8")
-    assert "6 of its 6 items" in text and "| bestofn:2 | 6 |" in text and (tmp_path / "merged-kinds.svg").is_file()
+    assert (
+        "6 of its first 6 items (--limit)" in text
+        and "| bestofn:2 | 6 |" in text
+        and (tmp_path / "merged-kinds.svg").is_file()
+    )
     # a missing shard is said, not hidden
     merged = merge_results(shards[:1])
     assert merged.notes == ["the files cover 3 of the run's 6 items (is a shard missing?)"]

@@ -125,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise ValueError(f"cannot read the model: {exc}") from exc
         file_names = {"dataset": args.dataset.name, "text": Path(model).name, "mmproj": Path(mmproj).name}
+        if args.limit is not None:  # the run has the file's first items only: the report says so
+            file_names["limit"] = str(args.limit)
         key_settings = base.to_json()
         if any(m.scorer == "verifier" for m in methods):
             # results scored by another verifier must not be resumed into this run
@@ -242,8 +244,11 @@ def _summary(args, key, outcomes, names: list[str], extra: dict[str, Any], notes
 def _facts(key, report) -> dict[str, str]:
     s = key.settings
     n = report.methods[0].n_items
+    first = "first " if key.names.get("limit") else ""
+    limit = " (--limit)" if first else ""
     return {
-        "dataset": f"{key.names.get('dataset', '?')} (SHA-256 {key.dataset[:12]}), {n} of its {key.items} items",
+        "dataset": f"{key.names.get('dataset', '?')} (SHA-256 {key.dataset[:12]}), {n} of its {first}{key.items} items"
+        f"{limit}",
         "model": f"{key.names.get('text', '?')} + {key.names.get('mmproj', '?')} (key {key.model['text'][:12]})",
         "settings": f"temperature {s.get('temperature')}, top-p {s.get('top_p')}, top-k {s.get('top_k')}, "
         f"seed {s.get('seed')}, {s.get('max_stage_tokens')} tokens per stage, stage forcing "
