@@ -28,9 +28,10 @@ static inline int sl_upper_vector_state_in_use(void) {
     return (lo & ((1u << 2) | (1u << 6))) != 0;
 }
 
-/* For tests: put the upper half of ymm0 in use, as a 256-bit kernel would leave it. */
+/* For tests: put the upper half of ymm0 in use, as a 256-bit kernel would leave it (all ones: a
+ * compare that is always true, an AVX instruction, where zeroing could leave the state clean). */
 static inline void sl_dirty_upper_vector_state(void) {
-    if (__builtin_cpu_supports("avx")) __asm__ volatile("vpcmpeqd %%ymm0, %%ymm0, %%ymm0" ::: "xmm0");
+    if (__builtin_cpu_supports("avx")) __asm__ volatile("vcmpps $15, %%ymm0, %%ymm0, %%ymm0" ::: "xmm0");
 }
 #elif defined(_MSC_VER) && defined(_M_X64)
 #include <immintrin.h>
