@@ -244,11 +244,9 @@ def _summary(args, key, outcomes, names: list[str], extra: dict[str, Any], notes
 def _facts(key, report) -> dict[str, str]:
     s = key.settings
     n = report.methods[0].n_items
-    first = "first " if key.names.get("limit") else ""
-    limit = " (--limit)" if first else ""
+    items = f"first {key.items} items (--limit)" if key.names.get("limit") else f"{key.items} items"
     return {
-        "dataset": f"{key.names.get('dataset', '?')} (SHA-256 {key.dataset[:12]}), {n} of its {first}{key.items} items"
-        f"{limit}",
+        "dataset": f"{key.names.get('dataset', '?')} (SHA-256 {key.dataset[:12]}), {n} of its {items}",
         "model": f"{key.names.get('text', '?')} + {key.names.get('mmproj', '?')} (key {key.model['text'][:12]})",
         "settings": f"temperature {s.get('temperature')}, top-p {s.get('top_p')}, top-k {s.get('top_k')}, "
         f"seed {s.get('seed')}, {s.get('max_stage_tokens')} tokens per stage, stage forcing "

@@ -373,12 +373,9 @@ static PyObject * Engine_decode_ceiling(EngineObject * self, PyObject * args) {
     if (!fast) return NULL;
     int32_t n = (int32_t) PySequence_Fast_GET_SIZE(fast);
     int32_t * widths = calloc((size_t) (n ? n : 1), sizeof *widths);
-    double * step_s = steps > 0 ? calloc((size_t) (n ? n : 1) * (size_t) steps, sizeof *step_s) : NULL;
+    /* room for every step of every width (steps < 1 is refused by sl_decode_ceiling) */
+    double * step_s = calloc((size_t) (n ? n : 1) * (size_t) (steps > 0 ? steps : 1), sizeof *step_s);
     PyObject * result = NULL;
-    if (steps < 1) {
-        PyErr_SetString(PyExc_ValueError, "prefix and steps must be positive");
-        goto done;
-    }
     if (!widths || !step_s) {
         PyErr_NoMemory();
         goto done;

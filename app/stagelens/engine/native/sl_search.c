@@ -94,12 +94,18 @@ static int sl_flush_text(sl_run * run, sl_candidate * cands, int32_t n, const si
     return SL_OK;
 }
 
-/* A candidate step: its width, and the KV cells it attends to (the trunk's and every candidate's own,
- * those that closed too: they hold their cells until the stage is scored), for the bench's ceiling. */
-static void sl_count_step(const sl_engine * eng, sl_stats * stats, const sl_candidate * cands, int32_t n,
-                          int32_t width) {
+/* The KV cells held: the trunk's and every candidate's own (those that closed too: they hold their
+ * cells until the stage is scored). */
+static int64_t sl_cells_held(const sl_engine * eng, const sl_candidate * cands, int32_t n) {
     int64_t cells = eng->trunk.kv_cells;
     for (int32_t i = 0; i < n; i++) cells += cands[i].pos - eng->trunk.kv_pos;
+    return cells;
+}
+
+/* A candidate step: its width, and the KV cells it attends to, for the bench's ceiling. */
+static void sl_count_step(const sl_engine * eng, sl_stats * stats, const sl_candidate * cands, int32_t n,
+                          int32_t width) {
+    int64_t cells = sl_cells_held(eng, cands, n);
     int32_t w = width < SL_MAX_STEP_WIDTH ? width : SL_MAX_STEP_WIDTH;
     stats->steps_by_width[w]++;
     stats->cells_by_width[w] += (double) cells;
@@ -247,8 +253,8 @@ static int sl_score(sl_run * run, const sl_stage_spec * st, sl_stage_result * re
         }
         if (n_reps > 1) {
             double t0 = sl_now();
-            int64_t held = eng->trunk.kv_cells; /* batched: the candidates keep their cells while judged */
-            for (int32_t i = 0; ref_keep < 0 && i < n; i++) held += res->cands[i].pos - eng->trunk.kv_pos;
+            /* batched: the candidates keep their cells while judged */
+            int64_t held = sl_cells_held(eng, res->cands, ref_keep < 0 ? n : 0);
             w = sl_judge_knockout(eng, run->sp, st, res->cands, reps, n_reps, pending, n_pending, pre_pos, ref_keep,
                                   held, &run->out->stats, res->pairs, &res->n_pairs);
             run->out->stats.judge_s += sl_now() - t0;
